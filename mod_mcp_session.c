@@ -1,0 +1,117 @@
+/*
+ * mod_mcp_session: the MCP Streamable HTTP endpoint for Apache httpd 2.4,
+ * with sessions shared by all children (memory) or a whole fleet
+ * (external store).
+ *
+ * Where things are:
+ *   this file               module record, hooks, startup
+ *   src/mcp_config.c        directives
+ *   src/mcp_handler.c       the request handler: start reading here
+ *   src/mcp_response.c      JSON / SSE / error answers
+ *   src/mcp_store*.c        session stores (memory, redis) and their choice
+ *   src/mcp_status.c        mod_status section
+ *   src/mcp_protocol.c      MCP methods (httpd-free core)
+ *   src/mcp_rpc.c           JSON-RPC parsing (httpd-free core)
+ *   src/mcp_record.c        session records and ids (httpd-free core)
+ *   src/mcp_registry.c      tools, resources, prompts (httpd-free core)
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_request.h"
+#include "ap_provider.h"
+#include "mod_status.h"
+#include "apr_optional_hooks.h"
+
+#include "mod_mcp_session.h"
+#include "mcp_config.h"
+#include "mcp_handler.h"
+#include "mcp_registry.h"
+#include "mcp_status.h"
+#include "mcp_store.h"
+
+#define MCP_SERVER_NAME    "mod_mcp_session"
+#define MCP_SERVER_VERSION "0.1.0"
+#define MCPLOG(n) "MCPS" #n ": "
+
+module AP_MODULE_DECLARE_DATA mcp_session_module;
+
+/* Collect what provider modules registered; a broken entry stops startup,
+ * since it is a bug in a module, not something to serve around. */
+static int build_registry(apr_pool_t *pconf, server_rec *s)
+{
+    static const char *const groups[] = { MCP_TOOL_PROVIDER_GROUP,
+                                          MCP_RESOURCE_PROVIDER_GROUP,
+                                          MCP_PROMPT_PROVIDER_GROUP };
+    mcp_registry_t *reg = mcp_registry_create(pconf, MCP_SERVER_NAME,
+                                              MCP_SERVER_VERSION);
+    int g, i;
+
+    for (g = 0; g < 3; g++) {
+        apr_array_header_t *names = ap_list_provider_names(pconf, groups[g],
+                                                           MCP_API_VERSION);
+        for (i = 0; names && i < names->nelts; i++) {
+            const char *name = APR_ARRAY_IDX(names, i,
+                                             ap_list_provider_names_t).provider_name;
+            const void *p = ap_lookup_provider(groups[g], name, MCP_API_VERSION);
+            const char *err = NULL;
+            switch (g) {
+            case 0: err = mcp_registry_add_tool(reg, p); break;
+            case 1: err = mcp_registry_add_resource(reg, p); break;
+            default: err = mcp_registry_add_prompt(reg, p); break;
+            }
+            if (err) {
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MCPLOG(00001)
+                             "%s", err);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+    }
+    mcp_registry_seal(reg);
+    mcp_handler_set_registry(reg);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MCPLOG(00002)
+                 "serving %d tools, %d resources, %d resource templates, "
+                 "%d prompts", reg->tools->nelts, reg->resources->nelts,
+                 reg->templates->nelts, reg->prompts->nelts);
+    return OK;
+}
+
+static int mcp_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s)
+{
+    apr_status_t rv;
+    int rc;
+
+    if ((rc = build_registry(pconf, s)) != OK) {
+        return rc;
+    }
+    rv = mcp_store_post_config(pconf, ptemp, s);
+    return rv == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+static void mcp_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    mcp_store_child_init(pchild, s);
+}
+
+static void mcp_register_hooks(apr_pool_t *p)
+{
+    mcp_store_memory_register(p);
+    mcp_store_redis_register(p);
+    ap_hook_check_config(mcp_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(mcp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(mcp_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(mcp_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, mcp_status_hook, NULL, NULL,
+                      APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(mcp_session) = {
+    STANDARD20_MODULE_STUFF,
+    mcp_create_dir_conf,
+    mcp_merge_dir_conf,
+    mcp_create_srv_conf,
+    mcp_merge_srv_conf,
+    mcp_cmds,
+    mcp_register_hooks
+};

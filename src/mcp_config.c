@@ -1,0 +1,312 @@
+#include <string.h>
+#include "httpd.h"
+#include "apr_strings.h"
+#include "ap_provider.h"
+#include "http_log.h"
+#include "mcp_private.h"
+#include "mcp_config.h"
+
+void *mcp_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    mcp_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+    sc->ttl = -1;
+    sc->refresh_after = -1;
+    sc->store_timeout = -1;
+    return sc;
+}
+
+void *mcp_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    mcp_srv_conf_t *base = basev, *add = addv;
+    mcp_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->mode = add->mode ? add->mode : base->mode;
+    sc->store_spec = add->store_spec ? add->store_spec : base->store_spec;
+    sc->provider = add->store_spec ? add->provider : base->provider;
+    sc->ttl = add->ttl >= 0 ? add->ttl : base->ttl;
+    sc->refresh_after = add->refresh_after >= 0 ? add->refresh_after
+                                                : base->refresh_after;
+    sc->store_timeout = add->store_timeout >= 0 ? add->store_timeout
+                                                : base->store_timeout;
+    sc->key_prefix = add->key_prefix ? add->key_prefix : base->key_prefix;
+    sc->capacity = base->capacity;
+    return sc;
+}
+
+void *mcp_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    mcp_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
+    dc->location = dir;
+    dc->max_message = -1;
+    return dc;
+}
+
+void *mcp_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    mcp_dir_conf_t *base = basev, *add = addv;
+    mcp_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
+
+    /* The innermost section that names a location is the endpoint. */
+    dc->location = add->location ? add->location : base->location;
+    dc->origins = add->origins ? add->origins : base->origins;
+    dc->max_message = add->max_message >= 0 ? add->max_message
+                                            : base->max_message;
+    return dc;
+}
+
+mcp_mode_e mcp_conf_mode(const mcp_srv_conf_t *sc)
+{
+    return sc->mode ? sc->mode : MCP_MODE_MEMORY;
+}
+
+apr_interval_time_t mcp_conf_ttl(const mcp_srv_conf_t *sc)
+{
+    return sc->ttl >= 0 ? sc->ttl : MCP_DEFAULT_TTL;
+}
+
+apr_interval_time_t mcp_conf_refresh_after(const mcp_srv_conf_t *sc)
+{
+    return sc->refresh_after >= 0 ? sc->refresh_after : mcp_conf_ttl(sc) / 2;
+}
+
+apr_interval_time_t mcp_conf_timeout(const mcp_srv_conf_t *sc)
+{
+    return sc->store_timeout >= 0 ? sc->store_timeout : MCP_DEFAULT_TIMEOUT;
+}
+
+const char *mcp_conf_prefix(const mcp_srv_conf_t *sc)
+{
+    return sc->key_prefix ? sc->key_prefix : MCP_DEFAULT_PREFIX;
+}
+
+apr_off_t mcp_conf_max_message(const mcp_dir_conf_t *dc)
+{
+    return dc->max_message >= 0 ? dc->max_message : MCP_DEFAULT_MAX_MESSAGE;
+}
+
+static mcp_srv_conf_t *srv_conf(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &mcp_session_module);
+}
+
+static const char *set_mode(cmd_parms *cmd, void *dc, const char *arg)
+{
+    mcp_srv_conf_t *sc = srv_conf(cmd);
+    if (!strcasecmp(arg, "memory")) {
+        sc->mode = MCP_MODE_MEMORY;
+    }
+    else if (!strcasecmp(arg, "external")) {
+        sc->mode = MCP_MODE_EXTERNAL;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a storage mode; use "
+                            "'memory' (this server's shared memory) or "
+                            "'external' (with MCPSessionStore)",
+                            cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+static const char *known_stores(apr_pool_t *p)
+{
+    apr_array_header_t *names = ap_list_provider_names(p, MCP_STORE_PROVIDER_GROUP,
+                                                       MCP_STORE_PROVIDER_VERSION);
+    apr_array_header_t *ext = apr_array_make(p, 4, sizeof(const char *));
+    int i;
+
+    for (i = 0; names && i < names->nelts; i++) {
+        const char *n = APR_ARRAY_IDX(names, i, ap_list_provider_names_t).provider_name;
+        if (strcmp(n, "memory")) {
+            *(const char **)apr_array_push(ext) = apr_pstrcat(p, n, "://", NULL);
+        }
+    }
+    return ext->nelts ? apr_array_pstrcat(p, ext, ',') : "(none)";
+}
+
+static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
+{
+    mcp_srv_conf_t *sc = srv_conf(cmd);
+    const mcp_store_provider_t *provider;
+    const char *sep = strstr(arg, "://"), *err;
+    void *probe = NULL;
+    char *scheme;
+
+    if (!sep || sep == arg) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a store address; "
+                            "expected SCHEME://ADDRESS, e.g. "
+                            "redis://127.0.0.1:6379 (known schemes: %s)",
+                            cmd->cmd->name, arg, known_stores(cmd->temp_pool));
+    }
+    scheme = apr_pstrmemdup(cmd->temp_pool, arg, sep - arg);
+    ap_str_tolower(scheme);
+    provider = strcmp(scheme, "memory")
+               ? ap_lookup_provider(MCP_STORE_PROVIDER_GROUP, scheme,
+                                    MCP_STORE_PROVIDER_VERSION)
+               : NULL;
+    if (!provider) {
+        return apr_psprintf(cmd->pool, "%s: unknown store '%s' in '%s' (known "
+                            "schemes: %s); a module providing it must be "
+                            "loaded first", cmd->cmd->name, scheme, arg,
+                            known_stores(cmd->temp_pool));
+    }
+    /* let the provider judge the address now, so `apachectl -t` does */
+    err = provider->create(&probe, arg, cmd->pool, cmd->temp_pool);
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    }
+    sc->store_spec = arg;
+    sc->provider = provider;
+    return NULL;
+}
+
+static const char *parse_seconds(cmd_parms *cmd, const char *arg,
+                                 apr_interval_time_t min,
+                                 apr_interval_time_t *out)
+{
+    apr_interval_time_t t;
+    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS || t < min
+        || t > apr_time_from_sec(30 * 86400)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a duration of %" APR_TIME_T_FMT
+                            " to 2592000 seconds (units: ms, s, min, h)",
+                            cmd->cmd->name, arg, apr_time_sec(min));
+    }
+    *out = t;
+    return NULL;
+}
+
+static const char *set_ttl(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return parse_seconds(cmd, arg, apr_time_from_sec(1), &srv_conf(cmd)->ttl);
+}
+
+static const char *set_refresh(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return parse_seconds(cmd, arg, 0, &srv_conf(cmd)->refresh_after);
+}
+
+static const char *set_timeout(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return parse_seconds(cmd, arg, apr_time_from_sec(1),
+                         &srv_conf(cmd)->store_timeout);
+}
+
+static const char *set_prefix(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *c;
+    if (!*arg || strlen(arg) > 128) {
+        return apr_psprintf(cmd->pool, "%s: the prefix must be 1 to 128 "
+                            "characters", cmd->cmd->name);
+    }
+    for (c = arg; *c; c++) {
+        if (*c <= ' ' || *c > '~') {
+            return apr_psprintf(cmd->pool, "%s: the prefix must be visible "
+                                "ASCII without spaces", cmd->cmd->name);
+        }
+    }
+    srv_conf(cmd)->key_prefix = arg;
+    return NULL;
+}
+
+static const char *set_capacity(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    apr_int64_t n;
+
+    if (err) {
+        return err;
+    }
+    n = apr_strtoi64(arg, &end, 10);
+    if (*end || n < 1 || n > 10000000) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number of sessions "
+                            "from 1 to 10000000", cmd->cmd->name, arg);
+    }
+    srv_conf(cmd)->capacity = (int)n;
+    return NULL;
+}
+
+static const char *set_origins(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    mcp_dir_conf_t *dc = dcv;
+    apr_uri_t uri;
+    char *o;
+
+    if (!dc->origins) {
+        dc->origins = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    if (!strcmp(arg, "*")) {
+        *(const char **)apr_array_push(dc->origins) = "*";
+        return NULL;
+    }
+    if (apr_uri_parse(cmd->temp_pool, arg, &uri) != APR_SUCCESS || !uri.scheme
+        || !uri.hostname || (uri.path && strcmp(uri.path, "/"))) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an origin; expected "
+                            "scheme://host[:port] (or *)", cmd->cmd->name, arg);
+    }
+    o = apr_pstrdup(cmd->pool, arg);
+    if (o[strlen(o) - 1] == '/') {
+        o[strlen(o) - 1] = '\0';
+    }
+    ap_str_tolower(o);
+    *(const char **)apr_array_push(dc->origins) = o;
+    return NULL;
+}
+
+static const char *set_max_message(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    mcp_dir_conf_t *dc = dcv;
+    char *end;
+    apr_int64_t n = apr_strtoi64(arg, &end, 10);
+    if (*end || n < 64 || n > APR_INT64_C(1073741824)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a size in bytes from "
+                            "64 to 1073741824", cmd->cmd->name, arg);
+    }
+    dc->max_message = (apr_off_t)n;
+    return NULL;
+}
+
+const command_rec mcp_cmds[] = {
+    AP_INIT_TAKE1("MCPSessionStorageMode", set_mode, NULL, RSRC_CONF,
+                  "Where sessions live: memory (default) or external"),
+    AP_INIT_TAKE1("MCPSessionStore", set_store, NULL, RSRC_CONF,
+                  "The external session store, e.g. redis://127.0.0.1:6379"),
+    AP_INIT_TAKE1("MCPSessionTTL", set_ttl, NULL, RSRC_CONF,
+                  "Idle lifetime of a session in seconds (default 3600)"),
+    AP_INIT_TAKE1("MCPSessionRefreshAfter", set_refresh, NULL, RSRC_CONF,
+                  "External stores: rewrite a session this long after its "
+                  "last write (default: half the TTL)"),
+    AP_INIT_TAKE1("MCPSessionStoreTimeout", set_timeout, NULL, RSRC_CONF,
+                  "Timeout of one store operation in seconds (default 2)"),
+    AP_INIT_TAKE1("MCPSessionKeyPrefix", set_prefix, NULL, RSRC_CONF,
+                  "Prefix of every key written to the external store "
+                  "(default mcp:session:)"),
+    AP_INIT_TAKE1("MCPSessionCapacity", set_capacity, NULL, RSRC_CONF,
+                  "How many live sessions memory mode holds (default 10000)"),
+    AP_INIT_ITERATE("MCPAllowedOrigins", set_origins, NULL, OR_AUTHCFG | RSRC_CONF,
+                    "Origins allowed besides the virtual host's own"),
+    AP_INIT_TAKE1("MCPMaxMessageSize", set_max_message, NULL,
+                  OR_AUTHCFG | RSRC_CONF,
+                  "Largest POST body in bytes (default 4194304)"),
+    { NULL }
+};
+
+int mcp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                     server_rec *s)
+{
+    int rv = OK;
+
+    for (; s; s = s->next) {
+        mcp_srv_conf_t *sc = ap_get_module_config(s->module_config,
+                                                  &mcp_session_module);
+        if (mcp_conf_mode(sc) == MCP_MODE_EXTERNAL && !sc->store_spec) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MCPLOG(00101)
+                         "MCPSessionStorageMode external needs MCPSessionStore "
+                         "(e.g. MCPSessionStore redis://127.0.0.1:6379) for "
+                         "server %s:%u; refusing to start half configured",
+                         s->server_hostname ? s->server_hostname : "(default)",
+                         (unsigned)s->port);
+            rv = !OK;
+        }
+    }
+    return rv;
+}

@@ -1,0 +1,62 @@
+/* Directives and per-server / per-directory configuration. */
+#ifndef MCP_CONFIG_H
+#define MCP_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "mcp_session_store.h"
+
+typedef enum {
+    MCP_MODE_UNSET = 0,
+    MCP_MODE_MEMORY,
+    MCP_MODE_EXTERNAL
+} mcp_mode_e;
+
+#define MCP_DEFAULT_TTL          apr_time_from_sec(3600)
+#define MCP_DEFAULT_TIMEOUT      apr_time_from_sec(2)
+#define MCP_DEFAULT_PREFIX       "mcp:session:"
+#define MCP_DEFAULT_CAPACITY     10000
+#define MCP_DEFAULT_MAX_MESSAGE  (4 * 1024 * 1024)
+
+struct mcp_store_t;
+
+typedef struct mcp_srv_conf_t {
+    mcp_mode_e mode;
+    const char *store_spec;                 /* MCPSessionStore */
+    const mcp_store_provider_t *provider;   /* chosen by store_spec's scheme */
+    apr_interval_time_t ttl;                /* -1: unset */
+    apr_interval_time_t refresh_after;      /* -1: unset */
+    apr_interval_time_t store_timeout;      /* -1: unset */
+    const char *key_prefix;
+    int capacity;                           /* main server only; 0: unset */
+    /* Set in post_config. */
+    struct mcp_store_t *store;
+    apr_array_header_t *own_origins;        /* scheme://name[:port] of this vhost */
+} mcp_srv_conf_t;
+
+typedef struct mcp_dir_conf_t {
+    const char *location;                   /* the <Location> path */
+    apr_array_header_t *origins;            /* MCPAllowedOrigins; NULL: unset */
+    apr_off_t max_message;                  /* -1: unset */
+} mcp_dir_conf_t;
+
+extern const command_rec mcp_cmds[];
+
+void *mcp_create_srv_conf(apr_pool_t *p, server_rec *s);
+void *mcp_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
+void *mcp_create_dir_conf(apr_pool_t *p, char *dir);
+void *mcp_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
+
+/* Effective values after merging. */
+mcp_mode_e mcp_conf_mode(const mcp_srv_conf_t *sc);
+apr_interval_time_t mcp_conf_ttl(const mcp_srv_conf_t *sc);
+apr_interval_time_t mcp_conf_refresh_after(const mcp_srv_conf_t *sc);
+apr_interval_time_t mcp_conf_timeout(const mcp_srv_conf_t *sc);
+const char *mcp_conf_prefix(const mcp_srv_conf_t *sc);
+apr_off_t mcp_conf_max_message(const mcp_dir_conf_t *dc);
+
+/* check_config: refuse half configurations (runs for `apachectl -t`). */
+int mcp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                     server_rec *s);
+
+#endif

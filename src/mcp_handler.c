@@ -1,0 +1,574 @@
+/*
+ * The MCP endpoint (SetHandler mcp-session): where a request goes.
+ *
+ *   mcp_handler          origin check, then by method:
+ *     handle_post          headers, body, JSON-RPC parse, then
+ *       post_initialize      a new session
+ *       post_in_session      load the session, run the messages
+ *     handle_delete        end a session
+ *     anything else        405
+ */
+#include "httpd.h"
+#include <string.h>
+#include "apr_strings.h"
+#include "apr_uri.h"
+#include "apr_fnmatch.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "mcp_private.h"
+#include "mcp_config.h"
+#include "mcp_handler.h"
+#include "mcp_json.h"
+#include "mcp_protocol.h"
+#include "mcp_record.h"
+#include "mcp_response.h"
+#include "mcp_rpc.h"
+#include "mcp_store.h"
+
+#define RETRY_AFTER_OUTAGE   "5"
+#define RETRY_AFTER_FULL     "30"
+#define FULL_LOG_INTERVAL    60
+
+static const mcp_registry_t *registry;
+static volatile apr_uint32_t next_full_log;
+
+void mcp_handler_set_registry(const mcp_registry_t *reg)
+{
+    registry = reg;
+}
+
+typedef struct req_t {
+    request_rec *r;
+    mcp_srv_conf_t *sc;
+    mcp_dir_conf_t *dc;
+    mcp_store_t *st;
+    const char *endpoint;
+} req_t;
+
+/* Log-safe short name of a session: the first 8 hex chars of its key. */
+static const char *short_key(request_rec *r, const mcp_session_t *s)
+{
+    return apr_pstrmemdup(r->pool, s->key, 8);
+}
+
+static int unavailable(request_rec *r, const char *retry, const char *message)
+{
+    apr_table_setn(r->err_headers_out, "Retry-After", retry);
+    apr_table_setn(r->headers_out, "Retry-After", retry);
+    return mcp_http_error(r, HTTP_SERVICE_UNAVAILABLE, MCP_ERR_SERVER, message);
+}
+
+static int store_unavailable(request_rec *r)
+{
+    return unavailable(r, RETRY_AFTER_OUTAGE, "Service Unavailable: the session "
+                       "store is not reachable; retry later");
+}
+
+static int session_not_found(request_rec *r)
+{
+    MCP_STAT_INC(not_found);
+    return mcp_http_error(r, HTTP_NOT_FOUND, MCP_ERR_SESSION, "Session not found");
+}
+
+/* ------------------------------------------------------------------ */
+/* Origin (DNS rebinding protection)                                   */
+
+static int same_origin(apr_pool_t *p, const char *origin, const char *scheme,
+                       const char *host, apr_port_t port, int wildcard)
+{
+    apr_uri_t u;
+    apr_port_t oport;
+
+    if (apr_uri_parse(p, origin, &u) != APR_SUCCESS || !u.scheme || !u.hostname
+        || strcasecmp(u.scheme, scheme)) {
+        return 0;
+    }
+    oport = u.port ? u.port : apr_uri_port_of_scheme(u.scheme);
+    if (oport != port) {
+        return 0;
+    }
+    return wildcard ? apr_fnmatch(host, u.hostname, APR_FNM_CASE_BLIND) == 0
+                    : !strcasecmp(host, u.hostname);
+}
+
+/* Allowed: no Origin; one of the virtual host's own names (never the Host
+ * header, which a rebinding attacker controls) with its scheme and port;
+ * or one listed in MCPAllowedOrigins. */
+static int origin_allowed(req_t *q, const char *origin)
+{
+    request_rec *r = q->r;
+    server_rec *s = r->server;
+    const char *scheme = ap_http_scheme(r);
+    apr_port_t port = s->port ? s->port : r->connection->local_addr->port;
+    int i;
+
+    if (!origin) {
+        return 1;
+    }
+    if (s->server_hostname
+        && same_origin(r->pool, origin, scheme, s->server_hostname, port, 0)) {
+        return 1;
+    }
+    for (i = 0; s->names && i < s->names->nelts; i++) {
+        if (same_origin(r->pool, origin, scheme,
+                        APR_ARRAY_IDX(s->names, i, const char *), port, 0)) {
+            return 1;
+        }
+    }
+    for (i = 0; s->wild_names && i < s->wild_names->nelts; i++) {
+        if (same_origin(r->pool, origin, scheme,
+                        APR_ARRAY_IDX(s->wild_names, i, const char *), port, 1)) {
+            return 1;
+        }
+    }
+    for (i = 0; q->dc->origins && i < q->dc->origins->nelts; i++) {
+        const char *allowed = APR_ARRAY_IDX(q->dc->origins, i, const char *);
+        apr_uri_t a;
+        if (!strcmp(allowed, "*")) {
+            return 1;
+        }
+        if (apr_uri_parse(r->pool, allowed, &a) == APR_SUCCESS
+            && same_origin(r->pool, origin, a.scheme, a.hostname,
+                           a.port ? a.port : apr_uri_port_of_scheme(a.scheme),
+                           0)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sessions                                                            */
+
+/* Load the session named by the request and check that it belongs to this
+ * endpoint and user. Returns OK, or the handler's answer already sent. */
+static int load_session(req_t *q, const char *sid, mcp_session_t **ps)
+{
+    request_rec *r = q->r;
+    char key[MCP_KEY_LEN + 1];
+    mcp_session_t *s;
+    char *rec;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (!mcp_session_id_plausible(sid)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00201)
+                      "malformed Mcp-Session-Id: unknown session");
+        return session_not_found(r);
+    }
+    mcp_session_key(sid, key);
+    rv = q->st->provider->fetch(q->st->instance, key, r->pool, &rec, &len);
+    mcp_store_note(q->st, r, "read", rv);
+    if (APR_STATUS_IS_NOTFOUND(rv)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00202)
+                      "session %.8s not in %s (never created, expired or "
+                      "deleted): 404", key, q->st->description);
+        return session_not_found(r);
+    }
+    if (rv != APR_SUCCESS) {
+        return store_unavailable(r);
+    }
+    if (mcp_record_parse(r->pool, rec, len, &s) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MCPLOG(00203)
+                      "session %.8s in %s holds no record this module can "
+                      "read; treating it as unknown", key, q->st->description);
+        return session_not_found(r);
+    }
+    s->id = sid;
+    memcpy(s->key, key, sizeof(key));
+    if (!s->endpoint || strcmp(s->endpoint, q->endpoint)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00204)
+                      "session %.8s belongs to endpoint %s, not %s: 404", key,
+                      s->endpoint ? s->endpoint : "?", q->endpoint);
+        return session_not_found(r);
+    }
+    if ((s->user || r->user) && (!s->user || !r->user || strcmp(s->user, r->user))) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00205)
+                      "session %.8s is bound to another user than '%s': 404",
+                      key, r->user ? r->user : "(none)");
+        return session_not_found(r);
+    }
+    if (s->node && strcmp(s->node, mcp_node_id())) {
+        MCP_STAT_INC(resumed);
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, MCPLOG(00206)
+                      "session %.8s was created on node %s, served here from %s",
+                      key, s->node, q->st->description);
+    }
+    *ps = s;
+    return OK;
+}
+
+/* Write a changed session back. Returns OK or the error answer. */
+static int save_session(req_t *q, mcp_session_t *s, int answered)
+{
+    request_rec *r = q->r;
+    apr_size_t len;
+    char *rec;
+    apr_status_t rv;
+
+    s->last = apr_time_now();
+    rec = mcp_record_serialize(r->pool, s, q->st->max_record, &len);
+    if (!rec) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MCPLOG(00207)
+                      "session %s does not fit the store's %" APR_SIZE_T_FMT
+                      " bytes; change not saved", short_key(r, s),
+                      q->st->max_record);
+        return OK;
+    }
+    rv = q->st->provider->update(q->st->instance, s->key, rec, len, r->pool);
+    mcp_store_note(q->st, r, "update", rv);
+    if (APR_STATUS_IS_NOTFOUND(rv)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00208)
+                      "session %s ended while this request ran; not revived",
+                      short_key(r, s));
+    }
+    else if (rv != APR_SUCCESS && !answered) {
+        return store_unavailable(r);
+    }
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* POST                                                                */
+
+static int accepts_both(request_rec *r)
+{
+    const char *accept = apr_table_get(r->headers_in, "Accept");
+    return accept && ap_strcasestr(accept, "application/json")
+           && ap_strcasestr(accept, "text/event-stream");
+}
+
+static int is_json(request_rec *r)
+{
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    apr_size_t n = sizeof("application/json") - 1;
+    return ct && !strncasecmp(ct, "application/json", n)
+           && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+}
+
+static int too_large(request_rec *r, apr_off_t max)
+{
+    r->connection->keepalive = AP_CONN_CLOSE;
+    return mcp_http_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, MCP_ERR_SERVER,
+                          apr_psprintf(r->pool, "Payload Too Large: Request "
+                                       "body must not exceed %" APR_OFF_T_FMT
+                                       " bytes", max));
+}
+
+/* Read the whole body, refusing more than max bytes. Returns OK or an
+ * HTTP status/answer. */
+static int read_body(request_rec *r, apr_off_t max, char **body,
+                     apr_size_t *len)
+{
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_size_t size = 0, cap;
+    char *buf;
+    long n;
+    int rc;
+
+    if (cl) {
+        apr_off_t declared;
+        if (apr_strtoff(&declared, cl, NULL, 10) == APR_SUCCESS
+            && declared > max) {
+            return too_large(r, max);
+        }
+    }
+    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
+        return rc;
+    }
+    cap = (r->remaining > 0 && r->remaining <= max) ? (apr_size_t)r->remaining
+                                                    : 8192;
+    buf = apr_palloc(r->pool, cap + 1);
+    if (ap_should_client_block(r)) {
+        for (;;) {
+            if (size == cap) {
+                char *bigger;
+                if ((apr_off_t)cap >= max + 1) {
+                    return too_large(r, max);
+                }
+                cap = cap * 2 > (apr_size_t)max + 1 ? (apr_size_t)max + 1
+                                                    : cap * 2;
+                bigger = apr_palloc(r->pool, cap + 1);
+                memcpy(bigger, buf, size);
+                buf = bigger;
+            }
+            n = ap_get_client_block(r, buf + size, cap - size);
+            if (n < 0) {
+                return HTTP_BAD_REQUEST;
+            }
+            if (n == 0) {
+                break;
+            }
+            size += (apr_size_t)n;
+            if ((apr_off_t)size > max) {
+                return too_large(r, max);
+            }
+        }
+    }
+    buf[size] = '\0';
+    *body = buf;
+    *len = size;
+    return OK;
+}
+
+static int post_initialize(req_t *q, mcp_batch_t *b)
+{
+    request_rec *r = q->r;
+    const mcp_msg_t *msg = &APR_ARRAY_IDX(b->msgs, 0, mcp_msg_t);
+    mcp_responder_t rs;
+    mcp_session_t *s;
+    mcp_ctx_t ctx;
+    json_t *answer;
+    apr_size_t len;
+    apr_status_t rv;
+    char *rec;
+
+    if (b->msgs->nelts != 1) {
+        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_INVALID_REQUEST,
+                              "Invalid Request: Only one initialization request "
+                              "is allowed");
+    }
+    if ((rv = mcp_session_new(r->pool, &s)) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, MCPLOG(00210)
+                      "no random bytes for a session id");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    s->endpoint = q->endpoint;
+    s->user = r->user;
+    s->node = mcp_node_id();
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.pool = r->pool;
+    ctx.reg = registry;
+    ctx.session = s;
+    ctx.r = r;
+    answer = mcp_json_pool_own(r->pool, mcp_protocol_initialize(&ctx, msg));
+    rec = mcp_record_serialize(r->pool, s, q->st->max_record, &len);
+    if (!rec) {
+        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_INVALID_REQUEST,
+                              "Invalid Request: the initialize parameters are "
+                              "too large to keep");
+    }
+    rv = q->st->provider->create_session(q->st->instance, s->key, rec, len,
+                                         r->pool);
+    if (APR_STATUS_IS_ENOSPC(rv)) {
+        apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+        MCP_STAT_INC(refused_full);
+        if (now >= next_full_log) {
+            next_full_log = now + FULL_LOG_INTERVAL;
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, MCPLOG(00211)
+                          "session table full (MCPSessionCapacity %d live "
+                          "sessions): refusing new sessions with 503 until "
+                          "some expire or end; existing sessions are kept "
+                          "(logged at most every %ds)",
+                          mcp_store_memory_capacity(), FULL_LOG_INTERVAL);
+        }
+        return unavailable(r, RETRY_AFTER_FULL, "Service Unavailable: session "
+                           "capacity reached; retry later");
+    }
+    mcp_store_note(q->st, r, "create", rv);
+    if (rv != APR_SUCCESS) {
+        return store_unavailable(r);
+    }
+    MCP_STAT_INC(created);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00212)
+                  "session %s created at %s for %s, protocol %s, in %s",
+                  short_key(r, s), q->endpoint, r->user ? r->user : "anonymous",
+                  s->protocol_version, q->st->description);
+    mcp_responder_init(&rs, r, s->id);
+    return mcp_responder_finish(&rs, answer);
+}
+
+static int post_in_session(req_t *q, mcp_batch_t *b)
+{
+    request_rec *r = q->r;
+    const char *sid = apr_table_get(r->headers_in, "Mcp-Session-Id");
+    const char *version = apr_table_get(r->headers_in, "MCP-Protocol-Version");
+    mcp_responder_t rs;
+    mcp_session_t *s;
+    mcp_ctx_t ctx;
+    json_t *answers = NULL;
+    int i, rc;
+
+    if (!sid) {
+        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_SERVER,
+                              "Bad Request: Mcp-Session-Id header is required");
+    }
+    if ((rc = load_session(q, sid, &s)) != OK) {
+        return rc;
+    }
+    if (version && !mcp_protocol_supported(version)) {
+        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_SERVER,
+                              apr_psprintf(r->pool, "Bad Request: Unsupported "
+                                           "protocol version: %s (supported "
+                                           "versions: %s)", version,
+                                           MCP_PROTOCOL_VERSIONS));
+    }
+    if (b->is_array && (!s->protocol_version
+                        || strcmp(s->protocol_version, MCP_PROTOCOL_BATCHING))) {
+        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_INVALID_REQUEST,
+                              apr_psprintf(r->pool, "Invalid Request: Batches "
+                                           "are not supported in protocol "
+                                           "version %s", s->protocol_version));
+    }
+
+    mcp_responder_init(&rs, r, sid);
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.pool = r->pool;
+    ctx.reg = registry;
+    ctx.session = s;
+    ctx.r = r;
+    ctx.emit = mcp_responder_event;
+    ctx.emit_baton = &rs;
+    if (b->requests) {
+        answers = mcp_json_pool_own(r->pool, json_array());
+    }
+    for (i = 0; i < b->msgs->nelts; i++) {
+        const mcp_msg_t *msg = &APR_ARRAY_IDX(b->msgs, i, mcp_msg_t);
+        if (msg->kind == MCP_MSG_REQUEST) {
+            json_array_append_new(answers, mcp_protocol_request(&ctx, msg));
+            ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, MCPLOG(00213)
+                          "session %s: answered %s", short_key(r, s),
+                          msg->method);
+        }
+        else {
+            mcp_protocol_notification(&ctx, msg);
+        }
+    }
+    if (ctx.session_dirty
+        && (rc = save_session(q, s, rs.sse)) != OK) {
+        return rc;
+    }
+    if (!answers) {
+        return mcp_http_accepted(r);
+    }
+    return mcp_responder_finish(&rs, b->is_array ? answers
+                                : json_array_get(answers, 0));
+}
+
+static int handle_post(req_t *q)
+{
+    request_rec *r = q->r;
+    apr_off_t max = mcp_conf_max_message(q->dc);
+    mcp_batch_t *b;
+    const char *message;
+    apr_size_t len = 0;
+    char *body = NULL;
+    int code, rc;
+
+    if (!accepts_both(r)) {
+        return mcp_http_error(r, HTTP_NOT_ACCEPTABLE, MCP_ERR_SERVER,
+                              "Not Acceptable: Client must accept both "
+                              "application/json and text/event-stream");
+    }
+    if (!is_json(r)) {
+        return mcp_http_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, MCP_ERR_SERVER,
+                              "Unsupported Media Type: Content-Type must be "
+                              "application/json");
+    }
+    if ((rc = read_body(r, max, &body, &len)) != OK) {
+        return rc;
+    }
+    b = mcp_rpc_parse(r->pool, body, len, &code, &message);
+    if (!b) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00214)
+                      "refused body of %" APR_SIZE_T_FMT " bytes: %s", len,
+                      message);
+        return mcp_http_error(r, HTTP_BAD_REQUEST, code, message);
+    }
+    if (b->has_initialize) {
+        return post_initialize(q, b);
+    }
+    return post_in_session(q, b);
+}
+
+/* ------------------------------------------------------------------ */
+/* DELETE                                                              */
+
+static int handle_delete(req_t *q)
+{
+    request_rec *r = q->r;
+    const char *sid = apr_table_get(r->headers_in, "Mcp-Session-Id");
+    const char *version = apr_table_get(r->headers_in, "MCP-Protocol-Version");
+    mcp_session_t *s;
+    apr_status_t rv;
+    int rc;
+
+    if (!sid) {
+        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_SERVER,
+                              "Bad Request: Mcp-Session-Id header is required");
+    }
+    if ((rc = load_session(q, sid, &s)) != OK) {
+        return rc;
+    }
+    if (version && !mcp_protocol_supported(version)) {
+        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_SERVER,
+                              apr_psprintf(r->pool, "Bad Request: Unsupported "
+                                           "protocol version: %s (supported "
+                                           "versions: %s)", version,
+                                           MCP_PROTOCOL_VERSIONS));
+    }
+    rv = q->st->provider->remove(q->st->instance, s->key, r->pool);
+    mcp_store_note(q->st, r, "delete", rv);
+    if (APR_STATUS_IS_NOTFOUND(rv)) {
+        return session_not_found(r);
+    }
+    if (rv != APR_SUCCESS) {
+        return store_unavailable(r);
+    }
+    MCP_STAT_INC(deleted);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00215)
+                  "session %s deleted by the client", short_key(r, s));
+    ap_set_content_length(r, 0);
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+
+int mcp_handler(request_rec *r)
+{
+    req_t q;
+
+    if (!r->handler || strcmp(r->handler, MCP_HANDLER_NAME)) {
+        return DECLINED;
+    }
+    q.r = r;
+    q.sc = ap_get_module_config(r->server->module_config, &mcp_session_module);
+    q.dc = ap_get_module_config(r->per_dir_config, &mcp_session_module);
+    q.st = q.sc->store;
+    if (!q.st || !registry) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    MCP_STAT_INC(requests);
+    /* The endpoint a session belongs to: the virtual host's name and the
+     * <Location>, never the Host header; fleet nodes share both. */
+    q.endpoint = apr_pstrcat(r->pool, r->server->server_hostname
+                             ? r->server->server_hostname : "",
+                             q.dc->location ? q.dc->location : "/", NULL);
+
+    if (!origin_allowed(&q, apr_table_get(r->headers_in, "Origin"))) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MCPLOG(00216)
+                      "refused Origin %s (not this host's and not in "
+                      "MCPAllowedOrigins)",
+                      apr_table_get(r->headers_in, "Origin"));
+        return mcp_http_error(r, HTTP_FORBIDDEN, MCP_ERR_SERVER,
+                              apr_psprintf(r->pool, "Forbidden: Invalid Origin "
+                                           "header: %s",
+                                           apr_table_get(r->headers_in,
+                                                         "Origin")));
+    }
+    switch (r->method_number) {
+    case M_POST:
+        return handle_post(&q);
+    case M_DELETE:
+        return handle_delete(&q);
+    default:
+        /* GET streams come later; 405 is what the spec allows meanwhile */
+        apr_table_setn(r->headers_out, "Allow", "POST, DELETE");
+        r->allowed = (AP_METHOD_BIT << M_POST) | (AP_METHOD_BIT << M_DELETE);
+        return mcp_http_error(r, HTTP_METHOD_NOT_ALLOWED, MCP_ERR_SERVER,
+                              "Method not allowed.");
+    }
+}

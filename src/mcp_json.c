@@ -1,0 +1,47 @@
+#include <stdlib.h>
+#include <string.h>
+#include "apr_strings.h"
+#include "mcp_json.h"
+
+static apr_status_t json_cleanup(void *data)
+{
+    json_decref((json_t *)data);
+    return APR_SUCCESS;
+}
+
+json_t *mcp_json_pool_own(apr_pool_t *p, json_t *j)
+{
+    if (j) {
+        apr_pool_cleanup_register(p, j, json_cleanup, apr_pool_cleanup_null);
+    }
+    return j;
+}
+
+char *mcp_json_dump(apr_pool_t *p, const json_t *j, apr_size_t *len)
+{
+    char *buf, *copy;
+    apr_size_t n;
+
+    /* JSON_COMPACT never emits a raw newline, so a dump fits one SSE
+     * data: line. */
+    buf = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!buf) {
+        return NULL;
+    }
+    n = strlen(buf);
+    copy = apr_pstrmemdup(p, buf, n);
+    free(buf);
+    if (len) {
+        *len = n;
+    }
+    return copy;
+}
+
+json_t *mcp_json_load(apr_pool_t *p, const char *buf, apr_size_t len)
+{
+    json_error_t err;
+    /* Duplicate keys are rejected: two "id"s in one message are an
+     * attack, not a message. */
+    json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+    return mcp_json_pool_own(p, j);
+}

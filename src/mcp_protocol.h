@@ -1,0 +1,53 @@
+/*
+ * The MCP methods (httpd-free core): initialize, ping, tools, resources,
+ * prompts, completion and logging, answered from a registry within the
+ * context of one session. The transport (mcp_handler.c, or a unit test)
+ * provides the session and a way to emit notifications.
+ */
+#ifndef MCP_PROTOCOL_H
+#define MCP_PROTOCOL_H
+
+#include "apr_pools.h"
+#include <jansson.h>
+#include "mcp_rpc.h"
+#include "mcp_record.h"
+#include "mcp_registry.h"
+
+#define MCP_PROTOCOL_LATEST   "2025-11-25"
+#define MCP_PROTOCOL_VERSIONS "2025-11-25, 2025-06-18, 2025-03-26"
+/* The one version that allows JSON-RPC batches. */
+#define MCP_PROTOCOL_BATCHING "2025-03-26"
+
+struct request_rec;
+
+typedef struct mcp_ctx_t {
+    apr_pool_t *pool;
+    const mcp_registry_t *reg;
+    mcp_session_t *session;
+    int session_dirty;              /* the record must be written back */
+    struct request_rec *r;          /* NULL outside httpd */
+    /* Send a notification related to the current request now (the
+     * transport switches to SSE). NULL: notifications are dropped. Does
+     * not steal msg. */
+    apr_status_t (*emit)(void *baton, json_t *msg);
+    void *emit_baton;
+} mcp_ctx_t;
+
+int mcp_protocol_supported(const char *version);
+
+/* The version to answer an initialize that asked for `requested`. */
+const char *mcp_protocol_negotiate(const char *requested);
+
+/* Fill ctx->session from an initialize request and return its response. */
+json_t *mcp_protocol_initialize(mcp_ctx_t *ctx, const mcp_msg_t *msg);
+
+/* Answer one request (never initialize); a new reference. */
+json_t *mcp_protocol_request(mcp_ctx_t *ctx, const mcp_msg_t *msg);
+
+/* Take one notification or response from the client. */
+void mcp_protocol_notification(mcp_ctx_t *ctx, const mcp_msg_t *msg);
+
+const char *mcp_log_level_name(int level);
+int mcp_log_level_parse(const char *name);
+
+#endif

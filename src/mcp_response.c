@@ -1,0 +1,143 @@
+#include "httpd.h"
+#include <string.h>
+#include "apr_strings.h"
+#include "apr_buckets.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+#include "mcp_private.h"
+#include "mcp_response.h"
+#include "mcp_json.h"
+#include "mcp_rpc.h"
+
+void mcp_responder_init(mcp_responder_t *rs, request_rec *r,
+                        const char *session_id)
+{
+    memset(rs, 0, sizeof(*rs));
+    rs->r = r;
+    rs->session_id = session_id;
+    rs->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+}
+
+static void common_headers(mcp_responder_t *rs)
+{
+    if (rs->session_id) {
+        apr_table_setn(rs->r->headers_out, "Mcp-Session-Id", rs->session_id);
+    }
+    apr_table_setn(rs->r->headers_out, "Cache-Control", "no-cache, no-transform");
+}
+
+static apr_status_t write_event(mcp_responder_t *rs, json_t *msg, int flush)
+{
+    request_rec *r = rs->r;
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    char *data = json_dumps(msg, JSON_COMPACT);
+    apr_status_t rv;
+
+    if (!data) {
+        return APR_ENOMEM;
+    }
+    APR_BRIGADE_INSERT_TAIL(rs->bb, apr_bucket_immortal_create(
+                                "event: message\ndata: ", 21, ba));
+    /* the bucket frees jansson's buffer once it is written */
+    APR_BRIGADE_INSERT_TAIL(rs->bb, apr_bucket_heap_create(data, strlen(data),
+                                                           free, ba));
+    APR_BRIGADE_INSERT_TAIL(rs->bb, apr_bucket_immortal_create("\n\n", 2, ba));
+    if (flush) {
+        APR_BRIGADE_INSERT_TAIL(rs->bb, apr_bucket_flush_create(ba));
+    }
+    rv = ap_pass_brigade(r->output_filters, rs->bb);
+    apr_brigade_cleanup(rs->bb);
+    rs->events++;
+    return rv;
+}
+
+static void start_sse(mcp_responder_t *rs)
+{
+    request_rec *r = rs->r;
+    common_headers(rs);
+    ap_set_content_type(r, "text/event-stream");
+    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
+    /* compression would hold events back */
+    apr_table_setn(r->subprocess_env, "no-gzip", "1");
+    apr_table_setn(r->subprocess_env, "no-brotli", "1");
+    rs->sse = 1;
+}
+
+apr_status_t mcp_responder_event(void *baton, json_t *msg)
+{
+    mcp_responder_t *rs = baton;
+    if (rs->r->connection->aborted) {
+        return APR_ECONNABORTED;
+    }
+    if (!rs->sse) {
+        start_sse(rs);
+    }
+    return write_event(rs, msg, 1);
+}
+
+int mcp_responder_finish(mcp_responder_t *rs, json_t *body)
+{
+    request_rec *r = rs->r;
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    apr_status_t rv = APR_SUCCESS;
+    char *text;
+
+    if (rs->sse) {
+        if (json_is_array(body)) {
+            size_t i;
+            json_t *m;
+            json_array_foreach(body, i, m) {
+                if ((rv = write_event(rs, m, 0)) != APR_SUCCESS) {
+                    break;
+                }
+            }
+        }
+        else {
+            rv = write_event(rs, body, 0);
+        }
+    }
+    else {
+        apr_size_t len;
+        common_headers(rs);
+        ap_set_content_type(r, "application/json");
+        text = mcp_json_dump(r->pool, body, &len);
+        if (!text) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ap_set_content_length(r, len);
+        APR_BRIGADE_INSERT_TAIL(rs->bb, apr_bucket_pool_create(text, len, r->pool,
+                                                               ba));
+    }
+    if (rv == APR_SUCCESS) {
+        APR_BRIGADE_INSERT_TAIL(rs->bb, apr_bucket_eos_create(ba));
+        rv = ap_pass_brigade(r->output_filters, rs->bb);
+        apr_brigade_cleanup(rs->bb);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, MCPLOG(00250)
+                      "client went away before the answer was sent");
+        return AP_FILTER_ERROR;
+    }
+    return OK;
+}
+
+int mcp_http_error(request_rec *r, int status, int code, const char *message)
+{
+    const char *body = mcp_rpc_error_body(r->pool, code, message);
+    apr_size_t len = strlen(body);
+
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    ap_set_content_length(r, len);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_rwrite(body, (int)len, r);
+    return OK;
+}
+
+int mcp_http_accepted(request_rec *r)
+{
+    r->status = HTTP_ACCEPTED;
+    ap_set_content_length(r, 0);
+    return OK;
+}

@@ -1,0 +1,171 @@
+/*
+ * Choosing and starting the session store of every virtual host.
+ */
+#include "httpd.h"
+#include <string.h>
+#include "apr_strings.h"
+#include "apr_hash.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "ap_mpm.h"
+#include "mcp_private.h"
+#include "mcp_store.h"
+
+#define OUTAGE_LOG_INTERVAL 30  /* seconds between repeated outage logs */
+
+static mcp_store_t *store_make(apr_pool_t *pconf, apr_pool_t *ptemp,
+                               server_rec *s, mcp_srv_conf_t *sc,
+                               int threads, apr_hash_t *shared,
+                               apr_status_t *prv)
+{
+    mcp_store_t *st;
+    const char *spec, *err, *sig;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (mcp_conf_mode(sc) == MCP_MODE_EXTERNAL) {
+        spec = sc->store_spec;
+    }
+    else {
+        spec = "memory://";
+        sc->provider = ap_lookup_provider(MCP_STORE_PROVIDER_GROUP, "memory",
+                                          MCP_STORE_PROVIDER_VERSION);
+    }
+    /* Virtual hosts with the same settings share one instance (and so,
+     * for Redis, one connection pool per child). */
+    sig = apr_psprintf(ptemp, "%s|%s|%" APR_TIME_T_FMT "|%" APR_TIME_T_FMT
+                       "|%" APR_TIME_T_FMT, spec, mcp_conf_prefix(sc),
+                       mcp_conf_ttl(sc), mcp_conf_refresh_after(sc),
+                       mcp_conf_timeout(sc));
+    st = apr_hash_get(shared, sig, APR_HASH_KEY_STRING);
+    if (st) {
+        goto leave;
+    }
+    st = apr_pcalloc(pconf, sizeof(*st));
+    st->provider = sc->provider;
+    st->params.key_prefix = mcp_conf_prefix(sc);
+    st->params.ttl = mcp_conf_ttl(sc);
+    st->params.refresh_after = mcp_conf_refresh_after(sc);
+    st->params.timeout = mcp_conf_timeout(sc);
+    st->params.capacity = mcp_store_memory_capacity();
+    st->params.threads_per_child = threads;
+    st->max_record = strcmp(st->provider->name, "memory")
+                     ? MCP_STORE_MAX_RECORD : mcp_store_memory_max_record();
+    err = st->provider->create(&st->instance, spec, pconf, ptemp);
+    if (err) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MCPLOG(00310) "%s", err);
+        rv = APR_EINVAL;
+        goto leave;
+    }
+    rv = st->provider->init(st->instance, &st->params, s, pconf, ptemp);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, MCPLOG(00311)
+                     "cannot start the session store %s", spec);
+        goto leave;
+    }
+    st->description = st->provider->describe
+                      ? st->provider->describe(st->instance, pconf)
+                      : st->provider->name;
+    apr_hash_set(shared, apr_pstrdup(pconf, sig), APR_HASH_KEY_STRING, st);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MCPLOG(00312)
+                 "%s:%u keeps sessions in %s (ttl %" APR_TIME_T_FMT "s, "
+                 "refresh after %" APR_TIME_T_FMT "s, timeout %" APR_TIME_T_FMT
+                 "s)", s->server_hostname ? s->server_hostname : "*",
+                 (unsigned)s->port, st->description, apr_time_sec(st->params.ttl),
+                 apr_time_sec(st->params.refresh_after),
+                 apr_time_sec(st->params.timeout));
+leave:
+    *prv = rv;
+    return rv == APR_SUCCESS ? st : NULL;
+}
+
+apr_status_t mcp_store_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
+                                   server_rec *s)
+{
+    mcp_srv_conf_t *main_sc = ap_get_module_config(s->module_config,
+                                                   &mcp_session_module);
+    apr_hash_t *shared = apr_hash_make(ptemp);
+    int threads = 1, memory_used = 0;
+    apr_status_t rv;
+    server_rec *vs;
+
+    ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    if (threads < 1) {
+        threads = 1;
+    }
+    for (vs = s; vs; vs = vs->next) {
+        mcp_srv_conf_t *sc = ap_get_module_config(vs->module_config,
+                                                  &mcp_session_module);
+        if (mcp_conf_mode(sc) == MCP_MODE_MEMORY) {
+            memory_used = 1;
+        }
+    }
+    rv = mcp_store_memory_segment(s, s->process->pool,
+                                  main_sc->capacity ? main_sc->capacity
+                                                    : MCP_DEFAULT_CAPACITY,
+                                  memory_used);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    for (vs = s; vs; vs = vs->next) {
+        mcp_srv_conf_t *sc = ap_get_module_config(vs->module_config,
+                                                  &mcp_session_module);
+        sc->store = store_make(pconf, ptemp, vs, sc, threads, shared, &rv);
+        if (!sc->store) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+void mcp_store_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_hash_t *seen = apr_hash_make(pchild);
+
+    for (; s; s = s->next) {
+        mcp_srv_conf_t *sc = ap_get_module_config(s->module_config,
+                                                  &mcp_session_module);
+        mcp_store_t *st = sc->store;
+        apr_status_t rv;
+
+        if (!st || !st->provider->child_init
+            || apr_hash_get(seen, &st, sizeof(st))) {
+            continue;
+        }
+        apr_hash_set(seen, apr_pmemdup(pchild, &st, sizeof(st)), sizeof(st), st);
+        rv = st->provider->child_init(st->instance, s, pchild);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, MCPLOG(00313)
+                         "session store %s did not start in this child; its "
+                         "requests get 503 until it does", st->description);
+        }
+    }
+}
+
+void mcp_store_note(mcp_store_t *st, request_rec *r, const char *op,
+                    apr_status_t rv)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+
+    if (rv == APR_SUCCESS || APR_STATUS_IS_NOTFOUND(rv)) {
+        if (apr_atomic_cas32(&st->failing, 0, 1) == 1) {
+            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, MCPLOG(00314)
+                          "session store %s answers again", st->description);
+            st->next_log = 0;
+        }
+        return;
+    }
+    MCP_STAT_INC(store_errors);
+    apr_atomic_set32(&st->failing, 1);
+    if (now >= st->next_log) {
+        st->next_log = now + OUTAGE_LOG_INTERVAL;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, MCPLOG(00315)
+                      "session store %s failed to %s a session; answering 503 "
+                      "(logged at most every %ds while it lasts)",
+                      st->description, op, OUTAGE_LOG_INTERVAL);
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, MCPLOG(00316)
+                      "session store %s failed to %s a session", st->description,
+                      op);
+    }
+}

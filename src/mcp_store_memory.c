@@ -1,0 +1,472 @@
+/*
+ * The "memory" session store: one table in anonymous shared memory,
+ * created by the parent before it forks, so every child process (prefork,
+ * worker, event) sees the same sessions. The segment is kept in
+ * ap_retained_data, so sessions survive graceful restarts.
+ *
+ * Layout: header | buckets[nbuckets] | slots[capacity]. A slot holds one
+ * record of at most MEMORY_MAX_RECORD bytes. Buckets chain slots by the
+ * SHA-256 key; free slots form a list. One process-shared robust mutex in
+ * the header guards it all: every operation is a short copy.
+ */
+#include "httpd.h"
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+#include "apr_strings.h"
+#include "apr_shm.h"
+#include "apr_general.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "ap_mpm.h"
+#include "mcp_private.h"
+#include "mcp_store.h"
+
+#define SEG_MAGIC        0x4d435053u    /* "MCPS" */
+#define SEG_LAYOUT       1u
+#define SLOT_BYTES       1008
+#define RETAINED_KEY     "mod_mcp_session-shm"
+
+typedef struct slot_t {
+    unsigned char key[32];
+    apr_time_t expires;         /* 0: the slot is free */
+    apr_uint32_t next;          /* chain or free list: index + 1; 0 ends */
+    apr_uint32_t len;
+    char data[SLOT_BYTES - 48];
+} slot_t;
+
+#define MEMORY_MAX_RECORD (sizeof(((slot_t *)0)->data) - 1)
+
+typedef struct seg_header_t {
+    apr_uint32_t magic;
+    apr_uint32_t layout;
+    apr_uint32_t capacity;
+    apr_uint32_t nbuckets;
+    pthread_mutex_t lock;
+    apr_uint32_t free_head;
+    apr_uint32_t used;
+    mcp_stats_t stats;
+    char node[64];
+} seg_header_t;
+
+typedef struct retained_t {
+    apr_shm_t *shm;
+    apr_size_t size;
+} retained_t;
+
+typedef struct memory_instance_t {
+    apr_interval_time_t ttl;
+} memory_instance_t;
+
+static seg_header_t *seg;
+static apr_uint32_t *buckets;
+static slot_t *slots;
+/* Counters before the segment exists (configuration tests). */
+static mcp_stats_t fallback_stats;
+
+mcp_stats_t *mcp_stats(void)
+{
+    return seg ? &seg->stats : &fallback_stats;
+}
+
+const char *mcp_node_id(void)
+{
+    return seg ? seg->node : "unknown";
+}
+
+apr_size_t mcp_store_memory_max_record(void)
+{
+    return MEMORY_MAX_RECORD;
+}
+
+apr_size_t mcp_store_memory_slot_bytes(void)
+{
+    if (!seg || !seg->capacity) {
+        return 0;
+    }
+    return sizeof(slot_t)
+           + (seg->nbuckets * sizeof(apr_uint32_t) + seg->capacity - 1)
+             / seg->capacity;
+}
+
+int mcp_store_memory_capacity(void)
+{
+    return seg ? (int)seg->capacity : 0;
+}
+
+int mcp_store_memory_used(void)
+{
+    return seg ? (int)seg->used : 0;
+}
+
+static apr_size_t segment_size(apr_uint32_t capacity, apr_uint32_t nbuckets)
+{
+    return APR_ALIGN_DEFAULT(sizeof(seg_header_t))
+           + APR_ALIGN_DEFAULT(nbuckets * sizeof(apr_uint32_t))
+           + (apr_size_t)capacity * sizeof(slot_t);
+}
+
+static void attach(void *base)
+{
+    seg = base;
+    buckets = (apr_uint32_t *)((char *)base
+                               + APR_ALIGN_DEFAULT(sizeof(seg_header_t)));
+    slots = (slot_t *)((char *)buckets
+                       + APR_ALIGN_DEFAULT(seg->nbuckets * sizeof(apr_uint32_t)));
+}
+
+static apr_status_t format_segment(void *base, apr_uint32_t capacity,
+                                   apr_uint32_t nbuckets)
+{
+    seg_header_t *h = base;
+    pthread_mutexattr_t attr;
+    unsigned char rnd[4];
+    char host[48];
+    apr_uint32_t i;
+
+    memset(h, 0, sizeof(*h));
+    h->magic = SEG_MAGIC;
+    h->layout = SEG_LAYOUT;
+    h->capacity = capacity;
+    h->nbuckets = nbuckets;
+    if (pthread_mutexattr_init(&attr)
+        || pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED)
+        || pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST)
+        || pthread_mutex_init(&h->lock, &attr)) {
+        return APR_EGENERAL;
+    }
+    pthread_mutexattr_destroy(&attr);
+    if (gethostname(host, sizeof(host)) != 0) {
+        apr_cpystrn(host, "localhost", sizeof(host));
+    }
+    host[sizeof(host) - 1] = '\0';
+    apr_generate_random_bytes(rnd, sizeof(rnd));
+    apr_snprintf(h->node, sizeof(h->node), "%s/%02x%02x%02x%02x", host,
+                 rnd[0], rnd[1], rnd[2], rnd[3]);
+    attach(base);
+    memset(buckets, 0, nbuckets * sizeof(apr_uint32_t));
+    for (i = 0; i < capacity; i++) {
+        slots[i].expires = 0;
+        slots[i].next = (i + 1 < capacity) ? i + 2 : 0;
+    }
+    h->free_head = capacity ? 1 : 0;
+    return APR_SUCCESS;
+}
+
+apr_status_t mcp_store_memory_segment(server_rec *s, apr_pool_t *pconf,
+                                      int capacity, int with_table)
+{
+    retained_t *ret;
+    apr_uint32_t cap = with_table ? (apr_uint32_t)capacity : 0, nb = 1;
+    apr_size_t size;
+    apr_status_t rv = APR_SUCCESS;
+
+    while (nb < cap) {
+        nb <<= 1;
+    }
+    size = segment_size(cap, nb);
+    ret = ap_retained_data_get(RETAINED_KEY);
+    if (ret && ret->shm) {
+        seg_header_t *h = apr_shm_baseaddr_get(ret->shm);
+        if (ret->size == size && h->magic == SEG_MAGIC
+            && h->layout == SEG_LAYOUT && h->capacity == cap) {
+            attach(h);
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MCPLOG(00301)
+                         "kept the session table across the restart: %u of %u "
+                         "slots in use", h->used, h->capacity);
+            goto leave;
+        }
+        if (h->used) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, MCPLOG(00302)
+                         "MCPSessionCapacity changed from %u to %u: the %u "
+                         "sessions held in memory are dropped", h->capacity,
+                         cap, h->used);
+        }
+        /* children of the old generation keep their own mapping */
+        apr_shm_destroy(ret->shm);
+        ret->shm = NULL;
+    }
+    if (!ret) {
+        ret = ap_retained_data_create(RETAINED_KEY, sizeof(*ret));
+    }
+    rv = apr_shm_create(&ret->shm, size, NULL, s->process->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, MCPLOG(00303)
+                     "cannot create %" APR_SIZE_T_FMT " bytes of shared memory "
+                     "for %u sessions (MCPSessionCapacity)", size, cap);
+        goto leave;
+    }
+    ret->size = size;
+    rv = format_segment(apr_shm_baseaddr_get(ret->shm), cap, nb);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, MCPLOG(00304)
+                     "cannot create the process-shared session table lock");
+        goto leave;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MCPLOG(00305)
+                 "session table in shared memory: %u sessions, %" APR_SIZE_T_FMT
+                 " bytes (%" APR_SIZE_T_FMT " per session), node %s", cap, size,
+                 mcp_store_memory_slot_bytes(), seg->node);
+leave:
+    return rv;
+}
+
+static apr_status_t lock(void)
+{
+    int rc = pthread_mutex_lock(&seg->lock);
+    if (rc == EOWNERDEAD) {
+        /* a child died holding the lock (it was killed mid-copy); the
+         * table links are updated in an order that keeps them walkable */
+        pthread_mutex_consistent(&seg->lock);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, NULL, MCPLOG(00306)
+                     "a process died while holding the session table lock; "
+                     "recovered it");
+        rc = 0;
+    }
+    return rc ? APR_FROM_OS_ERROR(rc) : APR_SUCCESS;
+}
+
+static void unlock(void)
+{
+    pthread_mutex_unlock(&seg->lock);
+}
+
+static int hexval(char c)
+{
+    return (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f')
+           ? c - 'a' + 10 : -1;
+}
+
+static apr_status_t key_bytes(const char *key, unsigned char out[32])
+{
+    int i;
+    for (i = 0; i < 32; i++) {
+        int hi = hexval(key[2 * i]), lo = hi < 0 ? -1 : hexval(key[2 * i + 1]);
+        if (lo < 0) {
+            return APR_EINVAL;
+        }
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return key[64] ? APR_EINVAL : APR_SUCCESS;
+}
+
+static apr_uint32_t *bucket_of(const unsigned char key[32])
+{
+    apr_uint32_t h;
+    memcpy(&h, key, sizeof(h));
+    return &buckets[h & (seg->nbuckets - 1)];
+}
+
+static void slot_free(apr_uint32_t *link, apr_uint32_t idx)
+{
+    slot_t *sl = &slots[idx - 1];
+    *link = sl->next;
+    sl->expires = 0;
+    sl->next = seg->free_head;
+    seg->free_head = idx;
+    seg->used--;
+}
+
+/* Find the live slot for key; reaps it when expired. Returns the link
+ * that points at it (for unlinking) or NULL. Called locked. */
+static apr_uint32_t *find(const unsigned char key[32], apr_time_t now)
+{
+    apr_uint32_t *link = bucket_of(key);
+
+    while (*link) {
+        slot_t *sl = &slots[*link - 1];
+        if (!memcmp(sl->key, key, 32)) {
+            if (sl->expires <= now) {
+                slot_free(link, *link);
+                apr_atomic_inc32(&seg->stats.expired);
+                return NULL;
+            }
+            return link;
+        }
+        link = &sl->next;
+    }
+    return NULL;
+}
+
+/* Reclaim every expired slot; called locked when the free list is empty. */
+static void sweep(apr_time_t now)
+{
+    apr_uint32_t b;
+    for (b = 0; b < seg->nbuckets; b++) {
+        apr_uint32_t *link = &buckets[b];
+        while (*link) {
+            if (slots[*link - 1].expires <= now) {
+                slot_free(link, *link);
+                apr_atomic_inc32(&seg->stats.expired);
+            }
+            else {
+                link = &slots[*link - 1].next;
+            }
+        }
+    }
+}
+
+static const char *memory_create(void **instance, const char *spec,
+                                 apr_pool_t *p, apr_pool_t *ptemp)
+{
+    *instance = apr_pcalloc(p, sizeof(memory_instance_t));
+    return NULL;
+}
+
+static apr_status_t memory_init(void *instance, const mcp_store_params_t *params,
+                                server_rec *s, apr_pool_t *pconf,
+                                apr_pool_t *ptemp)
+{
+    ((memory_instance_t *)instance)->ttl = params->ttl;
+    return (seg && seg->capacity) ? APR_SUCCESS : APR_EINIT;
+}
+
+static apr_status_t memory_create_session(void *instance, const char *key,
+                                          const char *record, apr_size_t len,
+                                          apr_pool_t *p)
+{
+    memory_instance_t *mi = instance;
+    unsigned char k[32];
+    apr_uint32_t idx, *head;
+    apr_time_t now = apr_time_now();
+    apr_status_t rv;
+    slot_t *sl;
+
+    if (len > MEMORY_MAX_RECORD) {
+        return APR_EINVAL;
+    }
+    if ((rv = key_bytes(key, k)) != APR_SUCCESS || (rv = lock()) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!seg->free_head) {
+        sweep(now);
+    }
+    if (!seg->free_head) {
+        rv = APR_ENOSPC;
+        goto unlock;
+    }
+    idx = seg->free_head;
+    sl = &slots[idx - 1];
+    seg->free_head = sl->next;
+    memcpy(sl->key, k, 32);
+    memcpy(sl->data, record, len);
+    sl->data[len] = '\0';
+    sl->len = (apr_uint32_t)len;
+    sl->expires = now + mi->ttl;
+    head = bucket_of(k);
+    sl->next = *head;
+    *head = idx;
+    seg->used++;
+unlock:
+    unlock();
+    return rv;
+}
+
+static apr_status_t memory_fetch(void *instance, const char *key, apr_pool_t *p,
+                                 char **record, apr_size_t *len)
+{
+    memory_instance_t *mi = instance;
+    unsigned char k[32];
+    apr_time_t now = apr_time_now();
+    apr_uint32_t *link;
+    apr_status_t rv;
+
+    if ((rv = key_bytes(key, k)) != APR_SUCCESS || (rv = lock()) != APR_SUCCESS) {
+        return rv;
+    }
+    link = find(k, now);
+    if (!link) {
+        rv = APR_NOTFOUND;
+    }
+    else {
+        slot_t *sl = &slots[*link - 1];
+        sl->expires = now + mi->ttl;    /* sliding: every use extends */
+        *len = sl->len;
+        *record = apr_pstrmemdup(p, sl->data, sl->len);
+    }
+    unlock();
+    return rv;
+}
+
+static apr_status_t memory_update(void *instance, const char *key,
+                                  const char *record, apr_size_t len,
+                                  apr_pool_t *p)
+{
+    memory_instance_t *mi = instance;
+    unsigned char k[32];
+    apr_time_t now = apr_time_now();
+    apr_uint32_t *link;
+    apr_status_t rv;
+
+    if (len > MEMORY_MAX_RECORD) {
+        return APR_EINVAL;
+    }
+    if ((rv = key_bytes(key, k)) != APR_SUCCESS || (rv = lock()) != APR_SUCCESS) {
+        return rv;
+    }
+    link = find(k, now);
+    if (!link) {
+        rv = APR_NOTFOUND;      /* deleted meanwhile: stays deleted */
+    }
+    else {
+        slot_t *sl = &slots[*link - 1];
+        memcpy(sl->data, record, len);
+        sl->data[len] = '\0';
+        sl->len = (apr_uint32_t)len;
+        sl->expires = now + mi->ttl;
+    }
+    unlock();
+    return rv;
+}
+
+static apr_status_t memory_remove(void *instance, const char *key, apr_pool_t *p)
+{
+    unsigned char k[32];
+    apr_uint32_t *link;
+    apr_status_t rv;
+
+    if ((rv = key_bytes(key, k)) != APR_SUCCESS || (rv = lock()) != APR_SUCCESS) {
+        return rv;
+    }
+    link = find(k, apr_time_now());
+    if (!link) {
+        rv = APR_NOTFOUND;
+    }
+    else {
+        slot_free(link, *link);
+    }
+    unlock();
+    return rv;
+}
+
+static const char *memory_describe(void *instance, apr_pool_t *p)
+{
+    return apr_psprintf(p, "memory (shared, %u sessions)",
+                        seg ? seg->capacity : 0);
+}
+
+static int memory_healthy(void *instance)
+{
+    return 1;
+}
+
+static const mcp_store_provider_t memory_provider = {
+    "memory",
+    memory_create,
+    memory_init,
+    NULL,
+    memory_create_session,
+    memory_fetch,
+    memory_update,
+    memory_remove,
+    memory_describe,
+    memory_healthy,
+    NULL
+};
+
+void mcp_store_memory_register(apr_pool_t *p)
+{
+    ap_register_provider(p, MCP_STORE_PROVIDER_GROUP, "memory",
+                         MCP_STORE_PROVIDER_VERSION, &memory_provider);
+}
