@@ -144,7 +144,7 @@ static int origin_allowed(req_t *q, const char *origin)
 /* Sessions                                                            */
 
 /* Load the session named by the request and check that it belongs to this
- * endpoint and user. Returns OK, or the handler's answer already sent. */
+ * endpoint and user. Returns OK, or DONE when the answer was sent. */
 static int load_session(req_t *q, const char *sid, mcp_session_t **ps)
 {
     request_rec *r = q->r;

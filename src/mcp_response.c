@@ -132,7 +132,9 @@ int mcp_http_error(request_rec *r, int status, int code, const char *message)
     ap_set_content_length(r, len);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     ap_rwrite(body, (int)len, r);
-    return OK;
+    /* DONE, not OK: callers tell "answered" from "go on" by it, and httpd
+     * finishes a DONE request like an OK one */
+    return DONE;
 }
 
 int mcp_http_accepted(request_rec *r)

@@ -27,7 +27,8 @@ apr_status_t mcp_responder_event(void *baton, json_t *msg);
  * response. Returns the handler's status. */
 int mcp_responder_finish(mcp_responder_t *rs, json_t *body);
 
-/* Answer with an HTTP error and a JSON-RPC error body (id null). */
+/* Answer with an HTTP error and a JSON-RPC error body (id null); returns
+ * DONE. */
 int mcp_http_error(request_rec *r, int status, int code, const char *message);
 
 /* 202 Accepted, no body. */

@@ -1,0 +1,468 @@
+/*
+ * Unit tests of the httpd-free core of mod_mcp_session: JSON-RPC parsing,
+ * session records and ids, SHA-256, the registry and the MCP methods.
+ * Run by `make -f Makefile.apxs unit`; prints TAP and "N passed, M failed".
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include "apr_general.h"
+#include "apr_strings.h"
+#include "apr_hash.h"
+#include "apr_lib.h"
+#include "mcp_json.h"
+#include "mcp_protocol.h"
+#include "mcp_record.h"
+#include "mcp_registry.h"
+#include "mcp_rpc.h"
+#include "mcp_sha256.h"
+
+static int passed, failed;
+
+#define CHECK(cond, name) do {                                          \
+    if (cond) { passed++; printf("ok %d - %s\n", passed + failed, name); } \
+    else { failed++; printf("not ok %d - %s (%s:%d)\n", passed + failed, \
+                            name, __FILE__, __LINE__); }                 \
+} while (0)
+
+static apr_pool_t *pool;
+
+/* ------------------------------------------------------------------ */
+
+static void test_sha256(void)
+{
+    char hex[65];
+    mcp_sha256_hex("", 0, hex);
+    CHECK(!strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+          "sha256 of the empty string");
+    mcp_sha256_hex("abc", 3, hex);
+    CHECK(!strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+          "sha256 of abc");
+    mcp_sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+    CHECK(!strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+          "sha256 of the 56-byte two-block vector");
+}
+
+static mcp_batch_t *parse(const char *body, int *code, const char **msg)
+{
+    *code = 0;
+    *msg = NULL;
+    return mcp_rpc_parse(pool, body, strlen(body), code, msg);
+}
+
+static void test_rpc(void)
+{
+    const char *msg;
+    mcp_batch_t *b;
+    int code;
+
+    b = parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &code, &msg);
+    CHECK(b && !b->is_array && b->requests == 1
+          && APR_ARRAY_IDX(b->msgs, 0, mcp_msg_t).kind == MCP_MSG_REQUEST,
+          "a request is a request");
+    b = parse("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
+              &code, &msg);
+    CHECK(b && b->requests == 0
+          && APR_ARRAY_IDX(b->msgs, 0, mcp_msg_t).kind == MCP_MSG_NOTIFICATION,
+          "a notification has no id");
+    b = parse("{\"jsonrpc\":\"2.0\",\"id\":\"s-1\",\"result\":{}}", &code, &msg);
+    CHECK(b && APR_ARRAY_IDX(b->msgs, 0, mcp_msg_t).kind == MCP_MSG_RESPONSE,
+          "a response");
+    b = parse("{bad", &code, &msg);
+    CHECK(!b && code == MCP_ERR_PARSE && !strcmp(msg, "Parse error: Invalid JSON"),
+          "invalid JSON is -32700 Invalid JSON");
+    b = parse("{\"method\":\"tools/list\",\"id\":1}", &code, &msg);
+    CHECK(!b && code == MCP_ERR_PARSE
+          && !strcmp(msg, "Parse error: Invalid JSON-RPC message"),
+          "missing jsonrpc is not JSON-RPC");
+    b = parse("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}", &code, &msg);
+    CHECK(!b, "a null id is refused");
+    b = parse("{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"ping\"}", &code, &msg);
+    CHECK(!b, "a fractional id is refused");
+    b = parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":[1]}",
+              &code, &msg);
+    CHECK(!b, "array params are refused");
+    b = parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},\"error\":{}}", &code, &msg);
+    CHECK(!b, "result and error together are refused");
+    b = parse("[]", &code, &msg);
+    CHECK(!b, "an empty batch is refused");
+    b = parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"id\":2,\"method\":\"ping\"}", &code, &msg);
+    CHECK(!b && code == MCP_ERR_PARSE, "duplicate keys are refused");
+    b = parse("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
+              "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"}]", &code, &msg);
+    CHECK(b && b->is_array && b->msgs->nelts == 2 && b->requests == 1,
+          "a batch of a request and a notification");
+    b = parse("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"}]", &code, &msg);
+    CHECK(b && b->has_initialize, "initialize is noticed");
+    {
+        char *big = apr_palloc(pool, 101 * 40 + 3);
+        int i, o = 0;
+        big[o++] = '[';
+        for (i = 0; i < 101; i++) {
+            o += sprintf(big + o, "%s{\"jsonrpc\":\"2.0\",\"method\":\"n\"}",
+                         i ? "," : "");
+        }
+        big[o++] = ']';
+        big[o] = '\0';
+        b = parse(big, &code, &msg);
+        CHECK(!b && code == MCP_ERR_INVALID_REQUEST, "batches over 100 are refused");
+    }
+    CHECK(!strcmp(mcp_rpc_error_body(pool, -32001, "Session not found"),
+                  "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32001,\"message\":"
+                  "\"Session not found\"},\"id\":null}"),
+          "error body has the SDK's shape");
+}
+
+static void test_record(void)
+{
+    mcp_session_t *s, *t;
+    apr_hash_t *ids = apr_hash_make(pool);
+    char *rec;
+    apr_size_t len;
+    int i, ok = 1, unique = 1;
+
+    for (i = 0; i < 1000; i++) {
+        const char *c;
+        mcp_session_new(pool, &s);
+        if (strlen(s->id) != MCP_SESSION_ID_LEN) {
+            ok = 0;
+        }
+        for (c = s->id; *c; c++) {
+            if (!apr_isalnum(*c) && *c != '-' && *c != '_') {
+                ok = 0;
+            }
+        }
+        if (apr_hash_get(ids, s->id, APR_HASH_KEY_STRING)) {
+            unique = 0;
+        }
+        apr_hash_set(ids, s->id, APR_HASH_KEY_STRING, s);
+    }
+    CHECK(ok, "session ids are 43 base64url characters");
+    CHECK(unique, "1000 session ids are distinct");
+    CHECK(mcp_session_id_plausible(s->id), "a new id is plausible");
+    CHECK(!mcp_session_id_plausible("has space"), "a space is not visible ASCII");
+    CHECK(!mcp_session_id_plausible(""), "an empty id is not plausible");
+    {
+        char key[MCP_KEY_LEN + 1];
+        mcp_session_key(s->id, key);
+        CHECK(!strcmp(key, s->key) && strlen(key) == 64 && !strstr(key, s->id),
+              "the key is the hex SHA-256 of the id");
+    }
+
+    s->protocol_version = "2025-06-18";
+    s->user = "alice";
+    s->endpoint = "example.org/mcp";
+    s->node = "node-a";
+    s->initialized = 1;
+    s->log_level = 3;
+    s->client_info = mcp_json_pool_own(pool, json_pack("{s:s, s:s}", "name",
+                                                       "client", "version", "1"));
+    s->client_caps = mcp_json_pool_own(pool, json_pack("{s:{}}", "sampling"));
+    rec = mcp_record_serialize(pool, s, 4096, &len);
+    CHECK(rec && !strstr(rec, s->id), "a record never contains the session id");
+    CHECK(rec && mcp_record_parse(pool, rec, len, &t) == APR_SUCCESS
+          && !strcmp(t->protocol_version, "2025-06-18") && !strcmp(t->user, "alice")
+          && !strcmp(t->endpoint, "example.org/mcp") && t->initialized
+          && t->log_level == 3 && !strcmp(t->node, "node-a")
+          && json_equal(t->client_info, s->client_info)
+          && json_equal(t->client_caps, s->client_caps),
+          "a record round-trips");
+    CHECK(mcp_record_parse(pool, "{\"v\":99}", 8, &t) != APR_SUCCESS,
+          "an unknown record version is refused");
+    CHECK(mcp_record_parse(pool, "nope", 4, &t) != APR_SUCCESS,
+          "garbage is not a record");
+
+    /* a huge clientInfo is trimmed to name/version to fit */
+    {
+        char *big = apr_palloc(pool, 3001);
+        memset(big, 'x', 3000);
+        big[3000] = '\0';
+        s->client_info = mcp_json_pool_own(pool, json_pack(
+            "{s:s, s:s, s:s}", "name", "client", "version", "1", "description", big));
+        rec = mcp_record_serialize(pool, s, 900, &len);
+        CHECK(rec && len <= 900 && mcp_record_parse(pool, rec, len, &t) == APR_SUCCESS
+              && !strcmp(json_string_value(json_object_get(t->client_info, "name")),
+                         "client")
+              && !json_object_get(t->client_info, "description"),
+              "an oversized record is trimmed, keeping name and version");
+    }
+}
+
+static void test_versions(void)
+{
+    CHECK(!strcmp(mcp_protocol_negotiate("2025-03-26"), "2025-03-26"),
+          "a supported version is echoed");
+    CHECK(!strcmp(mcp_protocol_negotiate("2026-07-28"), MCP_PROTOCOL_LATEST),
+          "an unknown version gets the latest");
+    CHECK(!strcmp(mcp_protocol_negotiate(NULL), MCP_PROTOCOL_LATEST),
+          "no version gets the latest");
+    CHECK(mcp_protocol_supported("2025-06-18") && !mcp_protocol_supported("2024-11-05"),
+          "supported list");
+    CHECK(mcp_log_level_parse("warning") == MCP_LOG_WARNING
+          && mcp_log_level_parse("loud") < 0, "log levels");
+}
+
+static void test_template(void)
+{
+    json_t *v = mcp_uri_template_match("test://template/{id}/data",
+                                       "test://template/42/data");
+    CHECK(v && !strcmp(json_string_value(json_object_get(v, "id")), "42"),
+          "a template binds its variable");
+    json_decref(v);
+    v = mcp_uri_template_match("test://template/{id}/data", "test://template//data");
+    CHECK(!v, "an empty variable does not match");
+    v = mcp_uri_template_match("test://template/{id}/data", "test://template/1/2/data");
+    CHECK(!v, "a variable does not span '/'");
+    v = mcp_uri_template_match("test://t/{a}", "test://t/x/extra");
+    CHECK(!v, "trailing text does not match");
+}
+
+/* ------------------------------------------------------------------ */
+/* The MCP methods, with a tool that emits notifications               */
+
+static apr_status_t shout(mcp_call_t *call, void *baton)
+{
+    const char *text = mcp_call_arg_string(call, "text");
+    mcp_call_progress(call, 1, 2, "half");
+    mcp_call_log(call, MCP_LOG_INFO, "shout", "info line");
+    mcp_call_log(call, MCP_LOG_ERROR, "shout", "error line");
+    if (!strcmp(text, "fail")) {
+        return APR_EGENERAL;
+    }
+    if (!strcmp(text, "bad")) {
+        return mcp_call_invalid_params(call, "text must not be bad");
+    }
+    if (!strcmp(text, "oops")) {
+        return mcp_call_tool_error(call, "oops happened");
+    }
+    return mcp_call_add_text(call, apr_pstrcat(call->pool, text, "!", NULL));
+}
+
+static const mcp_tool_t shout_tool = {
+    "shout", NULL, "Shouts", "{\"type\":\"object\",\"properties\":{\"text\":"
+    "{\"type\":\"string\"}},\"required\":[\"text\"]}", NULL, shout, NULL
+};
+
+static apr_status_t read_item(mcp_call_t *call, const char *uri, void *baton)
+{
+    const char *id = mcp_call_arg_string(call, "id");
+    if (!strcmp(id, "missing")) {
+        return APR_NOTFOUND;
+    }
+    return mcp_call_add_resource_text(call, uri, "text/plain",
+                                      apr_pstrcat(call->pool, "item ", id, NULL));
+}
+
+static apr_status_t complete_item(mcp_call_t *call, const char *arg,
+                                  const char *value, void *baton)
+{
+    mcp_call_add_completion(call, apr_pstrcat(call->pool, value, "1", NULL));
+    return mcp_call_add_completion(call, apr_pstrcat(call->pool, value, "2", NULL));
+}
+
+static const mcp_resource_t item_template = {
+    NULL, "test://item/{id}", "item", NULL, NULL, "text/plain", read_item,
+    complete_item, NULL
+};
+
+static apr_status_t greet(mcp_call_t *call, void *baton)
+{
+    json_t *c = json_pack("{s:s, s:s}", "type", "text", "text",
+                          apr_pstrcat(call->pool, "Hello ",
+                                      mcp_call_arg_string(call, "name"), NULL));
+    apr_status_t rv = mcp_call_add_message(call, "user", c);
+    json_decref(c);
+    return rv;
+}
+
+static const mcp_prompt_arg_t greet_args[] = { { "name", "who", 1 }, { NULL } };
+static const mcp_prompt_t greet_prompt = {
+    "greet", NULL, "Greets", greet_args, greet, NULL, NULL
+};
+
+static json_t *emitted;
+
+static apr_status_t capture(void *baton, json_t *msg)
+{
+    json_array_append(emitted, msg);
+    return APR_SUCCESS;
+}
+
+static json_t *request(mcp_ctx_t *ctx, const char *body)
+{
+    const char *msg;
+    int code;
+    mcp_batch_t *b = mcp_rpc_parse(pool, body, strlen(body), &code, &msg);
+    if (!b) {
+        return NULL;
+    }
+    return mcp_json_pool_own(pool, mcp_protocol_request(
+        ctx, &APR_ARRAY_IDX(b->msgs, 0, mcp_msg_t)));
+}
+
+static int error_code(json_t *res)
+{
+    return (int)json_integer_value(json_object_get(json_object_get(res, "error"),
+                                                   "code"));
+}
+
+static void test_protocol(void)
+{
+    mcp_registry_t *reg = mcp_registry_create(pool, "unit", "1");
+    mcp_session_t *s;
+    mcp_ctx_t ctx;
+    json_t *res;
+    const char *init = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
+        "\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},"
+        "\"clientInfo\":{\"name\":\"u\",\"version\":\"1\"}}}";
+    const char *msg;
+    int code;
+    mcp_batch_t *b;
+
+    CHECK(mcp_registry_add_tool(reg, &shout_tool) == NULL, "a tool registers");
+    CHECK(mcp_registry_add_tool(reg, &shout_tool) != NULL,
+          "a tool name registers once");
+    CHECK(mcp_registry_add_resource(reg, &item_template) == NULL,
+          "a template registers");
+    CHECK(mcp_registry_add_prompt(reg, &greet_prompt) == NULL, "a prompt registers");
+    mcp_registry_seal(reg);
+
+    mcp_session_new(pool, &s);
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.pool = pool;
+    ctx.reg = reg;
+    ctx.session = s;
+    ctx.emit = capture;
+    emitted = mcp_json_pool_own(pool, json_array());
+
+    b = mcp_rpc_parse(pool, init, strlen(init), &code, &msg);
+    res = mcp_json_pool_own(pool, mcp_protocol_initialize(
+        &ctx, &APR_ARRAY_IDX(b->msgs, 0, mcp_msg_t)));
+    CHECK(!strcmp(s->protocol_version, "2025-06-18")
+          && !strcmp(json_string_value(json_object_get(json_object_get(res, "result"),
+                                                       "protocolVersion")),
+                     "2025-06-18"), "initialize negotiates");
+    CHECK(json_object_get(json_object_get(json_object_get(res, "result"),
+                                          "capabilities"), "tools")
+          && json_object_get(json_object_get(json_object_get(res, "result"),
+                                             "capabilities"), "completions"),
+          "capabilities reflect the registry");
+
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}");
+    CHECK(json_array_size(json_object_get(json_object_get(res, "result"), "tools")) == 1,
+          "tools/list lists the tool");
+
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\","
+                  "\"params\":{\"name\":\"shout\",\"arguments\":{\"text\":\"hi\"},"
+                  "\"_meta\":{\"progressToken\":\"t1\"}}}");
+    CHECK(!strcmp(json_string_value(json_object_get(json_array_get(json_object_get(
+              json_object_get(res, "result"), "content"), 0), "text")), "hi!"),
+          "tools/call returns the tool's content");
+    CHECK(json_array_size(emitted) == 3, "progress and two log lines were emitted");
+    CHECK(!strcmp(json_string_value(json_object_get(json_array_get(emitted, 0),
+                                                    "method")),
+                  "notifications/progress"), "progress first");
+
+    json_array_clear(emitted);
+    s->log_level = MCP_LOG_WARNING;
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\","
+                  "\"params\":{\"name\":\"shout\",\"arguments\":{\"text\":\"hi\"}}}");
+    CHECK(json_array_size(emitted) == 1, "no progress without a token; info "
+          "filtered by the session's level");
+
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\","
+                  "\"params\":{\"name\":\"shout\",\"arguments\":{\"text\":5}}}");
+    CHECK(json_is_true(json_object_get(json_object_get(res, "result"), "isError")),
+          "a wrongly typed argument is a tool error");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\","
+                  "\"params\":{\"name\":\"shout\",\"arguments\":{}}}");
+    CHECK(json_is_true(json_object_get(json_object_get(res, "result"), "isError")),
+          "a missing required argument is a tool error");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\","
+                  "\"params\":{\"name\":\"nope\"}}");
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS, "an unknown tool is -32602");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\","
+                  "\"params\":{\"name\":\"shout\",\"arguments\":{\"text\":\"fail\"}}}");
+    CHECK(error_code(res) == MCP_ERR_INTERNAL, "a failing tool is -32603");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\","
+                  "\"params\":{\"name\":\"shout\",\"arguments\":{\"text\":\"bad\"}}}");
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS, "invalid_params is -32602");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"tools/call\","
+                  "\"params\":{\"name\":\"shout\",\"arguments\":{\"text\":\"oops\"}}}");
+    CHECK(json_is_true(json_object_get(json_object_get(res, "result"), "isError")),
+          "a tool error has isError");
+
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"resources/read\","
+                  "\"params\":{\"uri\":\"test://item/7\"}}");
+    CHECK(!strcmp(json_string_value(json_object_get(json_array_get(json_object_get(
+              json_object_get(res, "result"), "contents"), 0), "text")), "item 7"),
+          "a templated resource reads");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"resources/read\","
+                  "\"params\":{\"uri\":\"test://item/missing\"}}");
+    CHECK(error_code(res) == MCP_ERR_RESOURCE, "a missing resource is -32002");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"resources/read\","
+                  "\"params\":{\"uri\":\"other://x\"}}");
+    CHECK(error_code(res) == MCP_ERR_RESOURCE, "an unknown URI is -32002");
+
+    ctx.session_dirty = 0;
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":14,\"method\":\"resources/subscribe\","
+                  "\"params\":{\"uri\":\"test://item/7\"}}");
+    CHECK(ctx.session_dirty && json_array_size(s->subscriptions) == 1,
+          "subscribing changes the session");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":15,\"method\":\"resources/unsubscribe\","
+                  "\"params\":{\"uri\":\"test://item/7\"}}");
+    CHECK(json_array_size(s->subscriptions) == 0, "unsubscribing undoes it");
+
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":16,\"method\":\"prompts/get\","
+                  "\"params\":{\"name\":\"greet\",\"arguments\":{\"name\":\"Ann\"}}}");
+    CHECK(!strcmp(json_string_value(json_object_get(json_object_get(json_array_get(
+              json_object_get(json_object_get(res, "result"), "messages"), 0),
+              "content"), "text")), "Hello Ann"), "a prompt renders");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":17,\"method\":\"prompts/get\","
+                  "\"params\":{\"name\":\"greet\"}}");
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS,
+          "a missing required prompt argument is -32602");
+
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":18,\"method\":\"completion/complete\","
+                  "\"params\":{\"ref\":{\"type\":\"ref/resource\",\"uri\":"
+                  "\"test://item/{id}\"},\"argument\":{\"name\":\"id\",\"value\":\"a\"}}}");
+    CHECK(json_array_size(json_object_get(json_object_get(json_object_get(res, "result"),
+                                                          "completion"), "values")) == 2,
+          "completion returns the values");
+
+    ctx.session_dirty = 0;
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":19,\"method\":\"logging/setLevel\","
+                  "\"params\":{\"level\":\"error\"}}");
+    CHECK(ctx.session_dirty && s->log_level == MCP_LOG_ERROR, "setLevel is kept");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":20,\"method\":\"logging/setLevel\","
+                  "\"params\":{\"level\":\"loud\"}}");
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS, "an unknown level is -32602");
+
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":21,\"method\":\"nope/nope\"}");
+    CHECK(error_code(res) == MCP_ERR_METHOD_NOT_FOUND
+          && json_integer_value(json_object_get(res, "id")) == 21,
+          "an unknown method is -32601 with the request's id");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":\"p\",\"method\":\"ping\"}");
+    CHECK(json_is_object(json_object_get(res, "result"))
+          && !json_object_size(json_object_get(res, "result"))
+          && !strcmp(json_string_value(json_object_get(res, "id")), "p"),
+          "ping answers {} with a string id");
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    test_sha256();
+    test_rpc();
+    test_record();
+    test_versions();
+    test_template();
+    test_protocol();
+    apr_pool_destroy(pool);
+    apr_terminate();
+    printf("1..%d\n", passed + failed);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
