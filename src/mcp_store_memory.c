@@ -204,10 +204,13 @@ apr_status_t mcp_store_memory_segment(server_rec *s, apr_pool_t *pconf,
                      "cannot create the process-shared session table lock");
         goto leave;
     }
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MCPLOG(00305)
-                 "session table in shared memory: %u sessions, %" APR_SIZE_T_FMT
-                 " bytes (%" APR_SIZE_T_FMT " per session), node %s", cap, size,
-                 mcp_store_memory_slot_bytes(), seg->node);
+    if (cap) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MCPLOG(00305)
+                     "session table in shared memory: %u sessions, %"
+                     APR_SIZE_T_FMT " bytes (%" APR_SIZE_T_FMT " per session), "
+                     "node %s", cap, size, mcp_store_memory_slot_bytes(),
+                     seg->node);
+    }
 leave:
     return rv;
 }
