@@ -36,7 +36,6 @@ void *mcp_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 void *mcp_create_dir_conf(apr_pool_t *p, char *dir)
 {
     mcp_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
-    dc->location = dir;
     dc->max_message = -1;
     return dc;
 }
@@ -46,8 +45,6 @@ void *mcp_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     mcp_dir_conf_t *base = basev, *add = addv;
     mcp_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
 
-    /* The innermost section that names a location is the endpoint. */
-    dc->location = add->location ? add->location : base->location;
     dc->origins = add->origins ? add->origins : base->origins;
     dc->max_message = add->max_message >= 0 ? add->max_message
                                             : base->max_message;

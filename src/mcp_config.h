@@ -35,7 +35,6 @@ typedef struct mcp_srv_conf_t {
 } mcp_srv_conf_t;
 
 typedef struct mcp_dir_conf_t {
-    const char *location;                   /* the <Location> path */
     apr_array_header_t *origins;            /* MCPAllowedOrigins; NULL: unset */
     apr_off_t max_message;                  /* -1: unset */
 } mcp_dir_conf_t;

@@ -527,6 +527,12 @@ static int handle_delete(req_t *q)
 
 /* ------------------------------------------------------------------ */
 
+static const char *section_path(request_rec *r)
+{
+    core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
+    return (cd && cd->d) ? cd->d : "/";
+}
+
 int mcp_handler(request_rec *r)
 {
     req_t q;
@@ -543,10 +549,11 @@ int mcp_handler(request_rec *r)
     }
     MCP_STAT_INC(requests);
     /* The endpoint a session belongs to: the virtual host's name and the
-     * <Location>, never the Host header; fleet nodes share both. */
+     * innermost <Location> (core keeps its path in every section, even one
+     * holding none of our directives), never the Host header. */
     q.endpoint = apr_pstrcat(r->pool, r->server->server_hostname
                              ? r->server->server_hostname : "",
-                             q.dc->location ? q.dc->location : "/", NULL);
+                             section_path(r), NULL);
 
     if (!origin_allowed(&q, apr_table_get(r->headers_in, "Origin"))) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MCPLOG(00216)

@@ -1,0 +1,119 @@
+/*
+ * libFuzzer target for the httpd-free core: any bytes as a POST body go
+ * through JSON-RPC parsing, then every request through the MCP methods of
+ * a registry with a tool, a resource template and a prompt, and every
+ * stored-record path through the record parser.
+ *
+ *   make -f Makefile.apxs fuzz        (builds t/fuzz/fuzz_core with clang)
+ *   ./t/fuzz/fuzz_core -max_total_time=60 t/fuzz/corpus
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "apr_general.h"
+#include "apr_strings.h"
+#include "mcp_json.h"
+#include "mcp_protocol.h"
+#include "mcp_record.h"
+#include "mcp_registry.h"
+#include "mcp_rpc.h"
+
+static apr_status_t echo(mcp_call_t *call, void *baton)
+{
+    const char *text = mcp_call_arg_string(call, "text");
+    double n;
+    mcp_call_progress(call, 1, 2, "half");
+    mcp_call_log(call, MCP_LOG_INFO, "fuzz", text ? text : "none");
+    if (mcp_call_arg_number(call, "n", &n) && n < 0) {
+        return mcp_call_tool_error(call, "negative");
+    }
+    return mcp_call_add_text(call, text ? text : "");
+}
+
+static apr_status_t read_item(mcp_call_t *call, const char *uri, void *baton)
+{
+    const char *id = mcp_call_arg_string(call, "id");
+    return id && *id == 'x' ? APR_NOTFOUND
+                            : mcp_call_add_resource_text(call, uri, NULL, id);
+}
+
+static apr_status_t complete(mcp_call_t *call, const char *arg,
+                             const char *value, void *baton)
+{
+    return mcp_call_add_completion(call, value);
+}
+
+static apr_status_t prompt(mcp_call_t *call, void *baton)
+{
+    json_t *c = json_pack("{s:s, s:s}", "type", "text", "text", "hi");
+    apr_status_t rv = mcp_call_add_message(call, "user", c);
+    json_decref(c);
+    return rv;
+}
+
+static const mcp_tool_t tool = { "echo", NULL, NULL,
+    "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"},"
+    "\"n\":{\"type\":\"integer\"}},\"required\":[\"text\"]}", NULL, echo, NULL };
+static const mcp_resource_t tpl = { NULL, "t://{a}/{b}", "tpl", NULL, NULL,
+    NULL, read_item, complete, NULL };
+static const mcp_prompt_arg_t args[] = { { "who", NULL, 1 }, { NULL } };
+static const mcp_prompt_t pr = { "p", NULL, NULL, args, prompt, complete, NULL };
+
+static apr_pool_t *root;
+static mcp_registry_t *reg;
+
+static apr_status_t drop(void *baton, json_t *msg)
+{
+    return APR_SUCCESS;
+}
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+    apr_pool_t *p;
+    mcp_batch_t *b;
+    mcp_session_t *s, *t;
+    mcp_ctx_t ctx;
+    const char *msg;
+    apr_size_t len;
+    char *rec;
+    int code, i;
+
+    if (!root) {
+        apr_initialize();
+        atexit(apr_terminate);   /* frees the registry: no false leak report */
+        apr_pool_create(&root, NULL);
+        reg = mcp_registry_create(root, "fuzz", "1");
+        mcp_registry_add_tool(reg, &tool);
+        mcp_registry_add_resource(reg, &tpl);
+        mcp_registry_add_prompt(reg, &pr);
+        mcp_registry_seal(reg);
+    }
+    apr_pool_create(&p, root);
+    mcp_record_parse(p, (const char *)data, size, &t);
+    b = mcp_rpc_parse(p, (const char *)data, size, &code, &msg);
+    if (b) {
+        mcp_session_new(p, &s);
+        memset(&ctx, 0, sizeof(ctx));
+        ctx.pool = p;
+        ctx.reg = reg;
+        ctx.session = s;
+        ctx.emit = drop;
+        for (i = 0; i < b->msgs->nelts; i++) {
+            const mcp_msg_t *m = &APR_ARRAY_IDX(b->msgs, i, mcp_msg_t);
+            if (m->kind != MCP_MSG_REQUEST) {
+                mcp_protocol_notification(&ctx, m);
+            }
+            else if (!strcmp(m->method, "initialize")) {
+                json_decref(mcp_protocol_initialize(&ctx, m));
+            }
+            else {
+                json_decref(mcp_protocol_request(&ctx, m));
+            }
+        }
+        rec = mcp_record_serialize(p, s, 960, &len);
+        if (rec && mcp_record_parse(p, rec, len, &t) != APR_SUCCESS) {
+            __builtin_trap();   /* what we write we must read back */
+        }
+    }
+    apr_pool_destroy(p);
+    return 0;
+}
