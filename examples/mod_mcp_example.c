@@ -1,0 +1,708 @@
+/*
+ * mod_mcp_example: example tools, resources and prompts for mod_mcp_session.
+ *
+ * It shows how a provider module programs against the public API in
+ * include/mod_mcp_session.h, and it provides everything the official MCP
+ * conformance suite (@modelcontextprotocol/conformance, server scenarios)
+ * expects from the server under test:
+ *
+ *   tools      echo, add, test_simple_text, test_image_content,
+ *              test_audio_content, test_embedded_resource,
+ *              test_multiple_content_types, test_tool_with_logging,
+ *              test_tool_with_progress, test_error_handling,
+ *              json_schema_2020_12_tool, test_sampling, test_elicitation,
+ *              test_elicitation_sep1034_defaults,
+ *              test_elicitation_sep1330_enums
+ *   resources  test://static-text, test://static-binary,
+ *              test://watched-resource, template test://template/{id}/data
+ *   prompts    test_simple_prompt, test_prompt_with_arguments,
+ *              test_prompt_with_embedded_resource, test_prompt_with_image
+ *
+ * The sampling and elicitation tools need server-to-client requests in the
+ * middle of a tools/call, which mod_mcp_session does not offer yet: they
+ * answer with a tool error (isError: true) that says so.
+ *
+ * Load it next to mod_mcp_session (the order does not matter):
+ *     LoadModule mcp_example_module modules/mod_mcp_example.so
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "apr_strings.h"
+#include "apr_time.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mod_mcp_session.h"
+
+/* Our log tags: the examples own the range MCPS00900-MCPS00999. */
+#define EXLOG(n) "MCPS" #n ": "
+
+/* Log through the request when there is one; callbacks may also be driven
+ * outside httpd (call->r == NULL), and then they log nothing. */
+#define EX_LOG(call, level, ...)                                          \
+    do {                                                                  \
+        if ((call)->r) {                                                  \
+            ap_log_rerror(APLOG_MARK, level, 0, (call)->r, __VA_ARGS__);  \
+        }                                                                 \
+    } while (0)
+
+/* A 1x1 red PNG and a tiny WAV (8 kHz, 8 bit mono, 8 silent samples). */
+#define EX_PNG_BASE64                                                     \
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR42mP4z8AAAAMB" \
+    "AQD3A0FDAAAAAElFTkSuQmCC"
+#define EX_WAV_BASE64                                                     \
+    "UklGRiwAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQgAAACAgICAgICA" \
+    "gA=="
+
+#define EX_NO_SERVER_REQUESTS                                             \
+    "mod_mcp_session does not support server-to-client requests yet "     \
+    "(%s during tools/call); this tool cannot complete."
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+
+/* Format a double the way JavaScript's Number.prototype.toString does:
+ * the shortest digit string that reads back as the same double, in fixed
+ * notation for 1e-7 < |v| < 1e21 and exponent notation otherwise
+ * (3, 0.5, 0.30000000000000004, 1e+21, 1.5e-7, NaN, Infinity). */
+static const char *js_number(apr_pool_t *p, double v)
+{
+    char buf[40], digits[24], *s, *e;
+    int prec, exp10, k, n, i;
+    const char *sign;
+
+    if (isnan(v)) {
+        return "NaN";
+    }
+    if (isinf(v)) {
+        return v < 0 ? "-Infinity" : "Infinity";
+    }
+    if (v == 0) {
+        return "0";             /* -0 prints as 0, too */
+    }
+    sign = v < 0 ? "-" : "";
+    v = fabs(v);
+
+    /* Shortest round-tripping precision. */
+    for (prec = 0; prec < 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*e", prec, v);
+        if (strtod(buf, NULL) == v) {
+            break;
+        }
+    }
+    if (prec == 17) {
+        snprintf(buf, sizeof(buf), "%.16e", v);
+    }
+    /* buf is "d.ddde[+-]xx": collect the digits and the exponent. */
+    k = 0;
+    for (s = buf; *s && *s != 'e'; s++) {
+        if (*s >= '0' && *s <= '9' && k < (int)sizeof(digits) - 1) {
+            digits[k++] = *s;
+        }
+    }
+    exp10 = *s == 'e' ? atoi(s + 1) : 0;
+    while (k > 1 && digits[k - 1] == '0') {
+        k--;
+    }
+    digits[k] = '\0';
+    n = exp10 + 1;              /* the decimal point sits after n digits */
+
+    if (k <= n && n <= 21) {
+        e = apr_palloc(p, n - k + 1);
+        memset(e, '0', n - k);
+        e[n - k] = '\0';
+        return apr_pstrcat(p, sign, digits, e, NULL);
+    }
+    if (0 < n && n <= 21) {
+        return apr_psprintf(p, "%s%.*s.%s", sign, n, digits, digits + n);
+    }
+    if (-6 < n && n <= 0) {
+        e = apr_palloc(p, -n + 1);
+        for (i = 0; i < -n; i++) {
+            e[i] = '0';
+        }
+        e[-n] = '\0';
+        return apr_pstrcat(p, sign, "0.", e, digits, NULL);
+    }
+    if (k == 1) {
+        return apr_psprintf(p, "%s%se%c%d", sign, digits, n - 1 < 0 ? '-' : '+',
+                            abs(n - 1));
+    }
+    return apr_psprintf(p, "%s%c.%se%c%d", sign, digits[0], digits + 1,
+                        n - 1 < 0 ? '-' : '+', abs(n - 1));
+}
+
+/* Append {"type":"resource","resource":{uri,mimeType,text}}. */
+static apr_status_t add_embedded_text(mcp_call_t *call, const char *uri,
+                                      const char *mime_type, const char *text)
+{
+    apr_status_t rv;
+    json_t *c = json_pack("{s:s, s:{s:s, s:s, s:s}}", "type", "resource",
+                          "resource", "uri", uri, "mimeType", mime_type,
+                          "text", text);
+    if (!c) {
+        return APR_ENOMEM;
+    }
+    rv = call->ops->add_content(call, c);
+    json_decref(c);
+    return rv;
+}
+
+/* Add one prompt message holding this content (our reference is dropped). */
+static apr_status_t add_message_owned(mcp_call_t *call, const char *role,
+                                      json_t *content)
+{
+    apr_status_t rv;
+    if (!content) {
+        return APR_ENOMEM;
+    }
+    rv = mcp_call_add_message(call, role, content);
+    json_decref(content);
+    return rv;
+}
+
+static apr_status_t add_text_message(mcp_call_t *call, const char *text)
+{
+    return add_message_owned(call, "user",
+                             json_pack("{s:s, s:s}", "type", "text",
+                                       "text", text));
+}
+
+/* Offer the candidates that start with `value`. */
+static apr_status_t complete_from(mcp_call_t *call, const char *const *list,
+                                  const char *value)
+{
+    apr_size_t len = value ? strlen(value) : 0;
+    apr_status_t rv;
+
+    for (; *list; list++) {
+        if (len == 0 || strncmp(*list, value, len) == 0) {
+            rv = mcp_call_add_completion(call, *list);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static void pause_ms(int ms)
+{
+    apr_sleep(apr_time_from_msec(ms));
+}
+
+/* ------------------------------------------------------------------ */
+/* Tools                                                               */
+
+static apr_status_t echo_call(mcp_call_t *call, void *baton)
+{
+    const char *text = mcp_call_arg_string(call, "text");
+
+    if (!text) {
+        EX_LOG(call, APLOG_DEBUG, EXLOG(00901) "echo: argument 'text' missing "
+               "or not a string");
+        return mcp_call_tool_error(call, "Invalid arguments: 'text' must be "
+                                   "a string");
+    }
+    EX_LOG(call, APLOG_TRACE1, EXLOG(00902) "echo: %" APR_SIZE_T_FMT " bytes",
+           strlen(text));
+    return mcp_call_add_text(call, text);
+}
+
+static const mcp_tool_t echo_tool = {
+    "echo", "Echo", "Echoes the given text back",
+    "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\","
+    "\"description\":\"Text to echo back\"}},\"required\":[\"text\"]}",
+    NULL, echo_call, NULL
+};
+
+static apr_status_t add_call(mcp_call_t *call, void *baton)
+{
+    double a, b;
+
+    if (!mcp_call_arg_number(call, "a", &a)
+        || !mcp_call_arg_number(call, "b", &b)) {
+        EX_LOG(call, APLOG_DEBUG, EXLOG(00903) "add: arguments 'a' and 'b' "
+               "must be numbers");
+        return mcp_call_tool_error(call, "Invalid arguments: 'a' and 'b' "
+                                   "must be numbers");
+    }
+    return mcp_call_add_text(call, js_number(call->pool, a + b));
+}
+
+static const mcp_tool_t add_tool = {
+    "add", "Add", "Adds two numbers and returns the sum",
+    "{\"type\":\"object\",\"properties\":{"
+    "\"a\":{\"type\":\"number\",\"description\":\"First number\"},"
+    "\"b\":{\"type\":\"number\",\"description\":\"Second number\"}},"
+    "\"required\":[\"a\",\"b\"]}",
+    NULL, add_call, NULL
+};
+
+/* Tools without arguments share this schema. */
+#define EX_NO_ARGS "{\"type\":\"object\",\"properties\":{}}"
+
+static apr_status_t simple_text_call(mcp_call_t *call, void *baton)
+{
+    return mcp_call_add_text(call, "This is a simple text response for "
+                             "testing.");
+}
+
+static const mcp_tool_t simple_text_tool = {
+    "test_simple_text", NULL, "Tests simple text content response",
+    EX_NO_ARGS, NULL, simple_text_call, NULL
+};
+
+static apr_status_t image_call(mcp_call_t *call, void *baton)
+{
+    return mcp_call_add_media(call, "image", EX_PNG_BASE64, "image/png");
+}
+
+static const mcp_tool_t image_tool = {
+    "test_image_content", NULL, "Tests image content response",
+    EX_NO_ARGS, NULL, image_call, NULL
+};
+
+static apr_status_t audio_call(mcp_call_t *call, void *baton)
+{
+    return mcp_call_add_media(call, "audio", EX_WAV_BASE64, "audio/wav");
+}
+
+static const mcp_tool_t audio_tool = {
+    "test_audio_content", NULL, "Tests audio content response",
+    EX_NO_ARGS, NULL, audio_call, NULL
+};
+
+static apr_status_t embedded_call(mcp_call_t *call, void *baton)
+{
+    return add_embedded_text(call, "test://embedded-resource", "text/plain",
+                             "This is an embedded resource content.");
+}
+
+static const mcp_tool_t embedded_tool = {
+    "test_embedded_resource", NULL, "Tests embedded resource content response",
+    EX_NO_ARGS, NULL, embedded_call, NULL
+};
+
+static apr_status_t mixed_call(mcp_call_t *call, void *baton)
+{
+    apr_status_t rv;
+
+    rv = mcp_call_add_text(call, "Multiple content types test:");
+    if (rv == APR_SUCCESS) {
+        rv = mcp_call_add_media(call, "image", EX_PNG_BASE64, "image/png");
+    }
+    if (rv == APR_SUCCESS) {
+        rv = add_embedded_text(call, "test://mixed-content-resource",
+                               "application/json",
+                               "{\"test\":\"data\",\"value\":123}");
+    }
+    return rv;
+}
+
+static const mcp_tool_t mixed_tool = {
+    "test_multiple_content_types", NULL,
+    "Tests response with multiple content types (text, image, resource)",
+    EX_NO_ARGS, NULL, mixed_call, NULL
+};
+
+static apr_status_t logging_call(mcp_call_t *call, void *baton)
+{
+    static const char *const steps[] = {
+        "Tool execution started", "Tool processing data",
+        "Tool execution completed"
+    };
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        if (i > 0) {
+            pause_ms(50);
+        }
+        rv = mcp_call_log(call, MCP_LOG_INFO, "test_tool_with_logging",
+                          steps[i]);
+        if (rv != APR_SUCCESS) {
+            EX_LOG(call, APLOG_INFO, EXLOG(00904) "test_tool_with_logging: "
+                   "log notification %d not sent (%d)", i + 1, rv);
+            return rv;
+        }
+    }
+    return mcp_call_add_text(call, "Tool with logging executed successfully");
+}
+
+static const mcp_tool_t logging_tool = {
+    "test_tool_with_logging", NULL,
+    "Tests tool that emits log messages during execution",
+    EX_NO_ARGS, NULL, logging_call, NULL
+};
+
+static apr_status_t progress_call(mcp_call_t *call, void *baton)
+{
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i <= 2; i++) {
+        if (i > 0) {
+            pause_ms(50);
+        }
+        rv = mcp_call_progress(call, 50.0 * i, 100.0, NULL);
+        if (rv != APR_SUCCESS) {
+            EX_LOG(call, APLOG_INFO, EXLOG(00905) "test_tool_with_progress: "
+                   "progress notification %d not sent (%d)", i + 1, rv);
+            return rv;
+        }
+    }
+    return mcp_call_add_text(call, "Tool with progress executed successfully");
+}
+
+static const mcp_tool_t progress_tool = {
+    "test_tool_with_progress", NULL,
+    "Tests tool that reports progress notifications",
+    EX_NO_ARGS, NULL, progress_call, NULL
+};
+
+static apr_status_t error_call(mcp_call_t *call, void *baton)
+{
+    return mcp_call_tool_error(call, "This tool intentionally returns an "
+                               "error for testing");
+}
+
+static const mcp_tool_t error_tool = {
+    "test_error_handling", NULL, "Tests error response handling",
+    EX_NO_ARGS, NULL, error_call, NULL
+};
+
+static apr_status_t schema_2020_12_call(mcp_call_t *call, void *baton)
+{
+    const char *name = mcp_call_arg_string(call, "name");
+    return mcp_call_add_text(call, apr_pstrcat(call->pool,
+                                               "JSON Schema 2020-12 tool "
+                                               "called", name ? " for " : "",
+                                               name ? name : "", NULL));
+}
+
+static const mcp_tool_t schema_2020_12_tool = {
+    "json_schema_2020_12_tool", NULL, "Tool with JSON Schema 2020-12 features",
+    "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
+    "\"type\":\"object\","
+    "\"$defs\":{\"address\":{\"type\":\"object\",\"properties\":{"
+    "\"street\":{\"type\":\"string\"},\"city\":{\"type\":\"string\"}}}},"
+    "\"properties\":{\"name\":{\"type\":\"string\"},"
+    "\"address\":{\"$ref\":\"#/$defs/address\"}},"
+    "\"additionalProperties\":false}",
+    NULL, schema_2020_12_call, NULL
+};
+
+/* sampling/createMessage and elicitation/create: not possible yet. */
+static apr_status_t server_request_call(mcp_call_t *call, void *baton)
+{
+    const char *method = baton;
+
+    EX_LOG(call, APLOG_DEBUG, EXLOG(00906) "%s: %s would need a "
+           "server-to-client request", call->name, method);
+    return mcp_call_tool_error(call, apr_psprintf(call->pool,
+                                                  EX_NO_SERVER_REQUESTS,
+                                                  method));
+}
+
+static const mcp_tool_t sampling_tool = {
+    "test_sampling", NULL,
+    "Tests server-initiated sampling (LLM completion request)",
+    "{\"type\":\"object\",\"properties\":{\"prompt\":{\"type\":\"string\","
+    "\"description\":\"The prompt to send to the LLM\"}},"
+    "\"required\":[\"prompt\"]}",
+    NULL, server_request_call, "sampling/createMessage"
+};
+
+static const mcp_tool_t elicitation_tool = {
+    "test_elicitation", NULL,
+    "Tests server-initiated elicitation (user input request)",
+    "{\"type\":\"object\",\"properties\":{\"message\":{\"type\":\"string\","
+    "\"description\":\"The message to show the user\"}},"
+    "\"required\":[\"message\"]}",
+    NULL, server_request_call, "elicitation/create"
+};
+
+static const mcp_tool_t elicitation_defaults_tool = {
+    "test_elicitation_sep1034_defaults", NULL,
+    "Tests elicitation with default values per SEP-1034",
+    EX_NO_ARGS, NULL, server_request_call, "elicitation/create"
+};
+
+static const mcp_tool_t elicitation_enums_tool = {
+    "test_elicitation_sep1330_enums", NULL,
+    "Tests elicitation with enum schema improvements per SEP-1330",
+    EX_NO_ARGS, NULL, server_request_call, "elicitation/create"
+};
+
+/* ------------------------------------------------------------------ */
+/* Resources                                                           */
+
+#define EX_STATIC_TEXT      "test://static-text"
+#define EX_STATIC_BINARY    "test://static-binary"
+#define EX_WATCHED          "test://watched-resource"
+#define EX_TEMPLATE_PREFIX  "test://template/"
+#define EX_TEMPLATE_SUFFIX  "/data"
+
+static apr_status_t static_text_read(mcp_call_t *call, const char *uri,
+                                     void *baton)
+{
+    if (strcmp(uri, EX_STATIC_TEXT) != 0) {
+        return APR_NOTFOUND;
+    }
+    return mcp_call_add_resource_text(call, uri, "text/plain",
+                                      "This is the content of the static "
+                                      "text resource.");
+}
+
+static const mcp_resource_t static_text_resource = {
+    EX_STATIC_TEXT, NULL, "static-text", "Static Text Resource",
+    "A static text resource for testing", "text/plain",
+    static_text_read, NULL, NULL
+};
+
+static apr_status_t static_binary_read(mcp_call_t *call, const char *uri,
+                                       void *baton)
+{
+    if (strcmp(uri, EX_STATIC_BINARY) != 0) {
+        return APR_NOTFOUND;
+    }
+    return mcp_call_add_resource_blob(call, uri, "image/png", EX_PNG_BASE64);
+}
+
+static const mcp_resource_t static_binary_resource = {
+    EX_STATIC_BINARY, NULL, "static-binary", "Static Binary Resource",
+    "A static binary resource (1x1 PNG image) for testing", "image/png",
+    static_binary_read, NULL, NULL
+};
+
+static apr_status_t watched_read(mcp_call_t *call, const char *uri,
+                                 void *baton)
+{
+    if (strcmp(uri, EX_WATCHED) != 0) {
+        return APR_NOTFOUND;
+    }
+    return mcp_call_add_resource_text(call, uri, "text/plain",
+                                      "Watched resource content");
+}
+
+static const mcp_resource_t watched_resource = {
+    EX_WATCHED, NULL, "watched-resource", "Watched Resource",
+    "A resource that can be subscribed to for update notifications",
+    "text/plain", watched_read, NULL, NULL
+};
+
+/* test://template/{id}/data: {id} is one non-empty path segment. */
+static apr_status_t template_read(mcp_call_t *call, const char *uri,
+                                  void *baton)
+{
+    apr_size_t plen = sizeof(EX_TEMPLATE_PREFIX) - 1;
+    apr_size_t slen = sizeof(EX_TEMPLATE_SUFFIX) - 1;
+    apr_size_t len = strlen(uri);
+    const char *id;
+    json_t *doc;
+    char *text;
+    apr_status_t rv;
+
+    if (len <= plen + slen || strncmp(uri, EX_TEMPLATE_PREFIX, plen) != 0
+        || strcmp(uri + len - slen, EX_TEMPLATE_SUFFIX) != 0) {
+        return APR_NOTFOUND;
+    }
+    id = apr_pstrmemdup(call->pool, uri + plen, len - plen - slen);
+    if (strchr(id, '/')) {
+        return APR_NOTFOUND;
+    }
+    doc = json_pack("{s:s, s:b, s:s}", "id", id, "templateTest", 1, "data",
+                    apr_pstrcat(call->pool, "Data for ID: ", id, NULL));
+    if (!doc) {
+        return APR_ENOMEM;
+    }
+    text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    if (!text) {
+        return APR_ENOMEM;
+    }
+    rv = mcp_call_add_resource_text(call, uri, "application/json", text);
+    free(text);
+    return rv;
+}
+
+static apr_status_t template_complete(mcp_call_t *call, const char *argument,
+                                      const char *value, void *baton)
+{
+    static const char *const ids[] = { "1", "2", "3", "42", "123", NULL };
+
+    if (strcmp(argument, "id") != 0) {
+        return APR_SUCCESS;     /* nothing to offer */
+    }
+    return complete_from(call, ids, value);
+}
+
+static const mcp_resource_t template_resource = {
+    NULL, EX_TEMPLATE_PREFIX "{id}" EX_TEMPLATE_SUFFIX, "template",
+    "Resource Template",
+    "A resource template with parameter substitution", "application/json",
+    template_read, template_complete, NULL
+};
+
+/* ------------------------------------------------------------------ */
+/* Prompts                                                             */
+
+static apr_status_t simple_prompt_get(mcp_call_t *call, void *baton)
+{
+    return add_text_message(call, "This is a simple prompt for testing.");
+}
+
+static const mcp_prompt_t simple_prompt = {
+    "test_simple_prompt", NULL, "A simple prompt without arguments",
+    NULL, simple_prompt_get, NULL, NULL
+};
+
+static const mcp_prompt_arg_t args_prompt_args[] = {
+    { "arg1", "First test argument", 1 },
+    { "arg2", "Second test argument", 1 },
+    { NULL, NULL, 0 }
+};
+
+static apr_status_t args_prompt_get(mcp_call_t *call, void *baton)
+{
+    const char *arg1 = mcp_call_arg_string(call, "arg1");
+    const char *arg2 = mcp_call_arg_string(call, "arg2");
+
+    if (!arg1 || !arg2) {
+        return mcp_call_invalid_params(call, "Missing required arguments "
+                                       "'arg1' and 'arg2'");
+    }
+    return add_text_message(call, apr_psprintf(call->pool,
+                                               "Prompt with arguments: "
+                                               "arg1='%s', arg2='%s'",
+                                               arg1, arg2));
+}
+
+static apr_status_t args_prompt_complete(mcp_call_t *call,
+                                         const char *argument,
+                                         const char *value, void *baton)
+{
+    static const char *const arg1_values[] = {
+        "paris", "park", "party", "hello", NULL
+    };
+    static const char *const arg2_values[] = {
+        "world", "word", "work", NULL
+    };
+
+    if (strcmp(argument, "arg1") == 0) {
+        return complete_from(call, arg1_values, value);
+    }
+    if (strcmp(argument, "arg2") == 0) {
+        return complete_from(call, arg2_values, value);
+    }
+    return APR_SUCCESS;
+}
+
+static const mcp_prompt_t args_prompt = {
+    "test_prompt_with_arguments", NULL, "A prompt with required arguments",
+    args_prompt_args, args_prompt_get, args_prompt_complete, NULL
+};
+
+static const mcp_prompt_arg_t embedded_prompt_args[] = {
+    { "resourceUri", "URI of the resource to embed", 1 },
+    { NULL, NULL, 0 }
+};
+
+static apr_status_t embedded_prompt_get(mcp_call_t *call, void *baton)
+{
+    const char *uri = mcp_call_arg_string(call, "resourceUri");
+    apr_status_t rv;
+
+    if (!uri) {
+        return mcp_call_invalid_params(call, "Missing required argument "
+                                       "'resourceUri'");
+    }
+    rv = add_message_owned(call, "user",
+                           json_pack("{s:s, s:{s:s, s:s, s:s}}",
+                                     "type", "resource", "resource",
+                                     "uri", uri, "mimeType", "text/plain",
+                                     "text", "Embedded resource content for "
+                                     "testing."));
+    if (rv == APR_SUCCESS) {
+        rv = add_text_message(call, "Please process the embedded resource "
+                              "above.");
+    }
+    return rv;
+}
+
+static const mcp_prompt_t embedded_prompt = {
+    "test_prompt_with_embedded_resource", NULL,
+    "A prompt that includes an embedded resource",
+    embedded_prompt_args, embedded_prompt_get, NULL, NULL
+};
+
+static apr_status_t image_prompt_get(mcp_call_t *call, void *baton)
+{
+    apr_status_t rv;
+
+    rv = add_message_owned(call, "user",
+                           json_pack("{s:s, s:s, s:s}", "type", "image",
+                                     "data", EX_PNG_BASE64,
+                                     "mimeType", "image/png"));
+    if (rv == APR_SUCCESS) {
+        rv = add_text_message(call, "Please analyze the image above.");
+    }
+    return rv;
+}
+
+static const mcp_prompt_t image_prompt = {
+    "test_prompt_with_image", NULL, "A prompt that includes image content",
+    NULL, image_prompt_get, NULL, NULL
+};
+
+/* ------------------------------------------------------------------ */
+/* Registration                                                        */
+
+static const mcp_tool_t *const example_tools[] = {
+    &echo_tool, &add_tool, &simple_text_tool, &image_tool, &audio_tool,
+    &embedded_tool, &mixed_tool, &logging_tool, &progress_tool, &error_tool,
+    &schema_2020_12_tool, &sampling_tool, &elicitation_tool,
+    &elicitation_defaults_tool, &elicitation_enums_tool, NULL
+};
+
+static const mcp_resource_t *const example_resources[] = {
+    &static_text_resource, &static_binary_resource, &watched_resource,
+    &template_resource, NULL
+};
+
+static const mcp_prompt_t *const example_prompts[] = {
+    &simple_prompt, &args_prompt, &embedded_prompt, &image_prompt, NULL
+};
+
+static void register_hooks(apr_pool_t *p)
+{
+    int i;
+
+    for (i = 0; example_tools[i]; i++) {
+        mcp_register_tool(p, example_tools[i]);
+    }
+    for (i = 0; example_resources[i]; i++) {
+        mcp_register_resource(p, example_resources[i]);
+    }
+    for (i = 0; example_prompts[i]; i++) {
+        mcp_register_prompt(p, example_prompts[i]);
+    }
+}
+
+AP_DECLARE_MODULE(mcp_example) = {
+    STANDARD20_MODULE_STUFF,
+    NULL,                       /* per-directory config creator */
+    NULL,                       /* per-directory config merger */
+    NULL,                       /* per-server config creator */
+    NULL,                       /* per-server config merger */
+    NULL,                       /* command table */
+    register_hooks,
+#if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
+    AP_MODULE_FLAG_NONE
+#endif
+};

@@ -1,0 +1,65 @@
+# The official MCP conformance suite, through scripts/conformance.sh: all
+# server scenarios of @modelcontextprotocol/conformance 0.1.16 (active and
+# pending) at spec versions 2025-06-18 and 2025-11-25, and the 0.2.0
+# pre-release's server-session-lifecycle, in memory mode (one httpd) and in
+# external mode (two httpd nodes sharing a redis-server behind a round-robin
+# front). Scenarios listed in t/conformance/*.yml are expected failures
+# (server->client requests); any other failure, or an expected failure that
+# passes, fails this test. One test per row of the report table.
+#
+# MCP_CONFORMANCE_MODES=memory (or external) limits the modes.
+use strict;
+use warnings FATAL => 'all';
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Apache::Test qw(-withtestmore);
+use File::Temp qw(tempdir);
+use MCPTest;
+
+my $top      = top_dir();
+my $node_dir = "$top/t/node";
+
+plan skip_all => 'node is not installed'
+    unless grep { -x "$_/node" } split /:/, $ENV{PATH} // '';
+plan skip_all => "the conformance CLI is not installed (run 'npm install' in t/node)"
+    unless -e "$node_dir/node_modules/\@modelcontextprotocol/conformance/dist/index.js"
+        && -e "$node_dir/node_modules/conformance-next/dist/index.js";
+
+my $modes = $ENV{MCP_CONFORMANCE_MODES} || 'memory,external';
+unless (grep { -x "$_/redis-server" } split /:/, $ENV{PATH} // '') {
+    $modes =~ s/,?external//;
+    diag 'redis-server not installed: external mode skipped';
+}
+plan skip_all => 'no mode to run' unless $modes =~ /\w/;
+
+my $tmp    = tempdir('conformance-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $report = "$tmp/report.md";
+my $log    = "$tmp/conformance.log";
+
+local $ENV{TMPDIR} = $tmp;
+my $rc = system("timeout --kill-after=20 900 sh '$top/scripts/conformance.sh' "
+                . "--modes '$modes' --out '$report' > '$log' 2>&1") >> 8;
+
+my $text = MCPTest::read_from($report);
+ok length $text, 'conformance.sh wrote its report'
+    or diag MCPTest::read_from($log);
+
+my $rows = 0;
+for my $line (split /\n/, $text) {
+    next unless $line =~ /^\| (?!Scenario |---)/;
+    my (undef, $scenario, $spec, $mode, $suite, $result, $reason) =
+        map { s/^\s+|\s+$//gr } split /(?<!\\)\|/, $line;
+    $rows++;
+    my $name = "$scenario [$spec, $mode, $suite]: $result";
+    ok $result eq 'pass' || $result eq 'expected-fail', $name
+        or diag $reason;
+}
+my $nmodes = () = $modes =~ /(\w+)/g;
+ok $rows >= 55 * $nmodes, "the report has a row per scenario run ($rows)";
+is $rc, 0, 'conformance.sh exits 0 (nothing unexpected)'
+    or diag MCPTest::read_from($log);
+
+diag "\n$text" if $ENV{TEST_VERBOSE};
+done_testing();

@@ -1,0 +1,3 @@
+// node --import ./t/node/node20/register.mjs <conformance bundle> ...
+import { register } from 'node:module';
+register('./hooks.mjs', import.meta.url);
