@@ -170,9 +170,16 @@ struct mcp_call_t {
     struct request_rec *r;          /* NULL when driven outside httpd */
     const char *method;             /* "tools/call", "resources/read", ... */
     const char *name;               /* tool or prompt name, resource URI */
-    json_t *arguments;              /* borrowed; an object, never NULL */
+    json_t *arguments;              /* borrowed; an object, never NULL.
+                                     * tools/call and prompts/get: the
+                                     * arguments; resources/read of a
+                                     * template: its variables, e.g.
+                                     * {"id":"123"}; completion: the
+                                     * context arguments */
     const char *session_user;       /* the user bound to the session, or NULL */
     const char *protocol_version;   /* negotiated for this session */
+    json_t *client_capabilities;    /* borrowed; from initialize, or NULL */
+    json_t *client_info;            /* borrowed; from initialize, or NULL */
     const mcp_call_ops_t *ops;
     void *transport;                /* private to mod_mcp_session */
 };

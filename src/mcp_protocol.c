@@ -215,6 +215,8 @@ static call_impl_t *call_make(mcp_ctx_t *ctx, const mcp_msg_t *msg,
     c->pub.session_user = ctx->session ? ctx->session->user : NULL;
     c->pub.protocol_version = ctx->session ? ctx->session->protocol_version
                                            : NULL;
+    c->pub.client_capabilities = ctx->session ? ctx->session->client_caps : NULL;
+    c->pub.client_info = ctx->session ? ctx->session->client_info : NULL;
     c->pub.ops = &call_ops;
     c->pub.transport = c;
     c->progress_token = json_object_get(meta, "progressToken");
