@@ -212,6 +212,18 @@ static APR_INLINE apr_status_t mcp_register_prompt(apr_pool_t *p,
 /* ------------------------------------------------------------------ */
 /* Helpers for callbacks                                               */
 
+/* Hand a freshly built content item to the call and drop our reference. */
+static APR_INLINE apr_status_t mcp_call__add_new(mcp_call_t *call, json_t *c)
+{
+    apr_status_t rv;
+    if (!c) {
+        return APR_ENOMEM;
+    }
+    rv = call->ops->add_content(call, c);
+    json_decref(c);
+    return rv;
+}
+
 /* The string argument `name`, or NULL if absent or not a string. */
 static APR_INLINE const char *mcp_call_arg_string(mcp_call_t *call,
                                                   const char *name)
@@ -235,14 +247,8 @@ static APR_INLINE int mcp_call_arg_number(mcp_call_t *call, const char *name,
 static APR_INLINE apr_status_t mcp_call_add_text(mcp_call_t *call,
                                                  const char *text)
 {
-    apr_status_t rv;
-    json_t *c = json_pack("{s:s, s:s}", "type", "text", "text", text);
-    if (!c) {
-        return APR_ENOMEM;
-    }
-    rv = call->ops->add_content(call, c);
-    json_decref(c);
-    return rv;
+    return mcp_call__add_new(call, json_pack("{s:s, s:s}", "type", "text",
+                                             "text", text));
 }
 
 /* Append a base64 image or audio item: type is "image" or "audio". */
@@ -251,15 +257,9 @@ static APR_INLINE apr_status_t mcp_call_add_media(mcp_call_t *call,
                                                   const char *base64,
                                                   const char *mime_type)
 {
-    apr_status_t rv;
-    json_t *c = json_pack("{s:s, s:s, s:s}", "type", type, "data", base64,
-                          "mimeType", mime_type);
-    if (!c) {
-        return APR_ENOMEM;
-    }
-    rv = call->ops->add_content(call, c);
-    json_decref(c);
-    return rv;
+    return mcp_call__add_new(call, json_pack("{s:s, s:s, s:s}", "type", type,
+                                             "data", base64,
+                                             "mimeType", mime_type));
 }
 
 /* A tool error the model can see: one text item and isError: true. */
@@ -298,15 +298,10 @@ static APR_INLINE apr_status_t mcp_call_add_resource_text(mcp_call_t *call,
                                                           const char *mime_type,
                                                           const char *text)
 {
-    apr_status_t rv;
-    json_t *c = json_pack("{s:s, s:s, s:s}", "uri", uri, "mimeType",
-                          mime_type ? mime_type : "text/plain", "text", text);
-    if (!c) {
-        return APR_ENOMEM;
-    }
-    rv = call->ops->add_content(call, c);
-    json_decref(c);
-    return rv;
+    return mcp_call__add_new(call, json_pack("{s:s, s:s, s:s}", "uri", uri,
+                                             "mimeType", mime_type ? mime_type
+                                                         : "text/plain",
+                                             "text", text));
 }
 
 static APR_INLINE apr_status_t mcp_call_add_resource_blob(mcp_call_t *call,
@@ -314,16 +309,10 @@ static APR_INLINE apr_status_t mcp_call_add_resource_blob(mcp_call_t *call,
                                                           const char *mime_type,
                                                           const char *base64)
 {
-    apr_status_t rv;
-    json_t *c = json_pack("{s:s, s:s, s:s}", "uri", uri, "mimeType",
-                          mime_type ? mime_type : "application/octet-stream",
-                          "blob", base64);
-    if (!c) {
-        return APR_ENOMEM;
-    }
-    rv = call->ops->add_content(call, c);
-    json_decref(c);
-    return rv;
+    return mcp_call__add_new(call, json_pack("{s:s, s:s, s:s}", "uri", uri,
+                                             "mimeType", mime_type ? mime_type
+                                                 : "application/octet-stream",
+                                             "blob", base64));
 }
 
 static APR_INLINE apr_status_t mcp_call_add_message(mcp_call_t *call,

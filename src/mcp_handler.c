@@ -143,17 +143,24 @@ static int origin_allowed(req_t *q, const char *origin)
 /* ------------------------------------------------------------------ */
 /* Sessions                                                            */
 
-/* Load the session named by the request and check that it belongs to this
- * endpoint and user. Returns OK, or DONE when the answer was sent. */
-static int load_session(req_t *q, const char *sid, mcp_session_t **ps)
+/* Load the session named by the request's Mcp-Session-Id, check that it
+ * belongs to this endpoint and user, then check MCP-Protocol-Version (in
+ * the SDK's order). Returns OK, or DONE when the answer was sent. */
+static int request_session(req_t *q, mcp_session_t **ps)
 {
     request_rec *r = q->r;
+    const char *sid = apr_table_get(r->headers_in, "Mcp-Session-Id");
+    const char *version = apr_table_get(r->headers_in, "MCP-Protocol-Version");
     char key[MCP_KEY_LEN + 1];
     mcp_session_t *s;
     char *rec;
     apr_size_t len;
     apr_status_t rv;
 
+    if (!sid) {
+        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_SERVER,
+                              "Bad Request: Mcp-Session-Id header is required");
+    }
     if (!mcp_session_id_plausible(sid)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00201)
                       "malformed Mcp-Session-Id: unknown session");
@@ -196,6 +203,13 @@ static int load_session(req_t *q, const char *sid, mcp_session_t **ps)
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, MCPLOG(00206)
                       "session %.8s was created on node %s, served here from %s",
                       key, s->node, q->st->description);
+    }
+    if (version && !mcp_protocol_supported(version)) {
+        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_SERVER,
+                              apr_psprintf(r->pool, "Bad Request: Unsupported "
+                                           "protocol version: %s (supported "
+                                           "versions: %s)", version,
+                                           MCP_PROTOCOL_VERSIONS));
     }
     *ps = s;
     return OK;
@@ -384,27 +398,14 @@ static int post_initialize(req_t *q, mcp_batch_t *b)
 static int post_in_session(req_t *q, mcp_batch_t *b)
 {
     request_rec *r = q->r;
-    const char *sid = apr_table_get(r->headers_in, "Mcp-Session-Id");
-    const char *version = apr_table_get(r->headers_in, "MCP-Protocol-Version");
     mcp_responder_t rs;
     mcp_session_t *s;
     mcp_ctx_t ctx;
     json_t *answers = NULL;
     int i, rc;
 
-    if (!sid) {
-        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_SERVER,
-                              "Bad Request: Mcp-Session-Id header is required");
-    }
-    if ((rc = load_session(q, sid, &s)) != OK) {
+    if ((rc = request_session(q, &s)) != OK) {
         return rc;
-    }
-    if (version && !mcp_protocol_supported(version)) {
-        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_SERVER,
-                              apr_psprintf(r->pool, "Bad Request: Unsupported "
-                                           "protocol version: %s (supported "
-                                           "versions: %s)", version,
-                                           MCP_PROTOCOL_VERSIONS));
     }
     if (b->is_array && (!s->protocol_version
                         || strcmp(s->protocol_version, MCP_PROTOCOL_BATCHING))) {
@@ -414,7 +415,7 @@ static int post_in_session(req_t *q, mcp_batch_t *b)
                                            "version %s", s->protocol_version));
     }
 
-    mcp_responder_init(&rs, r, sid);
+    mcp_responder_init(&rs, r, s->id);
     memset(&ctx, 0, sizeof(ctx));
     ctx.pool = r->pool;
     ctx.reg = registry;
@@ -490,25 +491,12 @@ static int handle_post(req_t *q)
 static int handle_delete(req_t *q)
 {
     request_rec *r = q->r;
-    const char *sid = apr_table_get(r->headers_in, "Mcp-Session-Id");
-    const char *version = apr_table_get(r->headers_in, "MCP-Protocol-Version");
     mcp_session_t *s;
     apr_status_t rv;
     int rc;
 
-    if (!sid) {
-        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_SERVER,
-                              "Bad Request: Mcp-Session-Id header is required");
-    }
-    if ((rc = load_session(q, sid, &s)) != OK) {
+    if ((rc = request_session(q, &s)) != OK) {
         return rc;
-    }
-    if (version && !mcp_protocol_supported(version)) {
-        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_SERVER,
-                              apr_psprintf(r->pool, "Bad Request: Unsupported "
-                                           "protocol version: %s (supported "
-                                           "versions: %s)", version,
-                                           MCP_PROTOCOL_VERSIONS));
     }
     rv = q->st->provider->remove(q->st->instance, s->key, r->pool);
     mcp_store_note(q->st, r, "delete", rv);
