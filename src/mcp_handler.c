@@ -57,7 +57,6 @@ static const char *short_key(request_rec *r, const mcp_session_t *s)
 static int unavailable(request_rec *r, const char *retry, const char *message)
 {
     apr_table_setn(r->err_headers_out, "Retry-After", retry);
-    apr_table_setn(r->headers_out, "Retry-After", retry);
     return mcp_http_error(r, HTTP_SERVICE_UNAVAILABLE, MCP_ERR_SERVER, message);
 }
 
@@ -536,12 +535,13 @@ int mcp_handler(request_rec *r)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     MCP_STAT_INC(requests);
-    /* The endpoint a session belongs to: the virtual host's name and the
+    /* The endpoint a session belongs to: the virtual host's name and port
+     * as configured (ServerName, or the <VirtualHost> address) and the
      * innermost <Location> (core keeps its path in every section, even one
-     * holding none of our directives), never the Host header. */
-    q.endpoint = apr_pstrcat(r->pool, r->server->server_hostname
-                             ? r->server->server_hostname : "",
-                             section_path(r), NULL);
+     * holding none of our directives); never the Host header. */
+    q.endpoint = apr_psprintf(r->pool, "%s:%u%s", r->server->server_hostname
+                              ? r->server->server_hostname : "",
+                              (unsigned)r->server->port, section_path(r));
 
     if (!origin_allowed(&q, apr_table_get(r->headers_in, "Origin"))) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MCPLOG(00216)

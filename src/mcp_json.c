@@ -41,7 +41,8 @@ json_t *mcp_json_load(apr_pool_t *p, const char *buf, apr_size_t len)
 {
     json_error_t err;
     /* Duplicate keys are rejected: two "id"s in one message are an
-     * attack, not a message. */
-    json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+     * attack, not a message. Scalars are JSON (just not JSON-RPC). */
+    json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                           &err);
     return mcp_json_pool_own(p, j);
 }

@@ -1,0 +1,276 @@
+#!/bin/sh
+# scripts/test.sh: THE test command. On a fresh Debian 12, as root:
+#
+#     sh scripts/test.sh
+#
+# 1. installs what is missing (apt-get update only then);
+# 2. npm install in t/node (if t/node/package.json exists);
+# 3. builds the modules (make -f Makefile.apxs) and runs the unit tests
+#    (make -f Makefile.apxs unit, if t/unit/unit_tests.c exists);
+# 4. runs the Apache::Test suite (t/*.t) twice, from copies of the tree owned
+#    by `nobody` (Apache::Test refuses root): once with the prefork MPM
+#    (4+ children), once with the event MPM (2+ children);
+# 5. prints "N passed, M failed" (last line) and exits non-zero if anything
+#    failed or nothing ran.
+#
+# Environment:
+#   MCP_TEST_MPMS="prefork event"  the MPM runs (default both)
+#   MCP_TEST_KEEP=1                keep the work directory (logs) on success
+#   ASAN=1                         build a private copy with AddressSanitizer,
+#                                  run httpd with libasan preloaded, fail on
+#                                  any AddressSanitizer report
+#   APACHE_TEST_PORT               base port (default: select a free one)
+#   MCP_*, APACHE_TEST_*, TEST_*, HARNESS_* are passed to the tests.
+# Arguments go to t/TEST, e.g. `sh scripts/test.sh t/03-rpc.t`.
+set -eu
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+cd "$TOP"
+
+say() { printf '==> %s\n' "$*"; }
+
+# ---------------------------------------------------------------------------
+# 1. Dependencies
+PKGS="apache2 apache2-dev apache2-utils libjansson-dev libaprutil1-dev
+      libapache2-mod-perl2 libwww-perl libjson-perl redis-server redis-tools
+      make gcc libc6-dev"
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+        missing="$missing $p"
+    fi
+done
+# node/npm may come from elsewhere (e.g. NodeSource): check the commands
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing packages:$missing (run as root to install them)" >&2
+        exit 1
+    fi
+    say "installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    # shellcheck disable=SC2086
+    apt-get install -y $missing
+else
+    say "all packages present"
+fi
+
+APXS=$(command -v apxs || command -v apxs2 || echo /usr/bin/apxs)
+HTTPD=$("$APXS" -q SBINDIR 2>/dev/null)/$("$APXS" -q TARGET 2>/dev/null)
+[ -x "$HTTPD" ] || HTTPD=/usr/sbin/apache2
+
+WORK=$(mktemp -d /tmp/mcp-test.XXXXXX)
+chmod 755 "$WORK"
+
+# ---------------------------------------------------------------------------
+# 2. Node dependencies (t/node holds the Node scripts)
+if [ -f t/node/package.json ]; then
+    say "npm install in t/node"
+    (cd t/node && npm install --no-audit --no-fund)
+fi
+
+# ---------------------------------------------------------------------------
+# 3. Build and unit tests. With ASAN=1 in a private copy, so that the
+#    source tree keeps its normal build.
+ASAN=${ASAN:-0}
+SRC=$TOP
+if [ "$ASAN" = 1 ]; then
+    SRC="$WORK/asan-src"
+    mkdir -p "$SRC"
+    tar -C "$TOP" --exclude=./.git --exclude=./.libs -cf - . | tar -C "$SRC" -xf -
+    cd "$SRC"
+    make -f Makefile.apxs clean >/dev/null
+    say "building with AddressSanitizer in $SRC"
+    EXTRA_CFLAGS="-fsanitize=address -fno-omit-frame-pointer -g -O1"
+    EXTRA_LDFLAGS="-fsanitize=address"
+    export EXTRA_CFLAGS EXTRA_LDFLAGS
+    make -f Makefile.apxs EXTRA_CFLAGS="$EXTRA_CFLAGS" EXTRA_LDFLAGS="$EXTRA_LDFLAGS"
+    LIBASAN=$(gcc -print-file-name=libasan.so)
+    # httpd (and only httpd) runs with libasan preloaded
+    mkdir -p "$WORK/bin"
+    cat >"$WORK/bin/apache2" <<EOF
+#!/bin/sh
+LD_PRELOAD=$LIBASAN
+ASAN_OPTIONS=\${ASAN_OPTIONS:-detect_leaks=0:log_path=$WORK/asan/asan}
+export LD_PRELOAD ASAN_OPTIONS
+exec $HTTPD "\$@"
+EOF
+    chmod 755 "$WORK/bin/apache2"
+    mkdir -p "$WORK/asan"
+    HTTPD="$WORK/bin/apache2"
+else
+    say "building"
+    make -f Makefile.apxs
+fi
+for so in .libs/mod_mcp_session.so .libs/mod_mcp_example.so; do
+    [ -f "$so" ] || { echo "build did not produce $so" >&2; exit 1; }
+done
+
+TOTAL_PASS=0
+TOTAL_FAIL=0
+FAILED_RUNS=""
+
+if [ -f t/unit/unit_tests.c ]; then
+    say "unit tests"
+    ulog="$WORK/unit.log"
+    if make -f Makefile.apxs unit >"$ulog" 2>&1; then urc=0; else urc=$?; fi
+    cat "$ulog"
+    # count TAP lines when the unit tests print TAP; else 1 test per run
+    up=$(grep -c '^ok ' "$ulog" || true)
+    uf=$(grep -c '^not ok ' "$ulog" || true)
+    if [ "$up" -eq 0 ] && [ "$uf" -eq 0 ]; then
+        if [ "$urc" -eq 0 ]; then up=1; else uf=1; fi
+    elif [ "$urc" -ne 0 ] && [ "$uf" -eq 0 ]; then
+        uf=1
+    fi
+    TOTAL_PASS=$((TOTAL_PASS + up))
+    TOTAL_FAIL=$((TOTAL_FAIL + uf))
+    [ "$urc" -eq 0 ] || FAILED_RUNS="$FAILED_RUNS unit"
+    say "unit: $up passed, $uf failed (exit $urc)"
+fi
+cd "$TOP"
+
+# ---------------------------------------------------------------------------
+# 4. Apache::Test, once per MPM, as nobody
+RUN_USER=nobody
+RUN_GROUP=$(id -gn nobody 2>/dev/null || echo nogroup)
+
+# names of the variables handed through to the tests
+pass_env() {
+    env | sed -n 's/^\(\(MCP\|APACHE_TEST\|TEST\|HARNESS\|ASAN\|LSAN\|UBSAN\)_[A-Za-z0-9_]*\)=.*/\1/p' |
+        while read -r name; do
+            case "$name" in
+                MCP_TEST_MPM|MCP_TEST_MPMS|APACHE_TEST_PORT|APACHE_TEST_HTTPD) continue ;;
+            esac
+            printf '%s\n' "$name"
+        done
+}
+
+# kill what a run left behind: processes whose command line names its dir
+reap() {
+    for p in $(ls /proc | grep '^[0-9][0-9]*$'); do
+        [ "$p" = "$$" ] && continue
+        if { tr "\\0" " " <"/proc/$p/cmdline"; } 2>/dev/null | grep -q "$1/"; then
+            kill -9 "$p" 2>/dev/null || true
+        fi
+    done
+}
+
+# count LOG -> "tests subtests_failed other_failures ran" from the summary
+# of Test::Harness (a file that died or ran fewer tests than planned counts
+# its missing tests, or 1, as failures)
+count() {
+    perl -ne '
+        if (/^Files=\d+, Tests=(\d+)/) { $t += $1; $seen = 1 }
+        if (/^(\S+)\s+\(Wstat: (\d+).*Tests: (\d+) Failed: (\d+)\)/) {
+            $cur = $1; $f += $4; $bad{$cur} = 1 if $4 == 0 && $2 != 0;
+        }
+        if (/You planned (\d+) tests? but ran (\d+)/) {
+            if ($1 > $2) { $miss += $1 - $2; delete $bad{$cur} }
+        }
+        END { printf "%d %d %d %d\n", $t, $f, $miss + keys %bad, $seen }' "$1"
+}
+
+MPMS=${MCP_TEST_MPMS:-prefork event}
+for mpm in $MPMS; do
+    dir="$WORK/$mpm"
+    mkdir -p "$dir"
+    say "Apache::Test with the $mpm MPM in $dir"
+    tar -C "$SRC" --exclude=./.git -cf - . | tar -C "$dir" -xf -
+    # never reuse a configuration generated in the source tree
+    rm -rf "$dir/t/logs" "$dir/t/TEST" "$dir/t/conf/apache_test_config.pm" \
+           "$dir/t/conf/httpd.conf" "$dir/t/conf/base-httpd.conf"
+    for f in "$dir"/t/conf/*.in; do
+        [ -e "$f" ] && rm -f "${f%.in}"
+    done
+    # one "NAME=value" per line: the arguments of env -i
+    envs="PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+HOME=$dir
+LANG=C.UTF-8
+MCP_TEST_MPM=$mpm
+APACHE_TEST_PORT=${APACHE_TEST_PORT:-select}
+APACHE_TEST_HTTPD=$HTTPD"
+    for name in $(pass_env); do
+        envs="$envs
+$name=$(printenv "$name")"
+    done
+    log="$WORK/$mpm.log"
+    rcfile="$WORK/$mpm.rc"
+    echo 1 >"$rcfile"
+    # t/TEST options, one per line
+    httpd_args="-apxs
+$APXS"
+    if [ "$ASAN" = 1 ]; then
+        httpd_args="$httpd_args
+-httpd
+$HTTPD"
+    fi
+    runner=""
+    if [ "$(id -u)" -eq 0 ]; then
+        chown -R "$RUN_USER:$RUN_GROUP" "$WORK"
+        runner="setpriv
+--reuid=$RUN_USER
+--regid=$RUN_GROUP
+--clear-groups"
+    fi
+    (
+        IFS='
+'
+        # shellcheck disable=SC2086
+        timeout --kill-after=30 1200 $runner env -i $envs sh -c '
+            cd "$1" || exit 1
+            rcfile=$2
+            shift 2
+            perl -MApache::TestMM -e "Apache::TestMM::generate_script(q(t/TEST))" || exit 1
+            perl t/TEST "$@"
+            echo $? >"$rcfile"
+        ' sh "$dir" "$rcfile" $httpd_args "$@"
+    ) 2>&1 | tee "$log"
+    reap "$dir"
+    rc=$(cat "$rcfile" 2>/dev/null || echo 1)
+    read -r total subfailed extra seen <<EOF
+$(count "$log")
+EOF
+    failed=$((subfailed + extra))
+    passed=$((total - subfailed))
+    why=""
+    [ "$rc" -eq 0 ] || why="$why exit=$rc"
+    grep -q 'must be run as a non-privileged user' "$log" && why="$why ran-as-root"
+    { [ "$seen" -eq 1 ] && [ "$total" -gt 0 ]; } || why="$why no-test-summary(harness died or no test ran)"
+    [ "$failed" -eq 0 ] || why="$why failures"
+    if [ "$ASAN" = 1 ] && grep -qs 'ERROR: AddressSanitizer' "$WORK"/asan/*; then
+        why="$why asan"
+        failed=$((failed + 1))
+        cat "$WORK"/asan/* || true
+        mkdir -p "$WORK/asan-$mpm"
+        mv "$WORK"/asan/* "$WORK/asan-$mpm/" 2>/dev/null || true
+    fi
+    if [ -n "$why" ]; then
+        FAILED_RUNS="$FAILED_RUNS $mpm($why )"
+        say "$mpm: FAILED:$why; logs in $dir/t/logs"
+        if [ -f "$dir/t/logs/error_log" ]; then
+            echo "--- last lines of $dir/t/logs/error_log"
+            tail -n 40 "$dir/t/logs/error_log"
+        fi
+    fi
+    say "$mpm: $passed passed, $failed failed"
+    TOTAL_PASS=$((TOTAL_PASS + passed))
+    TOTAL_FAIL=$((TOTAL_FAIL + failed))
+done
+
+echo
+if [ -n "$FAILED_RUNS" ]; then
+    say "FAILED:$FAILED_RUNS (work directory kept: $WORK)"
+    echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
+    exit 1
+fi
+if [ "${MCP_TEST_KEEP:-0}" = 1 ]; then
+    say "work directory kept: $WORK"
+else
+    rm -rf "$WORK"
+fi
+say "all test runs passed"
+echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
