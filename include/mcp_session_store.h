@@ -101,7 +101,9 @@ typedef struct mcp_store_provider_t {
     /* Optional: one line for logs and mod_status, e.g. "redis 127.0.0.1:6379". */
     const char *(*describe)(void *instance, apr_pool_t *p);
 
-    /* Optional: 1 when the backend answered its latest call, 0 when not. */
+    /* Optional: 1 when the backend answered its latest call, 0 when not.
+     * A provider that has it logs its own outages and recoveries
+     * (rate-limited); for one without it, mod_mcp_session does. */
     int (*healthy)(void *instance);
 
     /* Optional: extra mod_status lines (flags are mod_status's AP_STATUS_*). */

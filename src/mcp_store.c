@@ -145,18 +145,23 @@ void mcp_store_note(mcp_store_t *st, request_rec *r, const char *op,
                     apr_status_t rv)
 {
     apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    /* a provider with healthy() reports its own outages (with details
+     * only it knows); the rest are reported here, so each outage is
+     * logged once either way */
+    int loud = st->provider->healthy == NULL;
 
     if (rv == APR_SUCCESS || APR_STATUS_IS_NOTFOUND(rv)) {
         if (apr_atomic_cas32(&st->failing, 0, 1) == 1) {
-            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, MCPLOG(00314)
-                          "session store %s answers again", st->description);
+            ap_log_rerror(APLOG_MARK, loud ? APLOG_NOTICE : APLOG_DEBUG, 0, r,
+                          MCPLOG(00314) "session store %s answers again",
+                          st->description);
             st->next_log = 0;
         }
         return;
     }
     MCP_STAT_INC(store_errors);
     apr_atomic_set32(&st->failing, 1);
-    if (now >= st->next_log) {
+    if (loud && now >= st->next_log) {
         st->next_log = now + OUTAGE_LOG_INTERVAL;
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, MCPLOG(00315)
                       "session store %s failed to %s a session; answering 503 "
