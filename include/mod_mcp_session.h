@@ -163,6 +163,10 @@ typedef struct mcp_call_ops_t {
     apr_status_t (*add_completion)(mcp_call_t *call, const char *value);
     /* Make the request fail with -32602 Invalid params and this message. */
     apr_status_t (*invalid_params)(mcp_call_t *call, const char *message);
+    /* The client's capabilities and clientInfo from initialize (borrowed,
+     * live as long as call->pool), or NULL. */
+    json_t *(*client_capabilities)(mcp_call_t *call);
+    json_t *(*client_info)(mcp_call_t *call);
 } mcp_call_ops_t;
 
 struct mcp_call_t {
@@ -178,8 +182,6 @@ struct mcp_call_t {
                                      * context arguments */
     const char *session_user;       /* the user bound to the session, or NULL */
     const char *protocol_version;   /* negotiated for this session */
-    json_t *client_capabilities;    /* borrowed; from initialize, or NULL */
-    json_t *client_info;            /* borrowed; from initialize, or NULL */
     const mcp_call_ops_t *ops;
     void *transport;                /* private to mod_mcp_session */
 };
@@ -326,6 +328,13 @@ static APR_INLINE apr_status_t mcp_call_add_completion(mcp_call_t *call,
                                                        const char *value)
 {
     return call->ops->add_completion(call, value);
+}
+
+/* Whether the client declared capability `name` (e.g. "sampling") at
+ * initialize. */
+static APR_INLINE int mcp_call_client_can(mcp_call_t *call, const char *name)
+{
+    return json_object_get(call->ops->client_capabilities(call), name) != NULL;
 }
 
 static APR_INLINE apr_status_t mcp_call_invalid_params(mcp_call_t *call,

@@ -177,6 +177,18 @@ static apr_status_t op_add_completion(mcp_call_t *call, const char *value)
            ? APR_ENOMEM : APR_SUCCESS;
 }
 
+static json_t *op_client_capabilities(mcp_call_t *call)
+{
+    mcp_session_t *s = IMPL(call)->ctx->session;
+    return s ? mcp_lazy_get(call->pool, &s->client_caps) : NULL;
+}
+
+static json_t *op_client_info(mcp_call_t *call)
+{
+    mcp_session_t *s = IMPL(call)->ctx->session;
+    return s ? mcp_lazy_get(call->pool, &s->client_info) : NULL;
+}
+
 static apr_status_t op_invalid_params(mcp_call_t *call, const char *message)
 {
     IMPL(call)->invalid = apr_pstrdup(call->pool, message ? message
@@ -186,7 +198,8 @@ static apr_status_t op_invalid_params(mcp_call_t *call, const char *message)
 
 static const mcp_call_ops_t call_ops = {
     op_add_content, op_set_tool_error, op_set_structured, op_progress,
-    op_log, op_notify, op_add_message, op_add_completion, op_invalid_params
+    op_log, op_notify, op_add_message, op_add_completion, op_invalid_params,
+    op_client_capabilities, op_client_info
 };
 
 static apr_status_t call_cleanup(void *data)
@@ -215,8 +228,6 @@ static call_impl_t *call_make(mcp_ctx_t *ctx, const mcp_msg_t *msg,
     c->pub.session_user = ctx->session ? ctx->session->user : NULL;
     c->pub.protocol_version = ctx->session ? ctx->session->protocol_version
                                            : NULL;
-    c->pub.client_capabilities = ctx->session ? ctx->session->client_caps : NULL;
-    c->pub.client_info = ctx->session ? ctx->session->client_info : NULL;
     c->pub.ops = &call_ops;
     c->pub.transport = c;
     c->progress_token = json_object_get(meta, "progressToken");
@@ -279,10 +290,10 @@ json_t *mcp_protocol_initialize(mcp_ctx_t *ctx, const mcp_msg_t *msg)
 
     s->protocol_version = mcp_protocol_negotiate(json_string_value(req));
     if (json_is_object(info)) {
-        s->client_info = mcp_json_pool_own(ctx->pool, json_incref(info));
+        mcp_lazy_set(ctx->pool, &s->client_info, json_incref(info));
     }
     if (json_is_object(caps)) {
-        s->client_caps = mcp_json_pool_own(ctx->pool, json_incref(caps));
+        mcp_lazy_set(ctx->pool, &s->client_caps, json_incref(caps));
     }
     server = json_pack("{s:s, s:s}", "name", ctx->reg->server_name,
                        "version", ctx->reg->server_version);
@@ -461,8 +472,8 @@ static json_t *resources_subscription(mcp_ctx_t *ctx, const mcp_msg_t *msg,
         return mcp_rpc_error(msg->id, MCP_ERR_INVALID_PARAMS,
                              "Invalid params: 'uri' must be a string", NULL);
     }
-    subs = json_is_array(s->subscriptions)
-           ? json_copy(s->subscriptions) : json_array();
+    subs = mcp_lazy_get(ctx->pool, &s->subscriptions);
+    subs = json_is_array(subs) ? json_copy(subs) : json_array();
     json_array_foreach(subs, i, v) {
         if (!strcmp(json_string_value(v), uri)) {
             break;
@@ -476,7 +487,7 @@ static json_t *resources_subscription(mcp_ctx_t *ctx, const mcp_msg_t *msg,
         json_array_remove(subs, i);
         ctx->session_dirty = 1;
     }
-    s->subscriptions = mcp_json_pool_own(ctx->pool, subs);
+    mcp_lazy_set(ctx->pool, &s->subscriptions, subs);
     return mcp_rpc_result(msg->id, json_object());
 }
 

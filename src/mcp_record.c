@@ -64,6 +64,21 @@ int mcp_session_id_plausible(const char *id)
     return 1;
 }
 
+json_t *mcp_lazy_get(apr_pool_t *p, mcp_lazy_json_t *l)
+{
+    if (!l->value && l->raw) {
+        l->value = mcp_json_load(p, l->raw, l->len);
+        l->raw = NULL;
+    }
+    return l->value;
+}
+
+void mcp_lazy_set(apr_pool_t *p, mcp_lazy_json_t *l, json_t *v)
+{
+    l->value = mcp_json_pool_own(p, v);
+    l->raw = NULL;
+}
+
 static json_t *client_info_minimal(json_t *info)
 {
     json_t *m = json_object();
@@ -78,13 +93,18 @@ static json_t *client_info_minimal(json_t *info)
     return m;
 }
 
-char *mcp_record_serialize(apr_pool_t *p, const mcp_session_t *s,
+char *mcp_record_serialize(apr_pool_t *p, const mcp_session_t *cs,
                            apr_size_t max, apr_size_t *len)
 {
+    mcp_session_t *s = (mcp_session_t *)cs;     /* lazy fields may parse */
     json_t *j = mcp_json_pool_own(p, json_object());
+    json_t *info = mcp_lazy_get(p, &s->client_info);
+    json_t *caps = mcp_lazy_get(p, &s->client_caps);
+    json_t *subs = mcp_lazy_get(p, &s->subscriptions);
     char *out;
     int pass;
 
+    /* flat fields first: the fast reader stops caring after them */
     json_object_set_new(j, "v", json_integer(MCP_RECORD_VERSION));
     json_object_set_new(j, "created", json_integer(apr_time_sec(s->created)));
     json_object_set_new(j, "last", json_integer(apr_time_sec(s->last)));
@@ -101,27 +121,27 @@ char *mcp_record_serialize(apr_pool_t *p, const mcp_session_t *s,
     if (s->log_level >= 0) {
         json_object_set_new(j, "log", json_integer(s->log_level));
     }
-    if (s->subscriptions && json_array_size(s->subscriptions)) {
-        json_object_set(j, "subs", s->subscriptions);
+    if (json_array_size(subs)) {
+        json_object_set(j, "subs", subs);
     }
     /* Pass 0: everything; 1: clientInfo trimmed; 2: capabilities dropped. */
     for (pass = 0; pass < 3; pass++) {
         if (pass == 0) {
-            if (s->client_info) {
-                json_object_set(j, "client", s->client_info);
+            if (info) {
+                json_object_set(j, "client", info);
             }
-            if (s->client_caps) {
-                json_object_set(j, "caps", s->client_caps);
+            if (caps) {
+                json_object_set(j, "caps", caps);
             }
         }
         else if (pass == 1) {
-            if (!s->client_info) {
+            if (!info) {
                 continue;
             }
-            json_object_set_new(j, "client", client_info_minimal(s->client_info));
+            json_object_set_new(j, "client", client_info_minimal(info));
         }
         else {
-            if (!s->client_caps) {
+            if (!caps) {
                 continue;
             }
             json_object_del(j, "caps");
@@ -135,14 +155,24 @@ char *mcp_record_serialize(apr_pool_t *p, const mcp_session_t *s,
     return NULL;
 }
 
+/* ------------------------------------------------------------------ */
+/* Reading                                                             */
+
 static const char *opt_string(apr_pool_t *p, json_t *j, const char *name)
 {
     json_t *v = json_object_get(j, name);
     return json_is_string(v) ? apr_pstrdup(p, json_string_value(v)) : NULL;
 }
 
-apr_status_t mcp_record_parse(apr_pool_t *p, const char *rec, apr_size_t len,
-                              mcp_session_t **ps)
+static void lazy_from(apr_pool_t *p, mcp_lazy_json_t *l, json_t *v)
+{
+    l->value = v ? mcp_json_pool_own(p, json_incref(v)) : NULL;
+    l->raw = NULL;
+}
+
+/* The general reader: any record, through jansson. */
+apr_status_t mcp_record_parse_slow(apr_pool_t *p, const char *rec, apr_size_t len,
+                               mcp_session_t **ps)
 {
     mcp_session_t *s;
     json_t *j, *v;
@@ -162,10 +192,218 @@ apr_status_t mcp_record_parse(apr_pool_t *p, const char *rec, apr_size_t len,
     s->node = opt_string(p, j, "node");
     v = json_object_get(j, "log");
     s->log_level = json_is_integer(v) ? (int)json_integer_value(v) : -1;
-    /* borrowed from j, which the pool owns */
-    s->client_info = json_object_get(j, "client");
-    s->client_caps = json_object_get(j, "caps");
-    s->subscriptions = json_object_get(j, "subs");
+    lazy_from(p, &s->client_info, json_object_get(j, "client"));
+    lazy_from(p, &s->client_caps, json_object_get(j, "caps"));
+    lazy_from(p, &s->subscriptions, json_object_get(j, "subs"));
     *ps = s;
     return APR_SUCCESS;
+}
+
+static const char *skip_ws(const char *c, const char *end)
+{
+    while (c < end && (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\r')) {
+        c++;
+    }
+    return c;
+}
+
+/* c at '"': the end of the string, or NULL; *plain when it has no escape. */
+static const char *scan_string(const char *c, const char *end, int *plain)
+{
+    *plain = 1;
+    for (c++; c < end; c++) {
+        if (*c == '\\') {
+            *plain = 0;
+            c++;
+        }
+        else if (*c == '"') {
+            return c + 1;
+        }
+        else if ((unsigned char)*c < 0x20) {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* The end of the value starting at c (where the enclosing object goes on
+ * with ',' or '}'), or NULL. Nested values are only delimited here;
+ * jansson checks them if they are ever read. */
+static const char *scan_value(const char *c, const char *end)
+{
+    int depth = 0, plain;
+
+    while (c < end) {
+        char ch = *c;
+        if (ch == '"') {
+            if (!(c = scan_string(c, end, &plain))) {
+                return NULL;
+            }
+            continue;
+        }
+        if (depth == 0 && (ch == ',' || ch == '}' || ch == ' ' || ch == '\t'
+                           || ch == '\n' || ch == '\r')) {
+            return c;
+        }
+        if (ch == '{' || ch == '[') {
+            depth++;
+        }
+        else if ((ch == '}' || ch == ']') && --depth < 0) {
+            return NULL;
+        }
+        c++;
+    }
+    return NULL;
+}
+
+static int integer_of(const char *v, const char *end, apr_int64_t *out)
+{
+    char buf[24], *stop;
+    apr_size_t n = (apr_size_t)(end - v);
+    if (n == 0 || n >= sizeof(buf)) {
+        return 0;
+    }
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    *out = apr_strtoi64(buf, &stop, 10);
+    return *stop == '\0';
+}
+
+/* The fast reader: a flat object whose strings have no escapes, as this
+ * module writes them for ordinary sessions. Returns APR_EINCOMPLETE when
+ * the record needs the general reader. */
+apr_status_t mcp_record_parse_fast(apr_pool_t *p, const char *rec, apr_size_t len,
+                               mcp_session_t **ps)
+{
+    const char *c = rec, *end = rec + len;
+    mcp_session_t *s = apr_pcalloc(p, sizeof(*s));
+    apr_int64_t version = 0, n;
+
+    s->log_level = -1;
+    c = skip_ws(c, end);
+    if (c >= end || *c++ != '{') {
+        return APR_EINCOMPLETE;
+    }
+    for (;;) {
+        const char *key, *kend, *v, *vend;
+        apr_size_t klen;
+        int plain;
+
+        c = skip_ws(c, end);
+        if (c < end && *c == '}') {
+            break;
+        }
+        if (c >= end || *c != '"' || !(kend = scan_string(c, end, &plain))
+            || !plain) {
+            return APR_EINCOMPLETE;
+        }
+        key = c + 1;
+        klen = (apr_size_t)(kend - key - 1);
+        c = skip_ws(kend, end);
+        if (c >= end || *c++ != ':') {
+            return APR_EINCOMPLETE;
+        }
+        v = skip_ws(c, end);
+        if (!(vend = scan_value(v, end)) || vend == v) {
+            return APR_EINCOMPLETE;
+        }
+#define KEY(name) (klen == sizeof(name) - 1 && !memcmp(key, name, klen))
+#define STRING_VALUE(field)                                              \
+        do {                                                             \
+            if (*v != '"' || scan_string(v, vend, &plain) != vend        \
+                || !plain) {                                             \
+                return APR_EINCOMPLETE;                                  \
+            }                                                            \
+            field = apr_pstrmemdup(p, v + 1, (apr_size_t)(vend - v - 2)); \
+        } while (0)
+        if (KEY("v")) {
+            if (!integer_of(v, vend, &version)) {
+                return APR_EINCOMPLETE;
+            }
+        }
+        else if (KEY("created") || KEY("last") || KEY("log")) {
+            if (!integer_of(v, vend, &n)) {
+                return APR_EINCOMPLETE;
+            }
+            if (KEY("log")) {
+                s->log_level = (int)n;
+            }
+            else if (KEY("created")) {
+                s->created = apr_time_from_sec(n);
+            }
+            else {
+                s->last = apr_time_from_sec(n);
+            }
+        }
+        else if (KEY("proto")) {
+            STRING_VALUE(s->protocol_version);
+        }
+        else if (KEY("user")) {
+            STRING_VALUE(s->user);
+        }
+        else if (KEY("endpoint")) {
+            STRING_VALUE(s->endpoint);
+        }
+        else if (KEY("node")) {
+            STRING_VALUE(s->node);
+        }
+        else if (KEY("init")) {
+            s->initialized = (vend - v == 4 && !memcmp(v, "true", 4));
+        }
+        else if (KEY("client") || KEY("caps") || KEY("subs")) {
+            mcp_lazy_json_t *l = KEY("client") ? &s->client_info
+                                 : KEY("caps") ? &s->client_caps
+                                 : &s->subscriptions;
+            l->raw = v;
+            l->len = (apr_size_t)(vend - v);
+        }
+#undef STRING_VALUE
+#undef KEY
+        c = skip_ws(vend, end);
+        if (c < end && *c == ',') {
+            c++;
+        }
+        else if (c >= end || *c != '}') {
+            return APR_EINCOMPLETE;
+        }
+    }
+    if (version != MCP_RECORD_VERSION || skip_ws(c + 1, end) != end) {
+        return APR_EINCOMPLETE;
+    }
+    *ps = s;
+    return APR_SUCCESS;
+}
+
+apr_status_t mcp_record_parse(apr_pool_t *p, const char *rec, apr_size_t len,
+                              mcp_session_t **ps)
+{
+    if (mcp_record_parse_fast(p, rec, len, ps) == APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+    return mcp_record_parse_slow(p, rec, len, ps);
+}
+
+static int same_string(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+int mcp_session_same(apr_pool_t *p, mcp_session_t *a, mcp_session_t *b)
+{
+    json_t *x, *y;
+    return a->created == b->created && a->last == b->last
+           && a->initialized == b->initialized && a->log_level == b->log_level
+           && same_string(a->protocol_version, b->protocol_version)
+           && same_string(a->user, b->user)
+           && same_string(a->endpoint, b->endpoint)
+           && same_string(a->node, b->node)
+           && ((x = mcp_lazy_get(p, &a->client_info),
+                y = mcp_lazy_get(p, &b->client_info), !x && !y)
+               || (x && y && json_equal(x, y)))
+           && ((x = mcp_lazy_get(p, &a->client_caps),
+                y = mcp_lazy_get(p, &b->client_caps), !x && !y)
+               || (x && y && json_equal(x, y)))
+           && ((x = mcp_lazy_get(p, &a->subscriptions),
+                y = mcp_lazy_get(p, &b->subscriptions), !x && !y)
+               || (x && y && json_equal(x, y)));
 }

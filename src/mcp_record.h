@@ -16,6 +16,21 @@
 #define MCP_SESSION_ID_MAX   256    /* longer headers are refused early */
 #define MCP_KEY_LEN          (2 * MCP_SHA256_LEN)
 
+/* A JSON value of a record that is parsed only when somebody asks for it:
+ * the hot path (every request) never needs clientInfo, capabilities or
+ * subscriptions. */
+typedef struct mcp_lazy_json_t {
+    json_t *value;              /* pool-owned once parsed or set */
+    const char *raw;            /* the value's text in the stored record */
+    apr_size_t len;
+} mcp_lazy_json_t;
+
+/* The value (borrowed; pool-owned), parsing it on first use; NULL if absent. */
+json_t *mcp_lazy_get(apr_pool_t *p, mcp_lazy_json_t *l);
+
+/* Replace the value with `v` (a new reference handed to p, may be NULL). */
+void mcp_lazy_set(apr_pool_t *p, mcp_lazy_json_t *l, json_t *v);
+
 typedef struct mcp_session_t {
     const char *id;             /* known only from the request, never stored */
     char key[MCP_KEY_LEN + 1];  /* hex SHA-256 of id: the store key */
@@ -23,13 +38,13 @@ typedef struct mcp_session_t {
     apr_time_t last;            /* last record write */
     const char *protocol_version;
     int initialized;            /* notifications/initialized was received */
-    json_t *client_info;        /* as sent in initialize (pool-owned) */
-    json_t *client_caps;        /* as sent in initialize (pool-owned) */
+    mcp_lazy_json_t client_info;    /* as sent in initialize */
+    mcp_lazy_json_t client_caps;    /* as sent in initialize */
     const char *user;           /* r->user at initialize, or NULL */
     const char *endpoint;       /* "host:port/location" it belongs to */
     const char *node;           /* the node that created it */
     int log_level;              /* mcp_log_level_e, -1 when never set */
-    json_t *subscriptions;      /* resources/subscribe URIs (pool-owned) */
+    mcp_lazy_json_t subscriptions;  /* resources/subscribe URIs (array) */
 } mcp_session_t;
 
 /* A new session id (base64url of 32 random bytes) and its key. */
@@ -48,8 +63,21 @@ void mcp_session_key(const char *id, char key[MCP_KEY_LEN + 1]);
 char *mcp_record_serialize(apr_pool_t *p, const mcp_session_t *s,
                            apr_size_t max, apr_size_t *len);
 
-/* Parse a stored record; APR_EGENERAL if it is not one of ours. */
+/* Parse a stored record; APR_EGENERAL if it is not one of ours. Records
+ * this module wrote take a fast path that reads the flat fields in place
+ * and leaves the nested ones to mcp_lazy_get(); anything unusual goes
+ * through jansson. */
 apr_status_t mcp_record_parse(apr_pool_t *p, const char *rec, apr_size_t len,
                               mcp_session_t **s);
+
+/* The two readers, for tests and the fuzzer: fast gives APR_EINCOMPLETE
+ * where it defers to slow; where it does not, both must agree. */
+apr_status_t mcp_record_parse_fast(apr_pool_t *p, const char *rec,
+                                   apr_size_t len, mcp_session_t **s);
+apr_status_t mcp_record_parse_slow(apr_pool_t *p, const char *rec,
+                                   apr_size_t len, mcp_session_t **s);
+
+/* Whether two parsed sessions hold the same record fields. */
+int mcp_session_same(apr_pool_t *p, mcp_session_t *a, mcp_session_t *b);
 
 #endif

@@ -155,18 +155,44 @@ static void test_record(void)
     s->node = "node-a";
     s->initialized = 1;
     s->log_level = 3;
-    s->client_info = mcp_json_pool_own(pool, json_pack("{s:s, s:s}", "name",
-                                                       "client", "version", "1"));
-    s->client_caps = mcp_json_pool_own(pool, json_pack("{s:{}}", "sampling"));
+    mcp_lazy_set(pool, &s->client_info, json_pack("{s:s, s:s}", "name",
+                                                  "client", "version", "1"));
+    mcp_lazy_set(pool, &s->client_caps, json_pack("{s:{}}", "sampling"));
     rec = mcp_record_serialize(pool, s, 4096, &len);
     CHECK(rec && !strstr(rec, s->id), "a record never contains the session id");
     CHECK(rec && mcp_record_parse(pool, rec, len, &t) == APR_SUCCESS
           && !strcmp(t->protocol_version, "2025-06-18") && !strcmp(t->user, "alice")
           && !strcmp(t->endpoint, "example.org/mcp") && t->initialized
           && t->log_level == 3 && !strcmp(t->node, "node-a")
-          && json_equal(t->client_info, s->client_info)
-          && json_equal(t->client_caps, s->client_caps),
+          && json_equal(mcp_lazy_get(pool, &t->client_info),
+                        mcp_lazy_get(pool, &s->client_info))
+          && json_equal(mcp_lazy_get(pool, &t->client_caps),
+                        mcp_lazy_get(pool, &s->client_caps)),
           "a record round-trips");
+    {
+        mcp_session_t *f, *w;
+        CHECK(mcp_record_parse_fast(pool, rec, len, &f) == APR_SUCCESS
+              && mcp_record_parse_slow(pool, rec, len, &w) == APR_SUCCESS
+              && mcp_session_same(pool, f, w),
+              "the fast reader takes our records and agrees with jansson");
+        s->user = "o\"brien";
+        rec = mcp_record_serialize(pool, s, 4096, &len);
+        CHECK(mcp_record_parse_fast(pool, rec, len, &f) == APR_EINCOMPLETE
+              && mcp_record_parse(pool, rec, len, &t) == APR_SUCCESS
+              && !strcmp(t->user, "o\"brien"),
+              "an escaped string goes through jansson");
+        s->user = "alice";
+        const char *nested = "{\"v\":1,\"client\":{\"a\":[1,{\"b\":\"}\"}]},"
+                             "\"proto\":\"x\"}";
+        CHECK(mcp_record_parse_fast(pool, nested, strlen(nested), &f) == APR_SUCCESS
+              && !strcmp(f->protocol_version, "x")
+              && json_is_array(json_object_get(mcp_lazy_get(pool, &f->client_info), "a")),
+              "nested values are delimited across braces inside strings");
+        CHECK(mcp_record_parse_fast(pool, "{\"v\":1,\"proto\":\"x\"", 20, &f)
+              == APR_EINCOMPLETE, "a truncated record is left to jansson");
+        CHECK(mcp_record_parse(pool, "{\"v\":1,\"proto\":\"x\"", 20, &f)
+              != APR_SUCCESS, "and jansson refuses it");
+    }
     CHECK(mcp_record_parse(pool, "{\"v\":99}", 8, &t) != APR_SUCCESS,
           "an unknown record version is refused");
     CHECK(mcp_record_parse(pool, "nope", 4, &t) != APR_SUCCESS,
@@ -177,13 +203,14 @@ static void test_record(void)
         char *big = apr_palloc(pool, 3001);
         memset(big, 'x', 3000);
         big[3000] = '\0';
-        s->client_info = mcp_json_pool_own(pool, json_pack(
+        mcp_lazy_set(pool, &s->client_info, json_pack(
             "{s:s, s:s, s:s}", "name", "client", "version", "1", "description", big));
         rec = mcp_record_serialize(pool, s, 900, &len);
         CHECK(rec && len <= 900 && mcp_record_parse(pool, rec, len, &t) == APR_SUCCESS
-              && !strcmp(json_string_value(json_object_get(t->client_info, "name")),
-                         "client")
-              && !json_object_get(t->client_info, "description"),
+              && !strcmp(json_string_value(json_object_get(
+                     mcp_lazy_get(pool, &t->client_info), "name")), "client")
+              && !json_object_get(mcp_lazy_get(pool, &t->client_info),
+                                  "description"),
               "an oversized record is trimmed, keeping name and version");
     }
 }
@@ -407,11 +434,13 @@ static void test_protocol(void)
     ctx.session_dirty = 0;
     res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":14,\"method\":\"resources/subscribe\","
                   "\"params\":{\"uri\":\"test://item/7\"}}");
-    CHECK(ctx.session_dirty && json_array_size(s->subscriptions) == 1,
+    CHECK(ctx.session_dirty
+          && json_array_size(mcp_lazy_get(pool, &s->subscriptions)) == 1,
           "subscribing changes the session");
     res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":15,\"method\":\"resources/unsubscribe\","
                   "\"params\":{\"uri\":\"test://item/7\"}}");
-    CHECK(json_array_size(s->subscriptions) == 0, "unsubscribing undoes it");
+    CHECK(json_array_size(mcp_lazy_get(pool, &s->subscriptions)) == 0,
+          "unsubscribing undoes it");
 
     res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":16,\"method\":\"prompts/get\","
                   "\"params\":{\"name\":\"greet\",\"arguments\":{\"name\":\"Ann\"}}}");
