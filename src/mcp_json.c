@@ -1,4 +1,3 @@
-#include <stdlib.h>
 #include <string.h>
 #include "apr_strings.h"
 #include "mcp_json.h"
@@ -19,22 +18,28 @@ json_t *mcp_json_pool_own(apr_pool_t *p, json_t *j)
 
 char *mcp_json_dump(apr_pool_t *p, const json_t *j, apr_size_t *len)
 {
-    char *buf, *copy;
-    apr_size_t n;
+    /* Straight into pool memory: most answers fit the first guess, and
+     * json_dumpb says how much a larger one needs. JSON_COMPACT never
+     * emits a raw newline, so a dump fits one SSE data: line. */
+    size_t size = 1024, n;
+    char *buf = apr_palloc(p, size);
 
-    /* JSON_COMPACT never emits a raw newline, so a dump fits one SSE
-     * data: line. */
-    buf = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!buf) {
+    n = json_dumpb(j, buf, size, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (n == 0) {
         return NULL;
     }
-    n = strlen(buf);
-    copy = apr_pstrmemdup(p, buf, n);
-    free(buf);
+    if (n >= size) {
+        size = n + 1;
+        buf = apr_palloc(p, size);
+        if (json_dumpb(j, buf, size, JSON_COMPACT | JSON_ENCODE_ANY) != n) {
+            return NULL;
+        }
+    }
+    buf[n] = '\0';
     if (len) {
         *len = n;
     }
-    return copy;
+    return buf;
 }
 
 json_t *mcp_json_load(apr_pool_t *p, const char *buf, apr_size_t len)
