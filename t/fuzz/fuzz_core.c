@@ -97,6 +97,18 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
             __builtin_trap();
         }
     }
+    {
+        /* our dumper must write exactly what jansson writes */
+        json_t *any = mcp_json_load(p, (const char *)data, size);
+        if (any) {
+            char *theirs = json_dumps(any, JSON_COMPACT | JSON_ENCODE_ANY);
+            char *ours = mcp_json_dump(p, any, NULL);
+            if (theirs && (!ours || strcmp(theirs, ours))) {
+                __builtin_trap();
+            }
+            free(theirs);
+        }
+    }
     b = mcp_rpc_parse(p, (const char *)data, size, &code, &msg);
     if (b) {
         mcp_session_new(p, &s);

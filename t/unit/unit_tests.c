@@ -4,6 +4,7 @@
  * Run by `make -f Makefile.apxs unit`; prints TAP and "N passed, M failed".
  */
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include "apr_general.h"
@@ -111,6 +112,32 @@ static void test_rpc(void)
                   "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32001,\"message\":"
                   "\"Session not found\"},\"id\":null}"),
           "error body has the SDK's shape");
+}
+
+static void test_dump(void)
+{
+    const char *samples[] = {
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\","
+        "\"text\":\"hi\"}]}}",
+        "[1,-2,3.5,1e+300,true,false,null,\"\",{},[]]",
+        "\"quote \\\" backslash \\\\ nl \\n tab \\t ctl \\u0001 \\u001f del \x7f\"",
+        "{\"k\\\"ey\":\"caf\xc3\xa9 \xe2\x82\xac\",\"n\":-9223372036854775807}",
+        NULL
+    };
+    int i, ok = 1;
+
+    for (i = 0; samples[i]; i++) {
+        json_t *j = mcp_json_load(pool, samples[i], strlen(samples[i]));
+        char *theirs = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *ours = mcp_json_dump(pool, j, NULL);
+        if (!j || !theirs || !ours || strcmp(theirs, ours)) {
+            printf("# %s\n# jansson: %s\n# ours:    %s\n", samples[i],
+                   theirs ? theirs : "(null)", ours ? ours : "(null)");
+            ok = 0;
+        }
+        free(theirs);
+    }
+    CHECK(ok, "our compact dump writes exactly what jansson writes");
 }
 
 static void test_record(void)
@@ -485,6 +512,7 @@ int main(void)
     apr_pool_create(&pool, NULL);
     test_sha256();
     test_rpc();
+    test_dump();
     test_record();
     test_versions();
     test_template();
