@@ -1,3 +1,5 @@
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include "apr_strings.h"
 #include "mcp_json.h"
@@ -169,6 +171,389 @@ char *mcp_json_dump(apr_pool_t *p, const json_t *j, apr_size_t *len)
         *len = o.len;
     }
     return o.buf;
+}
+
+/* ------------------------------------------------------------------ */
+/* A strict RFC 8259 reader that builds jansson values. Every POST body
+ * goes through it, and jansson's own reader lexes through a per-character
+ * stream; this one walks the buffer. It accepts exactly what
+ * json_loadb(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY) accepts, with the
+ * same values (the unit tests and the fuzzer hold it to that), except a
+ * raw NUL byte: jansson's stream sometimes skips one, this reader always
+ * refuses it, as RFC 8259 does. */
+
+#define MAX_DEPTH 2048              /* jansson's JSON_PARSER_MAX_DEPTH */
+
+typedef struct in_t {
+    const unsigned char *c, *end;
+    char *scratch;                  /* unescaped strings */
+    apr_size_t scratch_cap;
+    apr_pool_t *p;
+} in_t;
+
+static void ws(in_t *in)
+{
+    while (in->c < in->end && (*in->c == ' ' || *in->c == '\t'
+                               || *in->c == '\n' || *in->c == '\r')) {
+        in->c++;
+    }
+}
+
+/* Length of one valid UTF-8 sequence at c (no overlongs, no surrogates,
+ * at most U+10FFFF), or 0. */
+static int utf8_len(const unsigned char *c, const unsigned char *end)
+{
+    unsigned char b = c[0];
+    int n, i;
+    apr_uint32_t cp;
+
+    if (b < 0x80) {
+        return 1;
+    }
+    if (b >= 0xc2 && b <= 0xdf) {
+        n = 2;
+        cp = b & 0x1f;
+    }
+    else if (b >= 0xe0 && b <= 0xef) {
+        n = 3;
+        cp = b & 0x0f;
+    }
+    else if (b >= 0xf0 && b <= 0xf4) {
+        n = 4;
+        cp = b & 0x07;
+    }
+    else {
+        return 0;
+    }
+    if (end - c < n) {
+        return 0;
+    }
+    for (i = 1; i < n; i++) {
+        if ((c[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (c[i] & 0x3f);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+        || (n == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
+        return 0;
+    }
+    return n;
+}
+
+static int hex4(const unsigned char *c, apr_uint32_t *v)
+{
+    int i;
+    *v = 0;
+    for (i = 0; i < 4; i++) {
+        unsigned char h = c[i];
+        *v <<= 4;
+        if (h >= '0' && h <= '9') {
+            *v |= h - '0';
+        }
+        else if (h >= 'a' && h <= 'f') {
+            *v |= h - 'a' + 10;
+        }
+        else if (h >= 'A' && h <= 'F') {
+            *v |= h - 'A' + 10;
+        }
+        else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* in->c at '"'. On success *s points at the string (in the input when it
+ * had no escape, else in scratch) and *n is its length. */
+static int read_string(in_t *in, const char **s, apr_size_t *n)
+{
+    const unsigned char *start = ++in->c, *c = start;
+    apr_size_t o = 0;
+    int escaped = 0;
+
+    /* fast scan: most strings have no escape */
+    while (c < in->end && *c != '"' && *c != '\\') {
+        int l;
+        if (*c < 0x20 || !(l = utf8_len(c, in->end))) {
+            return 0;
+        }
+        c += l;
+    }
+    if (c < in->end && *c == '"') {
+        *s = (const char *)start;
+        *n = (apr_size_t)(c - start);
+        in->c = c + 1;
+        return 1;
+    }
+    /* with escapes: unescape into scratch (never longer than the input) */
+    if (in->scratch_cap < (apr_size_t)(in->end - start)) {
+        in->scratch_cap = (apr_size_t)(in->end - start);
+        in->scratch = apr_palloc(in->p, in->scratch_cap);
+    }
+    memcpy(in->scratch, start, (apr_size_t)(c - start));
+    o = (apr_size_t)(c - start);
+    while (c < in->end && *c != '"') {
+        apr_uint32_t cp, lo;
+        int l;
+        if (*c != '\\') {
+            if (*c < 0x20 || !(l = utf8_len(c, in->end))) {
+                return 0;
+            }
+            memcpy(in->scratch + o, c, (apr_size_t)l);
+            o += (apr_size_t)l;
+            c += l;
+            continue;
+        }
+        escaped = 1;
+        if (++c >= in->end) {
+            return 0;
+        }
+        switch (*c) {
+        case '"': case '\\': case '/':
+            in->scratch[o++] = (char)*c++;
+            continue;
+        case 'b': in->scratch[o++] = '\b'; c++; continue;
+        case 'f': in->scratch[o++] = '\f'; c++; continue;
+        case 'n': in->scratch[o++] = '\n'; c++; continue;
+        case 'r': in->scratch[o++] = '\r'; c++; continue;
+        case 't': in->scratch[o++] = '\t'; c++; continue;
+        case 'u':
+            break;
+        default:
+            return 0;
+        }
+        if (in->end - c < 5 || !hex4(c + 1, &cp)) {
+            return 0;
+        }
+        c += 5;
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+            if (in->end - c < 6 || c[0] != '\\' || c[1] != 'u'
+                || !hex4(c + 2, &lo) || lo < 0xdc00 || lo > 0xdfff) {
+                return 0;
+            }
+            c += 6;
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        }
+        else if ((cp >= 0xdc00 && cp <= 0xdfff) || cp == 0) {
+            return 0;   /* lone low surrogate; NUL is not allowed */
+        }
+        if (cp < 0x80) {
+            in->scratch[o++] = (char)cp;
+        }
+        else if (cp < 0x800) {
+            in->scratch[o++] = (char)(0xc0 | (cp >> 6));
+            in->scratch[o++] = (char)(0x80 | (cp & 0x3f));
+        }
+        else if (cp < 0x10000) {
+            in->scratch[o++] = (char)(0xe0 | (cp >> 12));
+            in->scratch[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+            in->scratch[o++] = (char)(0x80 | (cp & 0x3f));
+        }
+        else {
+            in->scratch[o++] = (char)(0xf0 | (cp >> 18));
+            in->scratch[o++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+            in->scratch[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+            in->scratch[o++] = (char)(0x80 | (cp & 0x3f));
+        }
+    }
+    if (c >= in->end || !escaped) {
+        return 0;
+    }
+    *s = in->scratch;
+    *n = o;
+    in->c = c + 1;
+    return 1;
+}
+
+static json_t *read_number(in_t *in)
+{
+    const unsigned char *start = in->c, *c = in->c;
+    int real = 0;
+    char buf[64], *text = buf, *stop;
+
+    if (c < in->end && *c == '-') {
+        c++;
+    }
+    if (c >= in->end || *c < '0' || *c > '9') {
+        return NULL;
+    }
+    if (*c == '0') {
+        c++;
+    }
+    else {
+        while (c < in->end && *c >= '0' && *c <= '9') {
+            c++;
+        }
+    }
+    if (c < in->end && *c == '.') {
+        real = 1;
+        if (++c >= in->end || *c < '0' || *c > '9') {
+            return NULL;
+        }
+        while (c < in->end && *c >= '0' && *c <= '9') {
+            c++;
+        }
+    }
+    if (c < in->end && (*c == 'e' || *c == 'E')) {
+        real = 1;
+        c++;
+        if (c < in->end && (*c == '+' || *c == '-')) {
+            c++;
+        }
+        if (c >= in->end || *c < '0' || *c > '9') {
+            return NULL;
+        }
+        while (c < in->end && *c >= '0' && *c <= '9') {
+            c++;
+        }
+    }
+    in->c = c;
+    if ((apr_size_t)(c - start) >= sizeof(buf)) {
+        text = apr_palloc(in->p, (apr_size_t)(c - start) + 1);
+    }
+    memcpy(text, start, (apr_size_t)(c - start));
+    text[c - start] = '\0';
+    errno = 0;
+    if (!real) {
+        json_int_t v = (json_int_t)strtoll(text, &stop, 10);
+        return errno ? NULL : json_integer(v);
+    }
+    else {
+        double d = strtod(text, &stop);
+        return (errno == ERANGE && (d > 1 || d < -1)) ? NULL : json_real(d);
+    }
+}
+
+static json_t *read_value(in_t *in, int depth)
+{
+    const char *s;
+    apr_size_t n;
+    json_t *v;
+
+    ws(in);
+    if (in->c >= in->end) {
+        return NULL;
+    }
+    switch (*in->c) {
+    case '{':
+        if (depth >= MAX_DEPTH) {
+            return NULL;
+        }
+        in->c++;
+        v = json_object();
+        ws(in);
+        if (in->c < in->end && *in->c == '}') {
+            in->c++;
+            return v;
+        }
+        for (;;) {
+            json_t *item;
+            const char *key;
+            ws(in);
+            if (in->c >= in->end || *in->c != '"' || !read_string(in, &s, &n)
+                || memchr(s, '\0', n)) {
+                goto fail;
+            }
+            key = s == in->scratch ? apr_pstrmemdup(in->p, s, n) : s;
+            if (json_object_getn(v, key, n)) {
+                goto fail;  /* a duplicate key */
+            }
+            ws(in);
+            if (in->c >= in->end || *in->c++ != ':'
+                || !(item = read_value(in, depth + 1))) {
+                goto fail;
+            }
+            json_object_setn_new_nocheck(v, key, n, item);
+            ws(in);
+            if (in->c < in->end && *in->c == ',') {
+                in->c++;
+                continue;
+            }
+            if (in->c < in->end && *in->c == '}') {
+                in->c++;
+                return v;
+            }
+            goto fail;
+        }
+    case '[':
+        if (depth >= MAX_DEPTH) {
+            return NULL;
+        }
+        in->c++;
+        v = json_array();
+        ws(in);
+        if (in->c < in->end && *in->c == ']') {
+            in->c++;
+            return v;
+        }
+        for (;;) {
+            json_t *item = read_value(in, depth + 1);
+            if (!item) {
+                goto fail;
+            }
+            json_array_append_new(v, item);
+            ws(in);
+            if (in->c < in->end && *in->c == ',') {
+                in->c++;
+                continue;
+            }
+            if (in->c < in->end && *in->c == ']') {
+                in->c++;
+                return v;
+            }
+            goto fail;
+        }
+    case '"':
+        if (!read_string(in, &s, &n)) {
+            return NULL;
+        }
+        return json_stringn_nocheck(s, n);
+    case 't':
+        if (in->end - in->c >= 4 && !memcmp(in->c, "true", 4)) {
+            in->c += 4;
+            return json_true();
+        }
+        return NULL;
+    case 'f':
+        if (in->end - in->c >= 5 && !memcmp(in->c, "false", 5)) {
+            in->c += 5;
+            return json_false();
+        }
+        return NULL;
+    case 'n':
+        if (in->end - in->c >= 4 && !memcmp(in->c, "null", 4)) {
+            in->c += 4;
+            return json_null();
+        }
+        return NULL;
+    default:
+        return read_number(in);
+    }
+fail:
+    json_decref(v);
+    return NULL;
+}
+
+json_t *mcp_json_parse(apr_pool_t *p, const char *buf, apr_size_t len)
+{
+    in_t in;
+    json_t *j;
+
+    in.c = (const unsigned char *)buf;
+    in.end = in.c + len;
+    in.scratch = NULL;
+    in.scratch_cap = 0;
+    in.p = p;
+    j = read_value(&in, 0);
+    if (j) {
+        ws(&in);
+        if (in.c != in.end) {
+            json_decref(j);
+            j = NULL;
+        }
+    }
+    return mcp_json_pool_own(p, j);
 }
 
 json_t *mcp_json_load(apr_pool_t *p, const char *buf, apr_size_t len)

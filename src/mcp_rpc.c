@@ -58,7 +58,7 @@ mcp_batch_t *mcp_rpc_parse(apr_pool_t *p, const char *body, apr_size_t len,
     json_t *root;
     size_t i, n;
 
-    root = mcp_json_load(p, body, len);
+    root = mcp_json_parse(p, body, len);
     if (!root) {
         *code = MCP_ERR_PARSE;
         *message = "Parse error: Invalid JSON";

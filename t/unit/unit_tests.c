@@ -140,6 +140,69 @@ static void test_dump(void)
     CHECK(ok, "our compact dump writes exactly what jansson writes");
 }
 
+/* Our reader must accept exactly what jansson accepts, with equal values. */
+static int same_as_jansson(const char *text, apr_size_t len)
+{
+    json_t *a = mcp_json_parse(pool, text, len);
+    json_t *b = mcp_json_load(pool, text, len);
+    return (!a && !b) || (a && b && json_equal(a, b));
+}
+
+static void test_parse(void)
+{
+    const char *accept[] = {
+        "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":"
+        "{\"name\":\"echo\",\"arguments\":{\"text\":\"hello world\"}}}",
+        " [ 0 , -0 , -1.5e-3 , 1E+2 , 12345678901234567 , true , false , null ] ",
+        "\"esc \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\ud83d\\ude00\"",
+        "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
+        "{\"a\":{\"b\":[{},[]]},\"\\u0041\":1}",
+        "1e-400",
+        "0.0000000000000000000000000000000000000000000000000000000000000000000001",
+        NULL
+    };
+    const char *refuse[] = {
+        "", " ", "{", "[1,]", "{\"a\":1,}", "01", "1.", "-", "+1", ".5", "1e",
+        "{\"a\":1,\"a\":2}", "\"\\u0000\"", "\"\\ud800\"", "\"\\udc00\"",
+        "\"\\ud800\\u0041\"", "\"\x01\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
+        "\"\xf4\x90\x80\x80\"", "\"\xe2\x82\"", "tru", "nul", "1e999",
+        "99999999999999999999", "{\"a\" 1}", "[1 2]", "\"\\x\"", "{1:2}",
+        "[1]x", "\"abc", NULL
+    };
+    char *deep;
+    int i, ok = 1;
+
+    for (i = 0; accept[i]; i++) {
+        if (!mcp_json_parse(pool, accept[i], strlen(accept[i]))
+            || !same_as_jansson(accept[i], strlen(accept[i]))) {
+            printf("# accept[%d] differs\n", i);
+            ok = 0;
+        }
+    }
+    CHECK(ok, "our reader reads what jansson reads, with the same values");
+    ok = 1;
+    for (i = 0; refuse[i]; i++) {
+        if (mcp_json_parse(pool, refuse[i], strlen(refuse[i]))
+            || !same_as_jansson(refuse[i], strlen(refuse[i]))) {
+            printf("# refuse[%d] differs: %s\n", i, refuse[i]);
+            ok = 0;
+        }
+    }
+    CHECK(ok, "our reader refuses what jansson refuses");
+    CHECK(same_as_jansson("{\"a\\u0000b\":1}", 13), "a NUL in a key is refused alike");
+    CHECK(!mcp_json_parse(pool, "4\0 ", 3), "a raw NUL byte is refused");
+
+    deep = apr_palloc(pool, 2 * 2049 + 1);
+    memset(deep, '[', 2048);
+    memset(deep + 2048, ']', 2048);
+    CHECK(mcp_json_parse(pool, deep, 4096) && same_as_jansson(deep, 4096),
+          "2048 levels of nesting are read");
+    memset(deep, '[', 2049);
+    memset(deep + 2049, ']', 2049);
+    CHECK(!mcp_json_parse(pool, deep, 4098) && same_as_jansson(deep, 4098),
+          "2049 levels are refused, as jansson does");
+}
+
 static void test_record(void)
 {
     mcp_session_t *s, *t;
@@ -513,6 +576,7 @@ int main(void)
     test_sha256();
     test_rpc();
     test_dump();
+    test_parse();
     test_record();
     test_versions();
     test_template();
