@@ -24,9 +24,10 @@
 #include "mcp_store.h"
 
 #define SEG_MAGIC        0x4d435053u    /* "MCPS" */
-#define SEG_LAYOUT       1u
+#define SEG_LAYOUT       2u
 #define SLOT_BYTES       1008
 #define RETAINED_KEY     "mod_mcp_session-shm"
+#define SWEEP_INTERVAL   apr_time_from_sec(1)
 
 typedef struct slot_t {
     unsigned char key[32];
@@ -46,6 +47,7 @@ typedef struct seg_header_t {
     pthread_mutex_t lock;
     apr_uint32_t free_head;
     apr_uint32_t used;
+    apr_time_t next_sweep;      /* a full table is swept at most once a second */
     mcp_stats_t stats;
     char node[64];
 } seg_header_t;
@@ -342,7 +344,10 @@ static apr_status_t memory_create_session(void *instance, const char *key,
     if ((rv = key_bytes(key, k)) != APR_SUCCESS || (rv = lock()) != APR_SUCCESS) {
         return rv;
     }
-    if (!seg->free_head) {
+    if (!seg->free_head && now >= seg->next_sweep) {
+        /* Bounded: a flood of initializes against a full table must not
+         * turn into one whole-table scan under the lock per request. */
+        seg->next_sweep = now + SWEEP_INTERVAL;
         sweep(now);
     }
     if (!seg->free_head) {
