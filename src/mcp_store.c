@@ -99,8 +99,7 @@ apr_status_t mcp_store_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
             memory_used = 1;
         }
     }
-    rv = mcp_store_memory_segment(s, s->process->pool,
-                                  main_sc->capacity ? main_sc->capacity
+    rv = mcp_store_memory_segment(s, main_sc->capacity ? main_sc->capacity
                                                     : MCP_DEFAULT_CAPACITY,
                                   memory_used);
     if (rv != APR_SUCCESS) {

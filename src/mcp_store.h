@@ -44,8 +44,8 @@ void mcp_store_redis_register(apr_pool_t *p);
 
 /* The shared segment: counters, and the session table when any server
  * uses memory mode. Kept across restarts with ap_retained_data. */
-apr_status_t mcp_store_memory_segment(server_rec *s, apr_pool_t *pconf,
-                                      int capacity, int with_table);
+apr_status_t mcp_store_memory_segment(server_rec *s, int capacity,
+                                      int with_table);
 apr_size_t mcp_store_memory_max_record(void);
 /* Bytes of shared memory the table uses per session slot, and slots. */
 apr_size_t mcp_store_memory_slot_bytes(void);

@@ -156,8 +156,8 @@ static apr_status_t format_segment(void *base, apr_uint32_t capacity,
     return APR_SUCCESS;
 }
 
-apr_status_t mcp_store_memory_segment(server_rec *s, apr_pool_t *pconf,
-                                      int capacity, int with_table)
+apr_status_t mcp_store_memory_segment(server_rec *s, int capacity,
+                                      int with_table)
 {
     retained_t *ret;
     apr_uint32_t cap = with_table ? (apr_uint32_t)capacity : 0, nb = 1;
