@@ -77,6 +77,16 @@ static apr_status_t emit(mcp_ctx_t *ctx, json_t *note)
     return rv;
 }
 
+/* Prompt messages and completions are made only by the calls that use
+ * them: a tool call needs neither. */
+static json_t *made(json_t **array)
+{
+    if (!*array) {
+        *array = json_array();
+    }
+    return *array;
+}
+
 static apr_status_t op_add_content(mcp_call_t *call, json_t *content)
 {
     if (!json_is_object(content)) {
@@ -167,13 +177,14 @@ static apr_status_t op_add_message(mcp_call_t *call, const char *role,
         return APR_EINVAL;
     }
     m = json_pack("{s:s, s:O}", "role", role, "content", content);
-    return json_array_append_new(IMPL(call)->messages, m) ? APR_ENOMEM
+    return json_array_append_new(made(&IMPL(call)->messages), m) ? APR_ENOMEM
                                                           : APR_SUCCESS;
 }
 
 static apr_status_t op_add_completion(mcp_call_t *call, const char *value)
 {
-    return json_array_append_new(IMPL(call)->completions, json_string(value))
+    return json_array_append_new(made(&IMPL(call)->completions),
+                                 json_string(value))
            ? APR_ENOMEM : APR_SUCCESS;
 }
 
@@ -236,8 +247,6 @@ static call_impl_t *call_make(mcp_ctx_t *ctx, const mcp_msg_t *msg,
         c->progress_token = NULL;
     }
     c->content = json_array();
-    c->messages = json_array();
-    c->completions = json_array();
     apr_pool_cleanup_register(ctx->pool, c, call_cleanup, apr_pool_cleanup_null);
     return c;
 }
@@ -521,7 +530,7 @@ static json_t *prompts_get(mcp_ctx_t *ctx, const mcp_msg_t *msg)
     if (rv != APR_SUCCESS) {
         return call_failed(c, msg, rv);
     }
-    result = json_pack("{s:O}", "messages", c->messages);
+    result = json_pack("{s:O}", "messages", made(&c->messages));
     if (pr->description) {
         json_object_set_new(result, "description", json_string(pr->description));
     }
@@ -590,7 +599,7 @@ static json_t *completion_complete(mcp_ctx_t *ctx, const mcp_msg_t *msg)
             return call_failed(c, msg, rv);
         }
     }
-    total = json_array_size(c->completions);
+    total = json_array_size(made(&c->completions));
     /* the spec caps one answer at 100 values */
     while (json_array_size(c->completions) > 100) {
         json_array_remove(c->completions, 100);

@@ -256,17 +256,25 @@ static const char *scan_value(const char *c, const char *end)
     return NULL;
 }
 
+/* A JSON integer as jansson reads it (-?(0|[1-9][0-9]*)); longer ones
+ * than any timestamp are left to jansson. */
 static int integer_of(const char *v, const char *end, apr_int64_t *out)
 {
-    char buf[24], *stop;
-    apr_size_t n = (apr_size_t)(end - v);
-    if (n == 0 || n >= sizeof(buf)) {
+    int neg = (v < end && *v == '-');
+    apr_int64_t n = 0;
+    const char *c = v + neg;
+
+    if (c >= end || end - c > 18 || (*c == '0' && end - c > 1)) {
         return 0;
     }
-    memcpy(buf, v, n);
-    buf[n] = '\0';
-    *out = apr_strtoi64(buf, &stop, 10);
-    return *stop == '\0';
+    for (; c < end; c++) {
+        if (*c < '0' || *c > '9') {
+            return 0;
+        }
+        n = n * 10 + (*c - '0');
+    }
+    *out = neg ? -n : n;
+    return 1;
 }
 
 /* The fast reader: a flat object whose strings have no escapes, as this
