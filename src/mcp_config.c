@@ -304,6 +304,13 @@ int mcp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                          (unsigned)s->port);
             rv = !OK;
         }
+        else if (mcp_conf_mode(sc) == MCP_MODE_MEMORY && sc->store_spec) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, MCPLOG(00102)
+                         "MCPSessionStore %s is not used by server %s:%u: its "
+                         "MCPSessionStorageMode is memory", sc->store_spec,
+                         s->server_hostname ? s->server_hostname : "(default)",
+                         (unsigned)s->port);
+        }
     }
     return rv;
 }
