@@ -249,8 +249,20 @@ static APR_INLINE int mcp_call_arg_number(mcp_call_t *call, const char *name,
 static APR_INLINE apr_status_t mcp_call_add_text(mcp_call_t *call,
                                                  const char *text)
 {
-    return mcp_call__add_new(call, json_pack("{s:s, s:s}", "type", "text",
-                                             "text", text));
+    /* built directly: json_pack would parse a format on every call */
+    json_t *t = json_string(text), *c;
+    if (!t) {
+        return APR_EINVAL;      /* NULL or not UTF-8 */
+    }
+    c = json_object();
+    if (c) {
+        json_object_set_new(c, "type", json_string("text"));
+        json_object_set_new(c, "text", t);
+    }
+    else {
+        json_decref(t);
+    }
+    return mcp_call__add_new(call, c);
 }
 
 /* Append a base64 image or audio item: type is "image" or "audio". */

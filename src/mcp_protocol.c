@@ -412,7 +412,8 @@ static json_t *tools_call(mcp_ctx_t *ctx, const mcp_msg_t *msg)
     if (rv != APR_SUCCESS) {
         return call_failed(c, msg, rv);
     }
-    result = json_pack("{s:O}", "content", c->content);
+    result = json_object();
+    json_object_set(result, "content", c->content);
     if (c->structured) {
         json_object_set(result, "structuredContent", c->structured);
     }
