@@ -18,9 +18,21 @@ static const uint32_t K[64] = {
 
 #define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
-static void block(uint32_t h[8], const unsigned char *p)
+#define S0(x) (ROR(x, 2) ^ ROR(x, 13) ^ ROR(x, 22))
+#define S1(x) (ROR(x, 6) ^ ROR(x, 11) ^ ROR(x, 25))
+#define CH(x, y, z) (((x) & (y)) ^ (~(x) & (z)))
+#define MAJ(x, y, z) (((x) & (y)) ^ ((x) & (z)) ^ ((y) & (z)))
+/* One round with the variables renamed instead of shifted: eight rounds
+ * in a row bring them back to their places. */
+#define ROUND(a, b, c, d, e, f, g, h, i) do {                    \
+        uint32_t t1 = h + S1(e) + CH(e, f, g) + K[i] + w[i];     \
+        d += t1;                                                 \
+        h = t1 + S0(a) + MAJ(a, b, c);                           \
+    } while (0)
+
+static void block(uint32_t hs[8], const unsigned char *p)
 {
-    uint32_t w[64], a, b, c, d, e, f, g, hh, t1, t2;
+    uint32_t w[64], a, b, c, d, e, f, g, h;
     int i;
 
     for (i = 0; i < 16; i++) {
@@ -32,17 +44,20 @@ static void block(uint32_t h[8], const unsigned char *p)
         uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
         w[i] = w[i - 16] + s0 + w[i - 7] + s1;
     }
-    a = h[0]; b = h[1]; c = h[2]; d = h[3];
-    e = h[4]; f = h[5]; g = h[6]; hh = h[7];
-    for (i = 0; i < 64; i++) {
-        t1 = hh + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g))
-           + K[i] + w[i];
-        t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        hh = g; g = f; f = e; e = d + t1;
-        d = c; c = b; b = a; a = t1 + t2;
+    a = hs[0]; b = hs[1]; c = hs[2]; d = hs[3];
+    e = hs[4]; f = hs[5]; g = hs[6]; h = hs[7];
+    for (i = 0; i < 64; i += 8) {
+        ROUND(a, b, c, d, e, f, g, h, i);
+        ROUND(h, a, b, c, d, e, f, g, i + 1);
+        ROUND(g, h, a, b, c, d, e, f, i + 2);
+        ROUND(f, g, h, a, b, c, d, e, i + 3);
+        ROUND(e, f, g, h, a, b, c, d, i + 4);
+        ROUND(d, e, f, g, h, a, b, c, i + 5);
+        ROUND(c, d, e, f, g, h, a, b, i + 6);
+        ROUND(b, c, d, e, f, g, h, a, i + 7);
     }
-    h[0] += a; h[1] += b; h[2] += c; h[3] += d;
-    h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+    hs[0] += a; hs[1] += b; hs[2] += c; hs[3] += d;
+    hs[4] += e; hs[5] += f; hs[6] += g; hs[7] += h;
 }
 
 void mcp_sha256(const void *data, size_t len, unsigned char out[MCP_SHA256_LEN])
