@@ -39,6 +39,9 @@ my $report = "$tmp/report.md";
 my $log    = "$tmp/conformance.log";
 
 local $ENV{TMPDIR} = $tmp;
+# the same httpd binary as Apache::Test's (under ASAN=1 a libasan wrapper)
+local $ENV{APACHE_HTTPD} = Apache::Test::vars('httpd')
+    if Apache::Test::vars('httpd');
 my $rc = system("timeout --kill-after=20 900 sh '$top/scripts/conformance.sh' "
                 . "--modes '$modes' --out '$report' > '$log' 2>&1") >> 8;
 
