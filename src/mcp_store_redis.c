@@ -561,24 +561,64 @@ static apr_status_t client_put(redis_store_t *st, redis_client_t *c,
 /* The three commands this store uses, each retried at most once (see
  * client_put). A failure is never APR_NOTFOUND: with our server_func,
  * apr_redis only says NOTFOUND when Redis answered "$-1" or ":0". */
-static apr_status_t cmd_get(redis_store_t *st, const char *rkey,
-                            apr_pool_t *p, char **val, apr_size_t *len)
+typedef enum { CMD_GET, CMD_SETEX, CMD_DEL } cmd_e;
+
+typedef struct cmd_t {
+    cmd_e op;
+    const char *rkey;
+    apr_pool_t *p;          /* GET: where the value goes */
+    char *val;              /* GET: out; SETEX: in */
+    apr_size_t len;
+    apr_uint32_t ttl;       /* SETEX */
+    int sent;               /* the command reached a connection */
+} cmd_t;
+
+static apr_status_t cmd_run(redis_store_t *st, cmd_t *cmd)
 {
     redis_client_t *c;
     apr_time_t started;
     apr_status_t rv;
     int retry, tries = 0;
 
+    cmd->sent = 0;
     do {
         rv = client_get(st, &c, &started);
         if (rv != APR_SUCCESS) {
             break;
         }
-        *val = NULL;
-        *len = 0;
-        rv = apr_redis_getp(c->rc, p, rkey, val, len, NULL);
+        cmd->sent = 1;
+        switch (cmd->op) {
+        case CMD_GET:
+            cmd->val = NULL;
+            cmd->len = 0;
+            rv = apr_redis_getp(c->rc, cmd->p, cmd->rkey, &cmd->val,
+                                &cmd->len, NULL);
+            break;
+        case CMD_SETEX:
+            rv = apr_redis_setex(c->rc, cmd->rkey, cmd->val, cmd->len,
+                                 cmd->ttl, 0);
+            /* SETEX never answers "$-1"; anything but +OK is a failure */
+            if (rv == APR_NOTFOUND) {
+                rv = APR_EGENERAL;
+            }
+            break;
+        default:
+            rv = apr_redis_delete(c->rc, cmd->rkey, 0);
+            break;
+        }
         rv = client_put(st, c, rv, started, &retry);
     } while (retry && ++tries < 2);
+    return rv;
+}
+
+static apr_status_t cmd_get(redis_store_t *st, const char *rkey,
+                            apr_pool_t *p, char **val, apr_size_t *len)
+{
+    cmd_t cmd = { CMD_GET, rkey, p, NULL, 0, 0, 0 };
+    apr_status_t rv = cmd_run(st, &cmd);
+
+    *val = cmd.val;
+    *len = cmd.len;
     return rv;
 }
 
@@ -586,42 +626,17 @@ static apr_status_t cmd_setex(redis_store_t *st, const char *rkey,
                               char *val, apr_size_t len, apr_uint32_t ttl,
                               int *sent)
 {
-    redis_client_t *c;
-    apr_time_t started;
-    apr_status_t rv;
-    int retry, tries = 0;
+    cmd_t cmd = { CMD_SETEX, rkey, NULL, val, len, ttl, 0 };
+    apr_status_t rv = cmd_run(st, &cmd);
 
-    *sent = 0;
-    do {
-        rv = client_get(st, &c, &started);
-        if (rv != APR_SUCCESS) {
-            break;
-        }
-        *sent = 1;
-        rv = apr_redis_setex(c->rc, rkey, val, len, ttl, 0);
-        /* SETEX never answers "$-1"; anything but +OK is a failure */
-        rv = client_put(st, c, rv == APR_NOTFOUND ? APR_EGENERAL : rv,
-                        started, &retry);
-    } while (retry && ++tries < 2);
+    *sent = cmd.sent;
     return rv;
 }
 
 static apr_status_t cmd_del(redis_store_t *st, const char *rkey)
 {
-    redis_client_t *c;
-    apr_time_t started;
-    apr_status_t rv;
-    int retry, tries = 0;
-
-    do {
-        rv = client_get(st, &c, &started);
-        if (rv != APR_SUCCESS) {
-            break;
-        }
-        rv = apr_redis_delete(c->rc, rkey, 0);
-        rv = client_put(st, c, rv, started, &retry);
-    } while (retry && ++tries < 2);
-    return rv;
+    cmd_t cmd = { CMD_DEL, rkey, NULL, NULL, 0, 0, 0 };
+    return cmd_run(st, &cmd);
 }
 
 /* --------------------------------------------------------------------- */
