@@ -57,6 +57,11 @@ typedef struct mcp_store_params_t {
     apr_interval_time_t timeout;    /* MCPSessionStoreTimeout: per call */
     int capacity;                   /* MCPSessionCapacity (memory store) */
     int threads_per_child;          /* for sizing connection pools */
+    apr_interval_time_t handshake_ttl;  /* MCPSessionHandshakeTTL: a session
+                                     * made by create_session() lives this
+                                     * long (sliding on fetch) until its first
+                                     * update(), which gives it ttl; a full
+                                     * store may reclaim such sessions first */
 } mcp_store_params_t;
 
 typedef struct mcp_store_provider_t {

@@ -12,6 +12,8 @@ void *mcp_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->ttl = -1;
     sc->refresh_after = -1;
     sc->store_timeout = -1;
+    sc->handshake_ttl = -1;
+    sc->breaker = -1;
     return sc;
 }
 
@@ -29,6 +31,9 @@ void *mcp_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->store_timeout = add->store_timeout >= 0 ? add->store_timeout
                                                 : base->store_timeout;
     sc->key_prefix = add->key_prefix ? add->key_prefix : base->key_prefix;
+    sc->handshake_ttl = add->handshake_ttl >= 0 ? add->handshake_ttl
+                                                : base->handshake_ttl;
+    sc->breaker = add->breaker >= 0 ? add->breaker : base->breaker;
     sc->capacity = base->capacity;
     return sc;
 }
@@ -48,6 +53,8 @@ void *mcp_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->origins = add->origins ? add->origins : base->origins;
     dc->max_message = add->max_message >= 0 ? add->max_message
                                             : base->max_message;
+    dc->endpoint_name = add->endpoint_name ? add->endpoint_name
+                                           : base->endpoint_name;
     return dc;
 }
 
@@ -74,6 +81,20 @@ apr_interval_time_t mcp_conf_timeout(const mcp_srv_conf_t *sc)
 const char *mcp_conf_prefix(const mcp_srv_conf_t *sc)
 {
     return sc->key_prefix ? sc->key_prefix : MCP_DEFAULT_PREFIX;
+}
+
+apr_interval_time_t mcp_conf_handshake_ttl(const mcp_srv_conf_t *sc)
+{
+    apr_interval_time_t ttl = mcp_conf_ttl(sc);
+    apr_interval_time_t h = sc->handshake_ttl >= 0 ? sc->handshake_ttl
+                                                   : MCP_DEFAULT_HANDSHAKE_TTL;
+    /* never longer than a whole session may live */
+    return h < ttl ? h : ttl;
+}
+
+apr_interval_time_t mcp_conf_breaker(const mcp_srv_conf_t *sc)
+{
+    return sc->breaker >= 0 ? sc->breaker : MCP_DEFAULT_BREAKER;
 }
 
 apr_off_t mcp_conf_max_message(const mcp_dir_conf_t *dc)
@@ -187,6 +208,49 @@ static const char *set_timeout(cmd_parms *cmd, void *dc, const char *arg)
                          &srv_conf(cmd)->store_timeout);
 }
 
+static const char *set_handshake_ttl(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return parse_seconds(cmd, arg, apr_time_from_sec(1),
+                         &srv_conf(cmd)->handshake_ttl);
+}
+
+static const char *set_breaker(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_interval_time_t t;
+
+    if (!strcasecmp(arg, "off")) {
+        srv_conf(cmd)->breaker = 0;
+        return NULL;
+    }
+    if (ap_timeout_parameter_parse(arg, &t, "ms") != APR_SUCCESS
+        || t < apr_time_from_msec(10) || t > apr_time_from_sec(60)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not 'off' or a duration "
+                            "from 10ms to 60s (a bare number is ms)",
+                            cmd->cmd->name, arg);
+    }
+    srv_conf(cmd)->breaker = t;
+    return NULL;
+}
+
+static const char *set_endpoint_name(cmd_parms *cmd, void *dcv,
+                                     const char *arg)
+{
+    const char *c;
+
+    if (!*arg || strlen(arg) > 255) {
+        return apr_psprintf(cmd->pool, "%s: the name must be 1 to 255 "
+                            "characters", cmd->cmd->name);
+    }
+    for (c = arg; *c; c++) {
+        if (*c <= ' ' || *c > '~') {
+            return apr_psprintf(cmd->pool, "%s: the name must be visible "
+                                "ASCII without spaces", cmd->cmd->name);
+        }
+    }
+    ((mcp_dir_conf_t *)dcv)->endpoint_name = arg;
+    return NULL;
+}
+
 static const char *set_prefix(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *c;
@@ -277,6 +341,17 @@ const command_rec mcp_cmds[] = {
     AP_INIT_TAKE1("MCPSessionKeyPrefix", set_prefix, NULL, RSRC_CONF,
                   "Prefix of every key written to the external store "
                   "(default mcp:session:)"),
+    AP_INIT_TAKE1("MCPSessionHandshakeTTL", set_handshake_ttl, NULL, RSRC_CONF,
+                  "Lifetime of a session whose client has not yet sent "
+                  "notifications/initialized (default 60 s)"),
+    AP_INIT_TAKE1("MCPSessionStoreBreaker", set_breaker, NULL, RSRC_CONF,
+                  "Fail store calls fast while one has been outstanding this "
+                  "long (default 250ms; off)"),
+    AP_INIT_TAKE1("MCPEndpointName", set_endpoint_name, NULL,
+                  OR_AUTHCFG | RSRC_CONF,
+                  "The endpoint identity sessions belong to (default: the "
+                  "virtual host's name and the path of the section that has "
+                  "SetHandler mcp-session)"),
     AP_INIT_TAKE1("MCPSessionCapacity", set_capacity, NULL, RSRC_CONF,
                   "How many live sessions memory mode holds (default 10000)"),
     AP_INIT_ITERATE("MCPAllowedOrigins", set_origins, NULL, OR_AUTHCFG | RSRC_CONF,

@@ -17,6 +17,8 @@ typedef enum {
 #define MCP_DEFAULT_PREFIX       "mcp:session:"
 #define MCP_DEFAULT_CAPACITY     10000
 #define MCP_DEFAULT_MAX_MESSAGE  (4 * 1024 * 1024)
+#define MCP_DEFAULT_HANDSHAKE_TTL apr_time_from_sec(60)
+#define MCP_DEFAULT_BREAKER      apr_time_from_msec(250)
 
 struct mcp_store_t;
 
@@ -28,6 +30,9 @@ typedef struct mcp_srv_conf_t {
     apr_interval_time_t refresh_after;      /* -1: unset */
     apr_interval_time_t store_timeout;      /* -1: unset */
     const char *key_prefix;
+    apr_interval_time_t handshake_ttl;      /* MCPSessionHandshakeTTL; -1: unset */
+    apr_interval_time_t breaker;            /* MCPSessionStoreBreaker; 0: off,
+                                             * -1: unset */
     int capacity;                           /* main server only; 0: unset */
     /* Set in post_config. */
     struct mcp_store_t *store;
@@ -37,6 +42,7 @@ typedef struct mcp_srv_conf_t {
 typedef struct mcp_dir_conf_t {
     apr_array_header_t *origins;            /* MCPAllowedOrigins; NULL: unset */
     apr_off_t max_message;                  /* -1: unset */
+    const char *endpoint_name;              /* MCPEndpointName; NULL: unset */
 } mcp_dir_conf_t;
 
 extern const command_rec mcp_cmds[];
@@ -52,6 +58,8 @@ apr_interval_time_t mcp_conf_ttl(const mcp_srv_conf_t *sc);
 apr_interval_time_t mcp_conf_refresh_after(const mcp_srv_conf_t *sc);
 apr_interval_time_t mcp_conf_timeout(const mcp_srv_conf_t *sc);
 const char *mcp_conf_prefix(const mcp_srv_conf_t *sc);
+apr_interval_time_t mcp_conf_handshake_ttl(const mcp_srv_conf_t *sc);
+apr_interval_time_t mcp_conf_breaker(const mcp_srv_conf_t *sc);
 apr_off_t mcp_conf_max_message(const mcp_dir_conf_t *dc);
 
 /* check_config: refuse half configurations (runs for `apachectl -t`). */

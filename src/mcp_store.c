@@ -33,9 +33,11 @@ static mcp_store_t *store_make(apr_pool_t *pconf, apr_pool_t *ptemp,
     /* Virtual hosts with the same settings share one instance (and so,
      * for Redis, one connection pool per child). */
     sig = apr_psprintf(ptemp, "%s|%s|%" APR_TIME_T_FMT "|%" APR_TIME_T_FMT
-                       "|%" APR_TIME_T_FMT, spec, mcp_conf_prefix(sc),
+                       "|%" APR_TIME_T_FMT "|%" APR_TIME_T_FMT "|%"
+                       APR_TIME_T_FMT, spec, mcp_conf_prefix(sc),
                        mcp_conf_ttl(sc), mcp_conf_refresh_after(sc),
-                       mcp_conf_timeout(sc));
+                       mcp_conf_timeout(sc), mcp_conf_handshake_ttl(sc),
+                       mcp_conf_breaker(sc));
     st = apr_hash_get(shared, sig, APR_HASH_KEY_STRING);
     if (st) {
         goto leave;
@@ -48,6 +50,8 @@ static mcp_store_t *store_make(apr_pool_t *pconf, apr_pool_t *ptemp,
     st->params.timeout = mcp_conf_timeout(sc);
     st->params.capacity = mcp_store_memory_capacity();
     st->params.threads_per_child = threads;
+    st->params.handshake_ttl = mcp_conf_handshake_ttl(sc);
+    st->breaker = mcp_conf_breaker(sc);
     st->max_record = strcmp(st->provider->name, "memory")
                      ? MCP_STORE_MAX_RECORD : mcp_store_memory_max_record();
     err = st->provider->create(&st->instance, spec, pconf, ptemp);

@@ -17,6 +17,7 @@ typedef struct mcp_store_t {
     mcp_store_params_t params;
     const char *description;        /* for logs and mod_status */
     apr_size_t max_record;          /* largest record the store takes */
+    apr_interval_time_t breaker;    /* MCPSessionStoreBreaker; 0: off */
     volatile apr_uint32_t failing;  /* 1 while the backend fails (per child) */
     volatile apr_uint32_t next_log; /* rate limit of outage logs, seconds */
 } mcp_store_t;
