@@ -25,6 +25,7 @@
 
 #include "mod_mcp_session.h"
 #include "mcp_config.h"
+#include "mcp_endpoint.h"
 #include "mcp_handler.h"
 #include "mcp_registry.h"
 #include "mcp_status.h"
@@ -85,7 +86,10 @@ static int mcp_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if ((rc = build_registry(pconf, s)) != OK) {
         return rc;
     }
-    rv = mcp_store_post_config(pconf, ptemp, s);
+    rv = mcp_endpoint_post_config(pconf, ptemp, s);
+    if (rv == APR_SUCCESS) {
+        rv = mcp_store_post_config(pconf, ptemp, s);
+    }
     return rv == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 

@@ -663,35 +663,59 @@ static const mcp_prompt_t image_prompt = {
 /* ------------------------------------------------------------------ */
 /* Registration                                                        */
 
-static const mcp_tool_t *const example_tools[] = {
-    &echo_tool, &add_tool, &simple_text_tool, &image_tool, &audio_tool,
+/* echo and add are always served; the rest are what the conformance suite
+ * expects (some sleep, some stream), served only with MCPExampleTestTools
+ * on, so that a plain configuration offers nothing slow. */
+static const mcp_tool_t *const test_tools[] = {
+    &simple_text_tool, &image_tool, &audio_tool,
     &embedded_tool, &mixed_tool, &logging_tool, &progress_tool, &error_tool,
     &schema_2020_12_tool, &sampling_tool, &elicitation_tool,
     &elicitation_defaults_tool, &elicitation_enums_tool, NULL
 };
 
-static const mcp_resource_t *const example_resources[] = {
+static const mcp_resource_t *const test_resources[] = {
     &static_text_resource, &static_binary_resource, &watched_resource,
     &template_resource, NULL
 };
 
-static const mcp_prompt_t *const example_prompts[] = {
+static const mcp_prompt_t *const test_prompts[] = {
     &simple_prompt, &args_prompt, &embedded_prompt, &image_prompt, NULL
+};
+
+/* Providers registered while the configuration is read live in pconf,
+ * like those of register_hooks, and are listed by mod_mcp_session's
+ * post_config. */
+static const char *set_test_tools(cmd_parms *cmd, void *dc, int on)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    int i;
+
+    if (err || !on) {
+        return err;
+    }
+    for (i = 0; test_tools[i]; i++) {
+        mcp_register_tool(cmd->pool, test_tools[i]);
+    }
+    for (i = 0; test_resources[i]; i++) {
+        mcp_register_resource(cmd->pool, test_resources[i]);
+    }
+    for (i = 0; test_prompts[i]; i++) {
+        mcp_register_prompt(cmd->pool, test_prompts[i]);
+    }
+    return NULL;
+}
+
+static const command_rec example_cmds[] = {
+    AP_INIT_FLAG("MCPExampleTestTools", set_test_tools, NULL, RSRC_CONF,
+                 "Also serve the conformance suite's test tools, resources "
+                 "and prompts (default off)"),
+    { NULL }
 };
 
 static void register_hooks(apr_pool_t *p)
 {
-    int i;
-
-    for (i = 0; example_tools[i]; i++) {
-        mcp_register_tool(p, example_tools[i]);
-    }
-    for (i = 0; example_resources[i]; i++) {
-        mcp_register_resource(p, example_resources[i]);
-    }
-    for (i = 0; example_prompts[i]; i++) {
-        mcp_register_prompt(p, example_prompts[i]);
-    }
+    mcp_register_tool(p, &echo_tool);
+    mcp_register_tool(p, &add_tool);
 }
 
 AP_DECLARE_MODULE(mcp_example) = {
@@ -700,7 +724,7 @@ AP_DECLARE_MODULE(mcp_example) = {
     NULL,                       /* per-directory config merger */
     NULL,                       /* per-server config creator */
     NULL,                       /* per-server config merger */
-    NULL,                       /* command table */
+    example_cmds,               /* command table */
     register_hooks,
 #if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
     AP_MODULE_FLAG_NONE

@@ -191,6 +191,7 @@ start_httpd() {
         echo "LoadModule authz_core_module \"$MODDIR/mod_authz_core.so\""
         echo "LoadModule mcp_session_module \"$SO\""
         echo "LoadModule mcp_example_module \"$EX_SO\""
+        echo "MCPExampleTestTools on"
         if [ "$IS_ROOT" = 1 ]; then
             echo "User nobody"
             echo "Group nogroup"

@@ -78,6 +78,8 @@ LoadModule authz_host_module $MODDIR/mod_authz_host.so
 LoadModule status_module $MODDIR/mod_status.so
 LoadModule mcp_session_module "$TOP/.libs/mod_mcp_session.so"
 LoadModule mcp_example_module "$TOP/.libs/mod_mcp_example.so"
+# the conformance suite's tools too (the MCP Inspector shows them all)
+MCPExampleTestTools on
 <IfModule unixd_module>
     User $RUNUSER
     Group $RUNGROUP

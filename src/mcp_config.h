@@ -36,7 +36,8 @@ typedef struct mcp_srv_conf_t {
     int capacity;                           /* main server only; 0: unset */
     /* Set in post_config. */
     struct mcp_store_t *store;
-    apr_array_header_t *own_origins;        /* scheme://name[:port] of this vhost */
+    const char *endpoint_host;              /* ServerName without port */
+    int endpoint_host_derived;              /* no ServerName: httpd made it up */
 } mcp_srv_conf_t;
 
 typedef struct mcp_dir_conf_t {

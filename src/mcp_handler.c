@@ -20,6 +20,7 @@
 #include "http_request.h"
 #include "mcp_private.h"
 #include "mcp_config.h"
+#include "mcp_endpoint.h"
 #include "mcp_handler.h"
 #include "mcp_json.h"
 #include "mcp_protocol.h"
@@ -31,9 +32,22 @@
 #define RETRY_AFTER_OUTAGE   "5"
 #define RETRY_AFTER_FULL     "30"
 #define FULL_LOG_INTERVAL    60
+#define UNSAVED_LOG_INTERVAL 60
+/* A 2025-03-26 batch may hold 100 requests: bound what one costs. Lists
+ * are the largest answers (one list request per batch), and requests stop
+ * being started once the batch has run this long. */
+#define BATCH_LIST_MAX       1
+#define BATCH_TIME_BUDGET    apr_time_from_sec(2)
+/* What a browser client may send and read (CORS). */
+#define CORS_ALLOW_METHODS   "POST, GET, DELETE"
+#define CORS_ALLOW_HEADERS   "Content-Type, Mcp-Session-Id, MCP-Protocol-Version, " \
+                             "Last-Event-ID, Authorization"
+#define CORS_EXPOSE_HEADERS  "Mcp-Session-Id, MCP-Protocol-Version"
+#define CORS_MAX_AGE         "600"
 
 static const mcp_registry_t *registry;
 static volatile apr_uint32_t next_full_log;
+static volatile apr_uint32_t next_unsaved_log;
 
 void mcp_handler_set_registry(const mcp_registry_t *reg)
 {
@@ -225,10 +239,17 @@ static int save_session(req_t *q, mcp_session_t *s, int answered)
     s->last = apr_time_now();
     rec = mcp_record_serialize(r->pool, s, q->st->max_record, &len);
     if (!rec) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MCPLOG(00207)
+        apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+        /* the protocol refuses changes that would not fit, so this is a
+         * bug or a store with a tiny limit: say so, but not per request */
+        int level = now >= next_unsaved_log ? APLOG_ERR : APLOG_DEBUG;
+        if (level == APLOG_ERR) {
+            next_unsaved_log = now + UNSAVED_LOG_INTERVAL;
+        }
+        ap_log_rerror(APLOG_MARK, level, 0, r, MCPLOG(00207)
                       "session %s does not fit the store's %" APR_SIZE_T_FMT
-                      " bytes; change not saved", short_key(r, s),
-                      q->st->max_record);
+                      " bytes; change not saved (logged at most every %ds)",
+                      short_key(r, s), q->st->max_record, UNSAVED_LOG_INTERVAL);
         return OK;
     }
     rv = q->st->provider->update(q->st->instance, s->key, rec, len, r->pool);
@@ -271,19 +292,20 @@ static int too_large(request_rec *r, apr_off_t max)
                                        " bytes", max));
 }
 
-/* Read the whole body, refusing more than max bytes. Returns OK or an
- * HTTP status/answer. */
+/* Read the whole body, refusing more than max bytes. A declared length is
+ * read into one exact buffer; a chunked body grows by doubling. Returns OK
+ * or an HTTP status/answer. */
 static int read_body(request_rec *r, apr_off_t max, char **body,
                      apr_size_t *len)
 {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_off_t declared = -1;
     apr_size_t size = 0, cap;
     char *buf;
     long n;
     int rc;
 
     if (cl) {
-        apr_off_t declared;
         if (apr_strtoff(&declared, cl, NULL, 10) == APR_SUCCESS
             && declared > max) {
             return too_large(r, max);
@@ -292,11 +314,18 @@ static int read_body(request_rec *r, apr_off_t max, char **body,
     if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
         return rc;
     }
-    cap = (r->remaining > 0 && r->remaining <= max) ? (apr_size_t)r->remaining
-                                                    : 8192;
+    if (r->remaining > 0 && r->remaining <= max) {
+        declared = r->remaining;
+        cap = (apr_size_t)declared;
+    }
+    else {
+        declared = -1;
+        cap = 8192;
+    }
     buf = apr_palloc(r->pool, cap + 1);
     if (ap_should_client_block(r)) {
-        for (;;) {
+        /* HTTP_IN never hands out more than a declared length */
+        while (declared < 0 || (apr_off_t)size < declared) {
             if (size == cap) {
                 char *bigger;
                 if ((apr_off_t)cap >= max + 1) {
@@ -394,14 +423,50 @@ static int post_initialize(req_t *q, mcp_batch_t *b)
     return mcp_responder_finish(&rs, answer);
 }
 
+static int is_list_method(const char *method)
+{
+    apr_size_t n = strlen(method);
+    return n > 5 && !strcmp(method + n - 5, "/list");
+}
+
+/* The error answer for a batch request that is not run, or NULL to run it. */
+static json_t *batch_refuses(request_rec *r, const mcp_msg_t *msg,
+                             apr_time_t started, int *lists)
+{
+    if (is_list_method(msg->method) && ++*lists > BATCH_LIST_MAX) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00218)
+                      "batch: refused %s, only %d list request per batch",
+                      msg->method, BATCH_LIST_MAX);
+        return mcp_rpc_error(msg->id, MCP_ERR_INVALID_REQUEST,
+                             apr_psprintf(r->pool, "Invalid Request: at most "
+                                          "%d list request per batch; send "
+                                          "it on its own", BATCH_LIST_MAX),
+                             NULL);
+    }
+    if (apr_time_now() - started > BATCH_TIME_BUDGET) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00219)
+                      "batch: %s not run, the batch has used its %d s",
+                      msg->method, (int)apr_time_sec(BATCH_TIME_BUDGET));
+        return mcp_rpc_error(msg->id, MCP_ERR_SERVER,
+                             apr_psprintf(r->pool, "Server busy: the batch "
+                                          "ran past its %d s budget; this "
+                                          "request was not run, send it "
+                                          "again",
+                                          (int)apr_time_sec(BATCH_TIME_BUDGET)),
+                             NULL);
+    }
+    return NULL;
+}
+
 static int post_in_session(req_t *q, mcp_batch_t *b)
 {
     request_rec *r = q->r;
     mcp_responder_t rs;
     mcp_session_t *s;
     mcp_ctx_t ctx;
-    json_t *answers = NULL;
-    int i, rc;
+    json_t *answers = NULL, *refused;
+    apr_time_t started;
+    int i, rc, lists = 0;
 
     if ((rc = request_session(q, &s)) != OK) {
         return rc;
@@ -425,9 +490,14 @@ static int post_in_session(req_t *q, mcp_batch_t *b)
     if (b->requests) {
         answers = mcp_json_pool_own(r->pool, json_array());
     }
+    started = apr_time_now();
     for (i = 0; i < b->msgs->nelts; i++) {
         const mcp_msg_t *msg = &APR_ARRAY_IDX(b->msgs, i, mcp_msg_t);
-        if (msg->kind == MCP_MSG_REQUEST) {
+        if (msg->kind == MCP_MSG_REQUEST && b->is_array
+            && (refused = batch_refuses(r, msg, started, &lists)) != NULL) {
+            json_array_append_new(answers, refused);
+        }
+        else if (msg->kind == MCP_MSG_REQUEST) {
             json_array_append_new(answers, mcp_protocol_request(&ctx, msg));
             ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, MCPLOG(00213)
                           "session %s: answered %s", short_key(r, s),
@@ -514,14 +584,31 @@ static int handle_delete(req_t *q)
 
 /* ------------------------------------------------------------------ */
 
-static const char *section_path(request_rec *r)
+/* CORS for an allowed Origin: browsers may read our answers and the
+ * session header; a preflight is answered here. Nothing for others. */
+static int cors(request_rec *r, const char *origin)
 {
-    core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
-    return (cd && cd->d) ? cd->d : "/";
+    apr_table_t *h = r->err_headers_out;
+
+    apr_table_setn(h, "Access-Control-Allow-Origin", origin);
+    apr_table_mergen(h, "Vary", "Origin");
+    if (r->method_number != M_OPTIONS) {
+        apr_table_setn(h, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+        return DECLINED;
+    }
+    apr_table_setn(h, "Access-Control-Allow-Methods", CORS_ALLOW_METHODS);
+    apr_table_setn(h, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+    apr_table_setn(h, "Access-Control-Max-Age", CORS_MAX_AGE);
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, MCPLOG(00220)
+                  "answered a CORS preflight from %s", origin);
+    r->status = HTTP_NO_CONTENT;
+    ap_set_content_length(r, 0);
+    return OK;
 }
 
 int mcp_handler(request_rec *r)
 {
+    const char *origin;
     req_t q;
 
     if (!r->handler || strcmp(r->handler, MCP_HANDLER_NAME)) {
@@ -535,24 +622,19 @@ int mcp_handler(request_rec *r)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     MCP_STAT_INC(requests);
-    /* The endpoint a session belongs to: the virtual host's name and port
-     * as configured (ServerName, or the <VirtualHost> address) and the
-     * innermost <Location> (core keeps its path in every section, even one
-     * holding none of our directives); never the Host header. */
-    q.endpoint = apr_psprintf(r->pool, "%s:%u%s", r->server->server_hostname
-                              ? r->server->server_hostname : "",
-                              (unsigned)r->server->port, section_path(r));
+    q.endpoint = mcp_endpoint_identity(r, q.sc, q.dc);
 
-    if (!origin_allowed(&q, apr_table_get(r->headers_in, "Origin"))) {
+    origin = apr_table_get(r->headers_in, "Origin");
+    if (!origin_allowed(&q, origin)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MCPLOG(00216)
                       "refused Origin %s (not this host's and not in "
-                      "MCPAllowedOrigins)",
-                      apr_table_get(r->headers_in, "Origin"));
+                      "MCPAllowedOrigins)", origin);
         return mcp_http_error(r, HTTP_FORBIDDEN, MCP_ERR_SERVER,
                               apr_psprintf(r->pool, "Forbidden: Invalid Origin "
-                                           "header: %s",
-                                           apr_table_get(r->headers_in,
-                                                         "Origin")));
+                                           "header: %s", origin));
+    }
+    if (origin && cors(r, origin) == OK) {
+        return OK;
     }
     switch (r->method_number) {
     case M_POST:

@@ -5,6 +5,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use MCPTest;
+use Time::HiRes qw(time);
 
 my $U = '/mcp';
 
@@ -64,6 +65,42 @@ $b = json_decode($r->content);
 my %by_id = map { ($_->{id} // '') => $_ } grep { ref eq 'HASH' } @{ ref $b eq 'ARRAY' ? $b : [] };
 is $by_id{b}{error}{code}, -32601, '2025-03-26 batch: -32601 for the unknown method';
 is_deeply $by_id{a}{result}, {}, '2025-03-26 batch: ping answered next to it';
+
+# --- the cost of a batch is bounded
+# 100 list requests: one answered, the others refused (a list is the
+# largest answer: 100 of them made the answer 52 times the request)
+my @lists = map { rpc('tools/list', {}, "tl$_") } 1 .. 100;
+my $req_len = length json_encode(\@lists);
+$r = mcp_post($U, \@lists, 'Mcp-Session-Id' => $old);
+is $r->code, 200, '2025-03-26 batch of 100 tools/list: 200';
+$b = json_decode($r->content);
+my @listed  = grep { ref $_->{result} eq 'HASH' && ref $_->{result}{tools} eq 'ARRAY' } @{ ref $b eq 'ARRAY' ? $b : [] };
+my @refused = grep { ($_->{error}{code} // 0) == -32600 } @{ ref $b eq 'ARRAY' ? $b : [] };
+is scalar(@listed), 1, '... exactly one tools/list answered';
+is scalar(@refused), 99, '... the other 99 refused with -32600';
+like $refused[0]{error}{message} // '', qr/^Invalid Request: at most 1 list request per batch/,
+    '... saying why';
+ok length($r->content) < 4 * $req_len,
+    '... the answer is less than 4 times the request (' . length($r->content) . " vs $req_len bytes)";
+
+# slow requests: the batch stops starting new ones after its time budget
+# (test_tool_with_progress takes about 100 ms)
+my @slow = map { rpc('tools/call', { name => 'test_tool_with_progress', arguments => {} }, "s$_") } 1 .. 60;
+my $t0 = time;
+$r = mcp_post($U, \@slow, 'Mcp-Session-Id' => $old);
+my $took = time - $t0;
+is $r->code, 200, '2025-03-26 batch of 60 slow tool calls: 200';
+my $d = ($r->header('Content-Type') // '') =~ /event-stream/
+      ? [ map { my $m = eval { json_decode($_->{data}) }; ref $m eq 'ARRAY' ? @$m : ($m) } sse_events($r->content) ]
+      : json_decode($r->content);
+my @final = grep { ref eq 'HASH' && defined $_->{id} } @{ ref $d eq 'ARRAY' ? $d : [] };
+my @ran  = grep { ref $_->{result} eq 'HASH' } @final;
+my @busy = grep { ($_->{error}{code} // 0) == -32000 } @final;
+is scalar(@ran) + scalar(@busy), 60, '... 60 answers' or diag $r->content;
+ok @ran >= 5 && @ran < 60, '... some ran (' . scalar(@ran) . '), not all';
+like $busy[0]{error}{message} // '', qr/^Server busy: the batch ran past its 2 s budget/,
+    '... the rest were refused as busy';
+ok $took < 5, "... the worker was held ${took} s, not 6";
 
 # --- initialize inside a batch
 my $ONE_INIT = qr/^Invalid Request: Only one initialization request is allowed$/;

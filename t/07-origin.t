@@ -52,4 +52,40 @@ check_error(mcp_post('/mcp', init_message(), Origin => 'https://allowed.example'
             $forbidden->('https://allowed.example'),
             '/mcp: an origin listed only for /mcp-origin: 403');
 
+# --- CORS: allowed origins may read answers and preflight; others get nothing
+{
+    my $o = 'https://allowed.example';
+    my $pre = mcp_request('OPTIONS', '/mcp-origin', undef, Origin => $o,
+                          'Access-Control-Request-Method' => 'POST',
+                          'Access-Control-Request-Headers' => 'content-type, mcp-session-id');
+    is $pre->code, 204, 'preflight from an allowed origin: 204';
+    is $pre->header('Access-Control-Allow-Origin'), $o, '... Access-Control-Allow-Origin is the origin';
+    like $pre->header('Access-Control-Allow-Methods') // '', qr/\bPOST\b.*\bDELETE\b/,
+        '... allows POST and DELETE';
+    my $allow_h = lc($pre->header('Access-Control-Allow-Headers') // '');
+    ok !(grep { index($allow_h, $_) < 0 } qw(content-type mcp-session-id mcp-protocol-version last-event-id authorization)),
+        '... allows the MCP request headers' or diag $allow_h;
+    like $pre->header('Vary') // '', qr/\bOrigin\b/, '... Vary: Origin';
+
+    my $r = mcp_post('/mcp-origin', init_message(), Origin => $o);
+    is $r->code, 200, 'initialize from an allowed origin: 200';
+    is $r->header('Access-Control-Allow-Origin'), $o, '... with Access-Control-Allow-Origin';
+    like $r->header('Access-Control-Expose-Headers') // '', qr/\bMcp-Session-Id\b/i,
+        '... exposing Mcp-Session-Id';
+    my $sid = $r->header('Mcp-Session-Id');
+    $r = mcp_post('/mcp-origin', rpc('no/such'), session_headers($sid), Origin => $o);
+    is $r->header('Access-Control-Allow-Origin'), $o, 'an error answer to an allowed origin carries CORS too';
+    $r = mcp_post('/mcp-origin', rpc('ping'), session_headers('x' x 43), Origin => $o);
+    is $r->code, 404, 'a 404 to an allowed origin ...';
+    is $r->header('Access-Control-Allow-Origin'), $o, '... carries CORS, so the browser client sees it';
+
+    my $evil = 'http://evil.example.com';
+    $pre = mcp_request('OPTIONS', '/mcp-origin', undef, Origin => $evil,
+                       'Access-Control-Request-Method' => 'POST');
+    is $pre->code, 403, 'preflight from a foreign origin: 403';
+    ok !defined $pre->header('Access-Control-Allow-Origin'), '... and no CORS header';
+    $r = mcp_post('/mcp-origin', init_message());
+    ok !defined $r->header('Access-Control-Allow-Origin'), 'no Origin: no CORS header';
+}
+
 done_testing;
