@@ -6,6 +6,7 @@
  * Where things are:
  *   this file               module record, hooks, startup
  *   src/mcp_config.c        directives
+ *   src/mcp_endpoint.c      endpoint identity (which SetHandler section)
  *   src/mcp_handler.c       the request handler: start reading here
  *   src/mcp_response.c      JSON / SSE / error answers
  *   src/mcp_store*.c        session stores (memory, redis) and their choice
