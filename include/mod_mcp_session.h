@@ -163,8 +163,9 @@ typedef struct mcp_call_ops_t {
     apr_status_t (*add_completion)(mcp_call_t *call, const char *value);
     /* Make the request fail with -32602 Invalid params and this message. */
     apr_status_t (*invalid_params)(mcp_call_t *call, const char *message);
-    /* The client's capabilities and clientInfo from initialize (borrowed,
-     * live as long as call->pool), or NULL. */
+    /* The client's capabilities and clientInfo from initialize, as the
+     * session keeps them (bounded; README, Sessions) (borrowed, live as
+     * long as call->pool), or NULL. */
     json_t *(*client_capabilities)(mcp_call_t *call);
     json_t *(*client_info)(mcp_call_t *call);
 } mcp_call_ops_t;

@@ -386,6 +386,7 @@ static int post_initialize(req_t *q, mcp_batch_t *b)
     ctx.reg = registry;
     ctx.session = s;
     ctx.r = r;
+    ctx.max_record = q->st->max_record;
     answer = mcp_json_pool_own(r->pool, mcp_protocol_initialize(&ctx, msg));
     rec = mcp_record_serialize(r->pool, s, q->st->max_record, &len);
     if (!rec) {
@@ -485,6 +486,7 @@ static int post_in_session(req_t *q, mcp_batch_t *b)
     ctx.reg = registry;
     ctx.session = s;
     ctx.r = r;
+    ctx.max_record = q->st->max_record;
     ctx.emit = mcp_responder_event;
     ctx.emit_baton = &rs;
     if (b->requests) {

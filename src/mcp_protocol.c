@@ -59,7 +59,8 @@ typedef struct call_impl_t {
     json_t *progress_token;     /* borrowed from the request */
     json_t *content;            /* tools: content, resources: contents */
     json_t *messages;           /* prompts */
-    json_t *completions;        /* completion/complete */
+    json_t *completions;        /* completion/complete: the first values */
+    apr_size_t completions_total;   /* all values offered */
     json_t *structured;
     int tool_error;
     const char *invalid;        /* invalid_params() message */
@@ -181,10 +182,21 @@ static apr_status_t op_add_message(mcp_call_t *call, const char *role,
                                                           : APR_SUCCESS;
 }
 
+/* Only the first MCP_COMPLETIONS_MAX values are kept; the rest are
+ * counted (the answer's total), so a provider offering a million values
+ * costs neither memory nor time per value beyond the check. */
 static apr_status_t op_add_completion(mcp_call_t *call, const char *value)
 {
-    return json_array_append_new(made(&IMPL(call)->completions),
-                                 json_string(value))
+    call_impl_t *c = IMPL(call);
+
+    if (!value || !mcp_utf8_valid(value, strlen(value))) {
+        return APR_EINVAL;
+    }
+    c->completions_total++;
+    if (json_array_size(made(&c->completions)) >= MCP_COMPLETIONS_MAX) {
+        return APR_SUCCESS;
+    }
+    return json_array_append_new(c->completions, json_string(value))
            ? APR_ENOMEM : APR_SUCCESS;
 }
 
@@ -298,11 +310,13 @@ json_t *mcp_protocol_initialize(mcp_ctx_t *ctx, const mcp_msg_t *msg)
     json_t *result, *server;
 
     s->protocol_version = mcp_protocol_negotiate(json_string_value(req));
+    /* Only a bounded part is kept: an anonymous initialize must not be
+     * able to park kilobytes in the store for a whole TTL. */
     if (json_is_object(info)) {
-        mcp_lazy_set(ctx->pool, &s->client_info, json_incref(info));
+        mcp_lazy_set(ctx->pool, &s->client_info, mcp_client_info_bounded(info));
     }
     if (json_is_object(caps)) {
-        mcp_lazy_set(ctx->pool, &s->client_caps, json_incref(caps));
+        mcp_lazy_set(ctx->pool, &s->client_caps, mcp_client_caps_bounded(caps));
     }
     server = json_pack("{s:s, s:s}", "name", ctx->reg->server_name,
                        "version", ctx->reg->server_version);
@@ -470,30 +484,70 @@ static json_t *resources_read(mcp_ctx_t *ctx, const mcp_msg_t *msg)
     return mcp_rpc_result(msg->id, json_pack("{s:O}", "contents", c->content));
 }
 
+/* Whether the session's record, changed, still fits the store; when it
+ * does not the change is not kept and the client is told so. */
+static int session_keeps(mcp_ctx_t *ctx)
+{
+    return !ctx->max_record
+           || mcp_record_fits(ctx->pool, ctx->session, ctx->max_record);
+}
+
+static json_t *not_kept(mcp_ctx_t *ctx, const mcp_msg_t *msg, const char *what)
+{
+    return mcp_rpc_error(msg->id, MCP_ERR_INVALID_PARAMS, apr_psprintf(
+        ctx->pool, "Invalid params: the session cannot keep %s: its record "
+        "would exceed the session store's %" APR_SIZE_T_FMT " bytes", what,
+        ctx->max_record), NULL);
+}
+
 static json_t *resources_subscription(mcp_ctx_t *ctx, const mcp_msg_t *msg,
                                       int subscribe)
 {
-    const char *uri = json_string_value(json_object_get(msg->params, "uri"));
+    json_t *juri = json_object_get(msg->params, "uri");
+    const char *uri = json_string_value(juri);
     mcp_session_t *s = ctx->session;
-    json_t *v, *subs;
+    json_t *v, *subs, *old;
     size_t i;
 
     if (!uri) {
         return mcp_rpc_error(msg->id, MCP_ERR_INVALID_PARAMS,
                              "Invalid params: 'uri' must be a string", NULL);
     }
-    subs = mcp_lazy_get(ctx->pool, &s->subscriptions);
-    subs = json_is_array(subs) ? json_copy(subs) : json_array();
+    old = mcp_lazy_get(ctx->pool, &s->subscriptions);
+    subs = json_is_array(old) ? json_copy(old) : json_array();
     json_array_foreach(subs, i, v) {
-        if (!strcmp(json_string_value(v), uri)) {
+        if (json_equal(v, juri)) {
             break;
         }
     }
     if (subscribe && i == json_array_size(subs)) {
-        json_array_append_new(subs, json_string(uri));
+        if (json_string_length(juri) > MCP_SUBSCRIPTION_URI_MAX) {
+            json_decref(subs);
+            return mcp_rpc_error(msg->id, MCP_ERR_INVALID_PARAMS,
+                                 apr_psprintf(ctx->pool, "Invalid params: a "
+                                              "subscribed URI must not exceed "
+                                              "%d bytes",
+                                              MCP_SUBSCRIPTION_URI_MAX), NULL);
+        }
+        if (i >= MCP_SUBSCRIPTIONS_MAX) {
+            json_decref(subs);
+            return mcp_rpc_error(msg->id, MCP_ERR_INVALID_PARAMS,
+                                 apr_psprintf(ctx->pool, "Invalid params: a "
+                                              "session keeps at most %d "
+                                              "subscriptions; unsubscribe "
+                                              "from one first",
+                                              MCP_SUBSCRIPTIONS_MAX), NULL);
+        }
+        json_array_append(subs, juri);
+        mcp_lazy_set(ctx->pool, &s->subscriptions, subs);
+        if (!session_keeps(ctx)) {
+            mcp_lazy_set(ctx->pool, &s->subscriptions, json_incref(old));
+            return not_kept(ctx, msg, "another subscription");
+        }
         ctx->session_dirty = 1;
+        return mcp_rpc_result(msg->id, json_object());
     }
-    else if (!subscribe && i < json_array_size(subs)) {
+    if (!subscribe && i < json_array_size(subs)) {
         json_array_remove(subs, i);
         ctx->session_dirty = 1;
     }
@@ -600,14 +654,11 @@ static json_t *completion_complete(mcp_ctx_t *ctx, const mcp_msg_t *msg)
             return call_failed(c, msg, rv);
         }
     }
-    total = json_array_size(made(&c->completions));
-    /* the spec caps one answer at 100 values */
-    while (json_array_size(c->completions) > 100) {
-        json_array_remove(c->completions, 100);
-    }
+    made(&c->completions);
+    total = c->completions_total;
     return mcp_rpc_result(msg->id, json_pack(
         "{s:{s:O, s:I, s:b}}", "completion", "values", c->completions,
-        "total", (json_int_t)total, "hasMore", total > 100));
+        "total", (json_int_t)total, "hasMore", total > MCP_COMPLETIONS_MAX));
 }
 
 static json_t *logging_set_level(mcp_ctx_t *ctx, const mcp_msg_t *msg)
@@ -620,7 +671,12 @@ static json_t *logging_set_level(mcp_ctx_t *ctx, const mcp_msg_t *msg)
                              "warning, error, critical, alert, emergency", NULL);
     }
     if (ctx->session->log_level != level) {
+        int was = ctx->session->log_level;
         ctx->session->log_level = level;
+        if (!session_keeps(ctx)) {
+            ctx->session->log_level = was;
+            return not_kept(ctx, msg, "a log level");
+        }
         ctx->session_dirty = 1;
     }
     return mcp_rpc_result(msg->id, json_object());

@@ -25,6 +25,9 @@ typedef struct mcp_ctx_t {
     const mcp_registry_t *reg;
     mcp_session_t *session;
     int session_dirty;              /* the record must be written back */
+    apr_size_t max_record;          /* the store's record limit: a change
+                                     * that does not fit is refused; 0:
+                                     * no limit */
     struct request_rec *r;          /* NULL outside httpd */
     /* Send a notification related to the current request now (the
      * transport switches to SSE). NULL: notifications are dropped. Does
@@ -38,7 +41,11 @@ int mcp_protocol_supported(const char *version);
 /* The version to answer an initialize that asked for `requested`. */
 const char *mcp_protocol_negotiate(const char *requested);
 
-/* Fill ctx->session from an initialize request and return its response. */
+/* At most this many completion values in one answer (the spec's cap). */
+#define MCP_COMPLETIONS_MAX 100
+
+/* Fill ctx->session from an initialize request (keeping a bounded part of
+ * clientInfo and capabilities, see mcp_record.h) and return its response. */
 json_t *mcp_protocol_initialize(mcp_ctx_t *ctx, const mcp_msg_t *msg);
 
 /* Answer one request (never initialize); a new reference. */

@@ -3,6 +3,7 @@
 #include "apr_general.h"
 #include "mcp_record.h"
 #include "mcp_json.h"
+#include "mod_mcp_session.h"
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -79,6 +80,127 @@ void mcp_lazy_set(apr_pool_t *p, mcp_lazy_json_t *l, json_t *v)
     l->raw = NULL;
 }
 
+int mcp_utf8_valid(const char *str, apr_size_t len)
+{
+    const unsigned char *c = (const unsigned char *)str, *end = c + len;
+
+    while (c < end) {
+        apr_uint32_t cp;
+        int n, i;
+
+        if (*c < 0x80) {
+            c++;
+            continue;
+        }
+        if (*c < 0xc2) {
+            return 0;               /* a continuation byte, or overlong */
+        }
+        n = *c < 0xe0 ? 1 : *c < 0xf0 ? 2 : *c < 0xf5 ? 3 : -1;
+        if (n < 0 || end - c <= n) {
+            return 0;
+        }
+        cp = *c & (0x3f >> n);
+        for (i = 1; i <= n; i++) {
+            if ((c[i] & 0xc0) != 0x80) {
+                return 0;
+            }
+            cp = (cp << 6) | (c[i] & 0x3f);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+            || (n == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
+            return 0;
+        }
+        c += n + 1;
+    }
+    return 1;
+}
+
+/* How many bytes of a UTF-8 string to keep so that its JSON form (escapes
+ * count, quotes do not) takes at most max bytes; cut between characters. */
+static apr_size_t json_prefix(const char *str, apr_size_t len, apr_size_t max)
+{
+    apr_size_t i = 0, used = 0;
+
+    while (i < len) {
+        unsigned char b = (unsigned char)str[i];
+        apr_size_t n = 1, cost;
+
+        if (b == '"' || b == '\\' || b == '\b' || b == '\f' || b == '\n'
+            || b == '\r' || b == '\t') {
+            cost = 2;
+        }
+        else if (b < 0x20) {
+            cost = 6;               /* \u00XX */
+        }
+        else if (b < 0x80) {
+            cost = 1;
+        }
+        else {
+            n = cost = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+        }
+        if (used + cost > max || i + n > len) {
+            break;
+        }
+        used += cost;
+        i += n;
+    }
+    return i;
+}
+
+json_t *mcp_client_info_bounded(json_t *info)
+{
+    static const struct { const char *name; apr_size_t max; } keep[] = {
+        { "name", MCP_CLIENT_NAME_MAX },
+        { "version", MCP_CLIENT_VERSION_MAX },
+        { "title", MCP_CLIENT_TITLE_MAX },
+    };
+    json_t *m = json_object();
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        json_t *v = json_object_get(info, keep[i].name);
+        if (json_is_string(v)) {
+            const char *str = json_string_value(v);
+            json_object_set_new(m, keep[i].name, json_stringn(str, json_prefix(
+                str, json_string_length(v), keep[i].max)));
+        }
+    }
+    return m;
+}
+
+json_t *mcp_client_caps_bounded(json_t *caps)
+{
+    /* ClientCapabilities of MCP 2025-11-25; others are not standard */
+    static const char *const keys[] = { "roots", "sampling", "elicitation",
+                                        "tasks", "experimental", NULL };
+    json_t *m = json_object();
+    apr_size_t room = MCP_CLIENT_CAPS_MAX - 2;      /* {} */
+    int i;
+
+    /* Every declared capability first, as {}: that it is declared is what
+     * a tool asks (at most 67 bytes for all five)... */
+    for (i = 0; keys[i]; i++) {
+        if (json_is_object(json_object_get(caps, keys[i]))) {
+            room -= strlen(keys[i]) + 5 + (json_object_size(m) ? 1 : 0);
+            json_object_set_new(m, keys[i], json_object());
+        }
+    }
+    /* ...then what each declares, in this order, while it fits. */
+    for (i = 0; keys[i]; i++) {
+        json_t *v = json_object_get(caps, keys[i]);
+        size_t n;
+        if (!json_is_object(v) || !json_object_size(v)) {
+            continue;
+        }
+        n = json_dumpb(v, NULL, 0, JSON_COMPACT);
+        if (n > 2 && n - 2 <= room) {
+            json_object_set_new(m, keys[i], json_deep_copy(v));
+            room -= n - 2;
+        }
+    }
+    return m;
+}
+
 static json_t *client_info_minimal(json_t *info)
 {
     json_t *m = json_object();
@@ -93,16 +215,41 @@ static json_t *client_info_minimal(json_t *info)
     return m;
 }
 
-char *mcp_record_serialize(apr_pool_t *p, const mcp_session_t *cs,
-                           apr_size_t max, apr_size_t *len)
+static const char hex_digits[] = "0123456789abcdef";
+
+/* A string field; one that is not UTF-8 (a user name from an auth module
+ * that allows any bytes) cannot be a JSON string and is kept byte-exact,
+ * in hex, under name_hex. Returns 1 for hex. */
+static int set_bytes(apr_pool_t *p, json_t *j, const char *name,
+                     const char *v)
 {
-    mcp_session_t *s = (mcp_session_t *)cs;     /* lazy fields may parse */
+    apr_size_t n = strlen(v), i;
+    char *hex;
+
+    if (mcp_utf8_valid(v, n)) {
+        json_object_set_new(j, name, json_stringn(v, n));
+        return 0;
+    }
+    hex = apr_palloc(p, 2 * n + 1);
+    for (i = 0; i < n; i++) {
+        hex[2 * i] = hex_digits[(unsigned char)v[i] >> 4];
+        hex[2 * i + 1] = hex_digits[(unsigned char)v[i] & 15];
+    }
+    hex[2 * n] = '\0';
+    json_object_set_new(j, apr_pstrcat(p, name, "_hex", NULL),
+                        json_stringn(hex, 2 * n));
+    return 1;
+}
+
+/* The record as an object, untrimmed; clientInfo and capabilities last
+ * (trimming replaces them; the fast reader never looks inside them). */
+static json_t *record_json(apr_pool_t *p, mcp_session_t *s)
+{
     json_t *j = mcp_json_pool_own(p, json_object());
     json_t *info = mcp_lazy_get(p, &s->client_info);
     json_t *caps = mcp_lazy_get(p, &s->client_caps);
     json_t *subs = mcp_lazy_get(p, &s->subscriptions);
-    char *out;
-    int pass;
+    int hex = 0;
 
     /* flat fields first: the fast reader stops caring after them */
     json_object_set_new(j, "v", json_integer(MCP_RECORD_VERSION));
@@ -112,11 +259,15 @@ char *mcp_record_serialize(apr_pool_t *p, const mcp_session_t *cs,
                                                 ? s->protocol_version : ""));
     json_object_set_new(j, "init", json_boolean(s->initialized));
     if (s->user) {
-        json_object_set_new(j, "user", json_string(s->user));
+        hex |= set_bytes(p, j, "user", s->user);
     }
-    json_object_set_new(j, "endpoint", json_string(s->endpoint ? s->endpoint : ""));
+    hex |= set_bytes(p, j, "endpoint", s->endpoint ? s->endpoint : "");
     if (s->node) {
-        json_object_set_new(j, "node", json_string(s->node));
+        hex |= set_bytes(p, j, "node", s->node);
+    }
+    if (hex) {
+        /* replaced in place: "v" stays first */
+        json_object_set_new(j, "v", json_integer(MCP_RECORD_VERSION_BYTES));
     }
     if (s->log_level >= 0) {
         json_object_set_new(j, "log", json_integer(s->log_level));
@@ -124,24 +275,41 @@ char *mcp_record_serialize(apr_pool_t *p, const mcp_session_t *cs,
     if (json_array_size(subs)) {
         json_object_set(j, "subs", subs);
     }
+    if (info) {
+        json_object_set(j, "client", info);
+    }
+    if (caps) {
+        json_object_set(j, "caps", caps);
+    }
+    return j;
+}
+
+int mcp_record_fits(apr_pool_t *p, const mcp_session_t *s, apr_size_t max)
+{
+    apr_size_t len;
+    char *out = mcp_json_dump(p, record_json(p, (mcp_session_t *)s), &len);
+    return out && len <= max;
+}
+
+char *mcp_record_serialize(apr_pool_t *p, const mcp_session_t *cs,
+                           apr_size_t max, apr_size_t *len)
+{
+    mcp_session_t *s = (mcp_session_t *)cs;     /* lazy fields may parse */
+    json_t *j = record_json(p, s);
+    json_t *info = json_object_get(j, "client");
+    char *out;
+    int pass;
+
     /* Pass 0: everything; 1: clientInfo trimmed; 2: capabilities dropped. */
     for (pass = 0; pass < 3; pass++) {
-        if (pass == 0) {
-            if (info) {
-                json_object_set(j, "client", info);
-            }
-            if (caps) {
-                json_object_set(j, "caps", caps);
-            }
-        }
-        else if (pass == 1) {
+        if (pass == 1) {
             if (!info) {
                 continue;
             }
             json_object_set_new(j, "client", client_info_minimal(info));
         }
-        else {
-            if (!caps) {
+        else if (pass == 2) {
+            if (!json_object_get(j, "caps")) {
                 continue;
             }
             json_object_del(j, "caps");
@@ -158,10 +326,79 @@ char *mcp_record_serialize(apr_pool_t *p, const mcp_session_t *cs,
 /* ------------------------------------------------------------------ */
 /* Reading                                                             */
 
-static const char *opt_string(apr_pool_t *p, json_t *j, const char *name)
+/* Time stamps are seconds that must fit apr_time_t in microseconds. */
+#define MAX_SECONDS (APR_INT64_MAX / APR_USEC_PER_SEC)
+#define MAX_LOG_LEVEL MCP_LOG_EMERGENCY
+
+static int hex_value(char c)
+{
+    return (c >= '0' && c <= '9') ? c - '0'
+           : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+           : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+}
+
+/* n hex digits as a C string, or NULL (odd, not hex, or a NUL byte). */
+static const char *unhex(apr_pool_t *p, const char *h, apr_size_t n)
+{
+    char *out = apr_palloc(p, n / 2 + 1);
+    apr_size_t i;
+
+    if (n % 2) {
+        return NULL;
+    }
+    for (i = 0; i < n; i += 2) {
+        int hi = hex_value(h[i]), lo = hex_value(h[i + 1]);
+        if (hi < 0 || lo < 0 || (hi | lo) == 0) {
+            return NULL;
+        }
+        out[i / 2] = (char)(hi << 4 | lo);
+    }
+    out[n / 2] = '\0';
+    return out;
+}
+
+/* A string field, plain or (when hex) as name_hex, not both: 0 if
+ * malformed. */
+static int opt_bytes(apr_pool_t *p, json_t *j, const char *name, int hex,
+                     const char **out)
 {
     json_t *v = json_object_get(j, name);
-    return json_is_string(v) ? apr_pstrdup(p, json_string_value(v)) : NULL;
+    json_t *h = hex ? json_object_get(j, apr_pstrcat(p, name, "_hex", NULL))
+                    : NULL;
+
+    *out = NULL;
+    if (h) {
+        return !v && json_is_string(h)
+               && (*out = unhex(p, json_string_value(h),
+                                json_string_length(h))) != NULL;
+    }
+    if (!v) {
+        return 1;
+    }
+    if (!json_is_string(v)
+        || strlen(json_string_value(v)) != json_string_length(v)) {
+        return 0;       /* a C string cannot hold it */
+    }
+    *out = apr_pstrmemdup(p, json_string_value(v), json_string_length(v));
+    return 1;
+}
+
+/* An integer field within [min, max], dflt when absent: 0 if malformed. */
+static int opt_integer(json_t *j, const char *name, apr_int64_t min,
+                       apr_int64_t max, apr_int64_t dflt, apr_int64_t *out)
+{
+    json_t *v = json_object_get(j, name);
+
+    if (!v) {
+        *out = dflt;
+        return 1;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < min
+        || json_integer_value(v) > max) {
+        return 0;
+    }
+    *out = json_integer_value(v);
+    return 1;
 }
 
 static void lazy_from(apr_pool_t *p, mcp_lazy_json_t *l, json_t *v)
@@ -170,28 +407,35 @@ static void lazy_from(apr_pool_t *p, mcp_lazy_json_t *l, json_t *v)
     l->raw = NULL;
 }
 
-/* The general reader: any record, through jansson. */
+/* The general reader: any record, through jansson. Fields of the wrong
+ * type or out of range make it no record at all, as in the fast reader. */
 apr_status_t mcp_record_parse_slow(apr_pool_t *p, const char *rec, apr_size_t len,
                                mcp_session_t **ps)
 {
     mcp_session_t *s;
-    json_t *j, *v;
+    json_t *j;
+    apr_int64_t version, created, last, log;
 
     j = mcp_json_load(p, rec, len);
     if (!json_is_object(j)
-        || json_integer_value(json_object_get(j, "v")) != MCP_RECORD_VERSION) {
+        || !opt_integer(j, "v", MCP_RECORD_VERSION, MCP_RECORD_VERSION_BYTES,
+                        0, &version) || !version) {
         return APR_EGENERAL;
     }
     s = apr_pcalloc(p, sizeof(*s));
-    s->created = apr_time_from_sec(json_integer_value(json_object_get(j, "created")));
-    s->last = apr_time_from_sec(json_integer_value(json_object_get(j, "last")));
-    s->protocol_version = opt_string(p, j, "proto");
+    if (!opt_integer(j, "created", 0, MAX_SECONDS, 0, &created)
+        || !opt_integer(j, "last", 0, MAX_SECONDS, 0, &last)
+        || !opt_integer(j, "log", 0, MAX_LOG_LEVEL, -1, &log)
+        || !opt_bytes(p, j, "proto", 0, &s->protocol_version)
+        || !opt_bytes(p, j, "user", 1, &s->user)
+        || !opt_bytes(p, j, "endpoint", 1, &s->endpoint)
+        || !opt_bytes(p, j, "node", 1, &s->node)) {
+        return APR_EGENERAL;
+    }
+    s->created = apr_time_from_sec(created);
+    s->last = apr_time_from_sec(last);
+    s->log_level = (int)log;
     s->initialized = json_is_true(json_object_get(j, "init"));
-    s->user = opt_string(p, j, "user");
-    s->endpoint = opt_string(p, j, "endpoint");
-    s->node = opt_string(p, j, "node");
-    v = json_object_get(j, "log");
-    s->log_level = json_is_integer(v) ? (int)json_integer_value(v) : -1;
     lazy_from(p, &s->client_info, json_object_get(j, "client"));
     lazy_from(p, &s->client_caps, json_object_get(j, "caps"));
     lazy_from(p, &s->subscriptions, json_object_get(j, "subs"));
@@ -256,9 +500,12 @@ static const char *scan_value(const char *c, const char *end)
     return NULL;
 }
 
-/* A JSON integer as jansson reads it (-?(0|[1-9][0-9]*)); longer ones
- * than any timestamp are left to jansson. */
-static int integer_of(const char *v, const char *end, apr_int64_t *out)
+/* A JSON integer as jansson reads it (-?(0|[1-9][0-9]*)) spanning all of
+ * [v, end) and within [min, max]; digits only, so no locale applies.
+ * Longer ones than any field holds are left to jansson, which refuses
+ * them too. */
+static int integer_in(const char *v, const char *end, apr_int64_t min,
+                      apr_int64_t max, apr_int64_t *out)
 {
     int neg = (v < end && *v == '-');
     apr_int64_t n = 0;
@@ -273,7 +520,11 @@ static int integer_of(const char *v, const char *end, apr_int64_t *out)
         }
         n = n * 10 + (*c - '0');
     }
-    *out = neg ? -n : n;
+    n = neg ? -n : n;
+    if (n < min || n > max) {
+        return 0;
+    }
+    *out = n;
     return 1;
 }
 
@@ -286,6 +537,7 @@ apr_status_t mcp_record_parse_fast(apr_pool_t *p, const char *rec, apr_size_t le
     const char *c = rec, *end = rec + len;
     mcp_session_t *s = apr_pcalloc(p, sizeof(*s));
     apr_int64_t version = 0, n;
+    int seen = 0;               /* user, endpoint, node; then their _hex */
 
     s->log_level = -1;
     c = skip_ws(c, end);
@@ -325,35 +577,62 @@ apr_status_t mcp_record_parse_fast(apr_pool_t *p, const char *rec, apr_size_t le
             field = apr_pstrmemdup(p, v + 1, (apr_size_t)(vend - v - 2)); \
         } while (0)
         if (KEY("v")) {
-            if (!integer_of(v, vend, &version)) {
+            if (!integer_in(v, vend, MCP_RECORD_VERSION,
+                            MCP_RECORD_VERSION_BYTES, &version)) {
                 return APR_EINCOMPLETE;
             }
         }
-        else if (KEY("created") || KEY("last") || KEY("log")) {
-            if (!integer_of(v, vend, &n)) {
+        else if (KEY("created") || KEY("last")) {
+            if (!integer_in(v, vend, 0, MAX_SECONDS, &n)) {
                 return APR_EINCOMPLETE;
             }
-            if (KEY("log")) {
-                s->log_level = (int)n;
-            }
-            else if (KEY("created")) {
+            if (KEY("created")) {
                 s->created = apr_time_from_sec(n);
             }
             else {
                 s->last = apr_time_from_sec(n);
             }
         }
+        else if (KEY("log")) {
+            if (!integer_in(v, vend, 0, MAX_LOG_LEVEL, &n)) {
+                return APR_EINCOMPLETE;
+            }
+            s->log_level = (int)n;
+        }
         else if (KEY("proto")) {
             STRING_VALUE(s->protocol_version);
         }
         else if (KEY("user")) {
             STRING_VALUE(s->user);
+            seen |= 1;
         }
         else if (KEY("endpoint")) {
             STRING_VALUE(s->endpoint);
+            seen |= 2;
         }
         else if (KEY("node")) {
             STRING_VALUE(s->node);
+            seen |= 4;
+        }
+        else if (KEY("user_hex") || KEY("endpoint_hex") || KEY("node_hex")) {
+            /* strings that are not UTF-8, byte-exact (version 2) */
+            const char *bytes;
+            if (*v != '"' || scan_string(v, vend, &plain) != vend || !plain
+                || !(bytes = unhex(p, v + 1, (apr_size_t)(vend - v - 2)))) {
+                return APR_EINCOMPLETE;
+            }
+            if (KEY("user_hex")) {
+                s->user = bytes;
+                seen |= 8;
+            }
+            else if (KEY("endpoint_hex")) {
+                s->endpoint = bytes;
+                seen |= 16;
+            }
+            else {
+                s->node = bytes;
+                seen |= 32;
+            }
         }
         else if (KEY("init")) {
             s->initialized = (vend - v == 4 && !memcmp(v, "true", 4));
@@ -375,7 +654,8 @@ apr_status_t mcp_record_parse_fast(apr_pool_t *p, const char *rec, apr_size_t le
             return APR_EINCOMPLETE;
         }
     }
-    if (version != MCP_RECORD_VERSION || skip_ws(c + 1, end) != end) {
+    /* no version, or a field both plain and in hex: jansson decides */
+    if (!version || (seen & (seen >> 3)) || skip_ws(c + 1, end) != end) {
         return APR_EINCOMPLETE;
     }
     *ps = s;

@@ -10,11 +10,29 @@
 #include <jansson.h>
 #include "mcp_sha256.h"
 
+/* Records are written as version 1, or 2 when a string had to be stored
+ * hex-encoded (not UTF-8, e.g. a Latin-1 user name): an older reader then
+ * refuses the record (404) instead of reading it without that string.
+ * Both versions are read. */
 #define MCP_RECORD_VERSION   1
+#define MCP_RECORD_VERSION_BYTES 2
 #define MCP_SESSION_ID_BYTES 32     /* 256 bits from the CSPRNG */
 #define MCP_SESSION_ID_LEN   43     /* base64url without padding */
 #define MCP_SESSION_ID_MAX   256    /* longer headers are refused early */
 #define MCP_KEY_LEN          (2 * MCP_SHA256_LEN)
+
+/* What a session keeps of initialize, whatever the store's record limit:
+ * clientInfo's name, version and title, each cut to these many bytes of
+ * JSON (escapes count); the standard client capabilities in at most
+ * MCP_CLIENT_CAPS_MAX bytes of JSON. */
+#define MCP_CLIENT_NAME_MAX     128
+#define MCP_CLIENT_VERSION_MAX  64
+#define MCP_CLIENT_TITLE_MAX    128
+#define MCP_CLIENT_CAPS_MAX     256
+/* resources/subscribe: at most this many URIs per session, each at most
+ * MCP_SUBSCRIPTION_URI_MAX bytes (and the record must still fit). */
+#define MCP_SUBSCRIPTIONS_MAX   16
+#define MCP_SUBSCRIPTION_URI_MAX 512
 
 /* A JSON value of a record that is parsed only when somebody asks for it:
  * the hot path (every request) never needs clientInfo, capabilities or
@@ -56,6 +74,26 @@ int mcp_session_id_plausible(const char *id);
 
 /* The store key of an id. */
 void mcp_session_key(const char *id, char key[MCP_KEY_LEN + 1]);
+
+/* Whether len bytes at s are UTF-8 as jansson accepts it (no overlong
+ * forms, surrogates or code points past U+10FFFF). */
+int mcp_utf8_valid(const char *s, apr_size_t len);
+
+/* What a session keeps of initialize's clientInfo: name, version and
+ * title (strings), each cut at a character boundary to its limit above.
+ * A new reference; info need not be an object. */
+json_t *mcp_client_info_bounded(json_t *info);
+
+/* What a session keeps of initialize's capabilities: the standard keys
+ * (roots, sampling, elicitation, tasks, experimental) whose values are
+ * objects, within MCP_CLIENT_CAPS_MAX bytes; a value that does not fit
+ * is kept as {} (the client still declared the capability). A new
+ * reference. */
+json_t *mcp_client_caps_bounded(json_t *caps);
+
+/* Whether the record of s, untrimmed, takes at most max bytes: a change
+ * that would make it larger cannot be kept. */
+int mcp_record_fits(apr_pool_t *p, const mcp_session_t *s, apr_size_t max);
 
 /* Serialize for the store. When the record would exceed max bytes,
  * optional client details are dropped (clientInfo beyond name/version,

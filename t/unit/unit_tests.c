@@ -574,6 +574,469 @@ static void test_protocol(void)
           "ping answers {} with a string id");
 }
 
+/* ------------------------------------------------------------------ */
+/* Record bounds and exactness (issue 8: points 4 and 6)               */
+
+static json_t *obj_get(json_t *o, const char *path1, const char *path2)
+{
+    json_t *v = json_object_get(o, path1);
+    return path2 ? json_object_get(v, path2) : v;
+}
+
+static void test_utf8(void)
+{
+    static const char *const cases[] = {
+        "", "plain", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+        "\xe9", "\xc3", "\xc0\xaf", "\xc1\xbf", "\xe0\x80\xaf", "\xe0\xa0\x80",
+        "\xed\xa0\x80", "\xed\x9f\xbf", "\xee\x80\x80", "\xf0\x80\x80\x80",
+        "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf", "\xf4\x90\x80\x80",
+        "\xf5\x80\x80\x80", "\xff", "\x80", "a\xe2\x82", "\xe2\x28\xa1", NULL
+    };
+    int i, agree = 1;
+    unsigned int seed = 8;
+
+    for (i = 0; cases[i]; i++) {
+        json_t *j = json_stringn(cases[i], strlen(cases[i]));
+        if (mcp_utf8_valid(cases[i], strlen(cases[i])) != (j != NULL)) {
+            agree = 0;
+            printf("# utf8 disagrees with jansson on case %d\n", i);
+        }
+        json_decref(j);
+    }
+    CHECK(agree, "the UTF-8 check agrees with jansson on edge cases");
+    agree = 1;
+    for (i = 0; i < 20000; i++) {
+        unsigned char buf[6];
+        int k, n = 1 + i % 6;
+        json_t *j;
+        for (k = 0; k < n; k++) {
+            seed = seed * 1103515245u + 12345u;
+            /* bias towards the interesting lead and continuation bytes */
+            buf[k] = (unsigned char)((seed >> 16) & 1 ? 0x80 | ((seed >> 8) & 0x7f)
+                                                      : (seed >> 8));
+        }
+        j = json_stringn((const char *)buf, (size_t)n);
+        if (mcp_utf8_valid((const char *)buf, (apr_size_t)n) != (j != NULL)) {
+            agree = 0;
+        }
+        json_decref(j);
+    }
+    CHECK(agree, "the UTF-8 check agrees with jansson on 20000 random strings");
+}
+
+static void test_client_bounds(void)
+{
+    char *big = apr_palloc(pool, 20001);
+    json_t *info, *b, *caps;
+    char *dump;
+    apr_size_t len, i;
+    int ok;
+
+    memset(big, 'x', 20000);
+    big[20000] = '\0';
+    info = mcp_json_pool_own(pool, json_pack(
+        "{s:s, s:s, s:s, s:s, s:{s:s}}", "name", big, "version", big,
+        "title", big, "description", big, "extra", "k", big));
+    b = mcp_json_pool_own(pool, mcp_client_info_bounded(info));
+    dump = mcp_json_dump(pool, b, &len);
+    CHECK(json_object_size(b) == 3
+          && json_string_length(obj_get(b, "name", NULL)) == MCP_CLIENT_NAME_MAX
+          && json_string_length(obj_get(b, "version", NULL)) == MCP_CLIENT_VERSION_MAX
+          && json_string_length(obj_get(b, "title", NULL)) == MCP_CLIENT_TITLE_MAX
+          && len <= 360, "clientInfo keeps name, version and title, cut to "
+          "their limits (at most 360 bytes)");
+    CHECK(dump && !strncmp(dump, "{\"name\":\"xxx", 12),
+          "... starting with what the client sent");
+
+    /* escapes count: 200 quotes take 400 bytes of JSON */
+    for (i = 0; i < 200; i++) {
+        big[i] = '"';
+    }
+    big[200] = '\0';
+    info = mcp_json_pool_own(pool, json_pack("{s:s}", "name", big));
+    b = mcp_json_pool_own(pool, mcp_client_info_bounded(info));
+    CHECK(json_string_length(obj_get(b, "name", NULL)) == MCP_CLIENT_NAME_MAX / 2,
+          "a name of quotes is cut where its escaped form reaches the limit");
+    for (i = 0; i < 100; i++) {
+        big[i] = '\x01';
+    }
+    big[100] = '\0';
+    info = mcp_json_pool_own(pool, json_pack("{s:s}", "name", big));
+    b = mcp_json_pool_own(pool, mcp_client_info_bounded(info));
+    CHECK(json_string_length(obj_get(b, "name", NULL)) == MCP_CLIENT_NAME_MAX / 6,
+          "control characters count as \\u00XX");
+    /* never cut inside a character: 3-byte euro signs, 64-byte limit */
+    for (i = 0; i < 300; i += 3) {
+        memcpy(big + i, "\xe2\x82\xac", 3);
+    }
+    big[300] = '\0';
+    info = mcp_json_pool_own(pool, json_pack("{s:s, s:s}", "name", "n",
+                                             "version", big));
+    b = mcp_json_pool_own(pool, mcp_client_info_bounded(info));
+    CHECK(json_string_length(obj_get(b, "version", NULL)) == 63
+          && !strcmp(json_string_value(obj_get(b, "name", NULL)), "n"),
+          "a version of euro signs is cut between characters (63 of 64 bytes)");
+    info = mcp_json_pool_own(pool, json_pack("{s:i, s:s}", "name", 5,
+                                             "version", "1"));
+    b = mcp_json_pool_own(pool, mcp_client_info_bounded(info));
+    CHECK(json_object_size(b) == 1 && obj_get(b, "version", NULL),
+          "a name that is not a string is not kept");
+
+    /* capabilities: standard keys only, objects only, within the cap */
+    caps = mcp_json_pool_own(pool, json_loads(
+        "{\"sampling\":{},\"elicitation\":{\"form\":{},\"url\":{}},"
+        "\"roots\":{\"listChanged\":true},\"tasks\":{\"list\":{},\"cancel\":{},"
+        "\"requests\":{\"sampling\":{\"createMessage\":{}},\"elicitation\":"
+        "{\"create\":{}}}},\"custom\":{\"a\":1}}", 0, NULL));
+    b = mcp_json_pool_own(pool, mcp_client_caps_bounded(caps));
+    json_object_del(caps, "custom");
+    CHECK(json_equal(b, caps), "the capabilities of a real client are kept "
+          "whole, without non-standard keys");
+    caps = mcp_json_pool_own(pool, json_pack(
+        "{s:{s:s}, s:{s:b}, s:b, s:{s:{s:s}}, s:{s:s}}", "sampling", "junk", big,
+        "roots", "listChanged", 1, "elicitation", 1,
+        "experimental", "x", "y", big, "huge", "h", big));
+    b = mcp_json_pool_own(pool, mcp_client_caps_bounded(caps));
+    dump = mcp_json_dump(pool, b, &len);
+    CHECK(json_object_size(b) == 3
+          && json_is_object(obj_get(b, "sampling", NULL))
+          && !json_object_size(obj_get(b, "sampling", NULL))
+          && json_is_true(obj_get(b, "roots", "listChanged"))
+          && json_is_object(obj_get(b, "experimental", NULL))
+          && !json_object_size(obj_get(b, "experimental", NULL))
+          && !obj_get(b, "elicitation", NULL) && !obj_get(b, "huge", NULL)
+          && len <= MCP_CLIENT_CAPS_MAX,
+          "too large capability values are kept as {}, others dropped, "
+          "within the cap");
+    ok = 1;
+    {
+        /* many large standard values: always within the cap */
+        json_t *many = mcp_json_pool_own(pool, json_object());
+        static const char *const keys[] = { "roots", "sampling", "elicitation",
+                                            "tasks", "experimental" };
+        for (i = 0; i < 5; i++) {
+            json_object_set_new(many, keys[i], json_pack("{s:s}", "k",
+                                                         big + 300 - 60 * i));
+        }
+        b = mcp_json_pool_own(pool, mcp_client_caps_bounded(many));
+        dump = mcp_json_dump(pool, b, &len);
+        ok = json_object_size(b) == 5 && len <= MCP_CLIENT_CAPS_MAX;
+    }
+    CHECK(ok, "all five standard keys are kept within the cap");
+}
+
+static mcp_session_t *sample_session(void)
+{
+    mcp_session_t *s;
+    mcp_session_new(pool, &s);
+    s->protocol_version = "2025-11-25";
+    s->endpoint = "example.org:80/mcp";
+    s->node = "node-a/01020304";
+    return s;
+}
+
+static int str_is(const char *a, const char *b)
+{
+    return a && !strcmp(a, b);
+}
+
+static int parses_alike(const char *rec, apr_size_t len, mcp_session_t **out)
+{
+    mcp_session_t *f, *w;
+    apr_status_t fr = mcp_record_parse_fast(pool, rec, len, &f);
+    apr_status_t wr = mcp_record_parse_slow(pool, rec, len, &w);
+    if (wr != APR_SUCCESS) {
+        return fr != APR_SUCCESS ? -1 : 0;   /* both refuse: -1 */
+    }
+    if (fr == APR_SUCCESS && !mcp_session_same(pool, f, w)) {
+        return 0;
+    }
+    *out = w;
+    return 1;
+}
+
+static void test_record_bytes(void)
+{
+    mcp_session_t *s = sample_session(), *t = NULL;
+    char *rec;
+    apr_size_t len;
+    int r;
+
+    s->user = "\xe9ve";
+    rec = mcp_record_serialize(pool, s, 959, &len);
+    CHECK(rec && strstr(rec, "\"user_hex\":\"e97665\"")
+          && !strncmp(rec, "{\"v\":2,", 7),
+          "a user name that is not UTF-8 is kept in hex, in a version 2 record");
+    CHECK(rec && mcp_record_parse_fast(pool, rec, len, &t) == APR_SUCCESS
+          && str_is(t->user, "\xe9ve"),
+          "the fast reader gives back the exact bytes");
+    CHECK(rec && parses_alike(rec, len, &t) == 1 && str_is(t->user, "\xe9ve"),
+          "... and agrees with jansson");
+    s->user = "\xc3\xa9lise";
+    rec = mcp_record_serialize(pool, s, 959, &len);
+    CHECK(rec && strstr(rec, "\"user\":\"\xc3\xa9lise\"")
+          && !strncmp(rec, "{\"v\":1,", 7),
+          "a UTF-8 user name stays a string of a version 1 record");
+    s->user = "alice";
+    s->endpoint = "h\xff:80/caf\xe9";
+    rec = mcp_record_serialize(pool, s, 959, &len);
+    CHECK(rec && parses_alike(rec, len, &t) == 1
+          && str_is(t->endpoint, "h\xff:80/caf\xe9") && str_is(t->user, "alice"),
+          "an endpoint that is not UTF-8 round-trips byte-exactly");
+
+#define REFUSED(text, name) \
+    CHECK(parses_alike(text, strlen(text), &t) == -1, name)
+#define ACCEPTED(text, name) \
+    CHECK(parses_alike(text, strlen(text), &t) == 1, name)
+    REFUSED("{\"v\":2,\"user\":\"a\",\"user_hex\":\"61\"}",
+            "a record with user and user_hex is refused");
+    REFUSED("{\"v\":2,\"user_hex\":\"e97\"}", "odd hex is refused");
+    REFUSED("{\"v\":2,\"user_hex\":\"e9zz\"}", "non-hex is refused");
+    REFUSED("{\"v\":2,\"user_hex\":\"610062\"}",
+            "hex holding a NUL byte is refused (it would cut the name)");
+    REFUSED("{\"v\":1,\"user\":\"a\\u0000b\"}",
+            "a user with an escaped NUL is refused");
+    REFUSED("{\"v\":1,\"user\":5}", "a user that is not a string is refused");
+    ACCEPTED("{\"v\":2,\"user_hex\":\"E9\"}", "upper-case hex is read");
+
+    /* numbers: exact, whole, in range, no locale */
+    ACCEPTED("{\"v\":1,\"created\":1752000000,\"last\":1752000001,\"log\":7}",
+             "ordinary numbers are read");
+    r = parses_alike("{\"v\":1,\"created\":1752000000,\"log\":3}", 36, &t);
+    CHECK(r == 1 && t->created == apr_time_from_sec(1752000000)
+          && t->log_level == 3, "... exactly");
+    REFUSED("{\"v\":1,\"created\":\"1752000000\"}",
+            "a time stamp in a string is refused (was read as 0)");
+    REFUSED("{\"v\":1,\"created\":1752000000abc}", "trailing garbage is refused");
+    REFUSED("{\"v\":1,\"created\":1.752e9}", "a fractional time stamp is refused");
+    REFUSED("{\"v\":1,\"created\":-5}", "a negative time stamp is refused");
+    REFUSED("{\"v\":1,\"last\":99999999999999999}",
+            "a time stamp that overflows apr_time_t is refused");
+    REFUSED("{\"v\":1,\"last\":99999999999999999999999}",
+            "a number past 64 bits is refused");
+    REFUSED("{\"v\":1,\"log\":8}", "a log level past emergency is refused");
+    REFUSED("{\"v\":1,\"log\":4294967299}",
+            "a log level that truncates to a valid int is refused");
+    REFUSED("{\"v\":1,\"log\":\"3\"}", "a log level in a string is refused");
+    REFUSED("{\"v\":3}", "version 3 is refused");
+    REFUSED("{\"v\":1.0}", "a fractional version is refused");
+    REFUSED("{\"created\":1}", "no version is refused");
+    REFUSED("{\"v\":1} x", "garbage after the record is refused");
+    ACCEPTED("{\"v\":1}", "a minimal version 1 record is read");
+#undef REFUSED
+#undef ACCEPTED
+}
+
+static void test_record_fits(void)
+{
+    mcp_session_t *s = sample_session(), *t;
+    char *big = apr_palloc(pool, 4001);
+    char *rec;
+    apr_size_t len;
+    json_t *info, *caps;
+
+    memset(big, 'y', 4000);
+    big[4000] = '\0';
+    s->user = "someone@example.org";
+    s->initialized = 1;
+    info = mcp_json_pool_own(pool, json_pack("{s:s, s:s, s:s}", "name", big,
+                                             "version", big, "title", big));
+    /* values that each fit alone: the cap fills up to the last byte */
+    caps = mcp_json_pool_own(pool, json_pack(
+        "{s:{s:s#}, s:{s:s#}, s:{s:s#}, s:{s:s#}, s:{s:s#}}",
+        "sampling", "x", big, (int)90, "roots", "x", big, (int)80,
+        "elicitation", "x", big, (int)70, "tasks", "x", big, (int)60,
+        "experimental", "x", big, (int)50));
+    mcp_lazy_set(pool, &s->client_info, mcp_client_info_bounded(info));
+    mcp_lazy_set(pool, &s->client_caps, mcp_client_caps_bounded(caps));
+    s->log_level = 7;
+    rec = mcp_record_serialize(pool, s, 100000, &len);
+    CHECK(rec && len < 900 && mcp_record_parse(pool, rec, len, &t) == APR_SUCCESS
+          && json_object_size(mcp_lazy_get(pool, &t->client_caps)) == 5,
+          apr_psprintf(pool, "a session from a huge initialize takes %d bytes, "
+                       "untrimmed (fits memory mode's 959); capabilities %d",
+                       (int)len, (int)strlen(mcp_json_dump(pool, mcp_lazy_get(
+                           pool, &t->client_caps), NULL))));
+    CHECK(mcp_record_fits(pool, s, len) && !mcp_record_fits(pool, s, len - 1),
+          "mcp_record_fits is exact");
+}
+
+/* A completion provider offering as many values as its argument says. */
+static apr_status_t complete_many(mcp_call_t *call, const char *arg,
+                                  const char *value, void *baton)
+{
+    long i, n = strtol(value, NULL, 10);
+    apr_status_t rv = APR_SUCCESS;
+    if (n < 0) {
+        return mcp_call_add_completion(call, "bad \xe9");
+    }
+    for (i = 0; i < n && rv == APR_SUCCESS; i++) {
+        rv = mcp_call_add_completion(call, apr_psprintf(call->pool, "v%ld", i));
+    }
+    return rv;
+}
+
+static apr_status_t read_nothing(mcp_call_t *call, const char *uri, void *baton)
+{
+    return APR_NOTFOUND;
+}
+
+static const mcp_resource_t many_template = {
+    NULL, "test://many/{n}", "many", NULL, NULL, "text/plain", read_nothing,
+    complete_many, NULL
+};
+
+static json_t *complete_n(mcp_ctx_t *ctx, const char *n)
+{
+    return request(ctx, apr_psprintf(pool,
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"completion/complete\","
+        "\"params\":{\"ref\":{\"type\":\"ref/resource\",\"uri\":"
+        "\"test://many/{n}\"},\"argument\":{\"name\":\"n\",\"value\":\"%s\"}}}",
+        n));
+}
+
+static void test_limits_protocol(void)
+{
+    mcp_registry_t *reg = mcp_registry_create(pool, "unit", "1");
+    mcp_session_t *s;
+    mcp_ctx_t ctx;
+    json_t *res, *c;
+    char *uri = apr_palloc(pool, 1301);
+    int i, ok;
+    const char *init;
+    mcp_batch_t *b;
+    const char *msg;
+    int code;
+    apr_size_t len;
+
+    mcp_registry_add_resource(reg, &many_template);
+    mcp_registry_seal(reg);
+    mcp_session_new(pool, &s);
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.pool = pool;
+    ctx.reg = reg;
+    ctx.session = s;
+    s->endpoint = "example.org:80/mcp";
+    s->node = "node-a/01020304";
+
+    /* initialize keeps a bounded part of clientInfo and capabilities */
+    memset(uri, 'n', 1300);
+    uri[1300] = '\0';
+    init = apr_psprintf(pool, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+        "\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\","
+        "\"capabilities\":{\"sampling\":{\"x\":\"%s\"},\"roots\":{},"
+        "\"made-up\":{\"y\":\"%s\"}},\"clientInfo\":{\"name\":\"%s\","
+        "\"version\":\"1\",\"description\":\"%s\"}}}", uri, uri, uri, uri);
+    b = mcp_rpc_parse(pool, init, strlen(init), &code, &msg);
+    res = mcp_json_pool_own(pool, mcp_protocol_initialize(
+        &ctx, &APR_ARRAY_IDX(b->msgs, 0, mcp_msg_t)));
+    c = mcp_lazy_get(pool, &s->client_info);
+    CHECK(json_object_get(res, "result")
+          && json_string_length(json_object_get(c, "name")) == MCP_CLIENT_NAME_MAX
+          && !json_object_get(c, "description")
+          && json_object_size(mcp_lazy_get(pool, &s->client_caps)) == 2
+          && !json_object_size(json_object_get(mcp_lazy_get(pool, &s->client_caps),
+                                               "sampling")),
+          "initialize keeps a bounded clientInfo and capabilities");
+    CHECK(mcp_record_serialize(pool, s, 959, &len) && len < 700,
+          apr_psprintf(pool, "... and the record takes %d bytes", (int)len));
+
+    /* subscriptions: length, count and room in the record */
+    ctx.max_record = 959;
+    memset(uri, 'u', 1200);
+    uri[1200] = '\0';
+    ctx.session_dirty = 0;
+    res = request(&ctx, apr_psprintf(pool, "{\"jsonrpc\":\"2.0\",\"id\":2,"
+        "\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"x:%s\"}}", uri));
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS && !ctx.session_dirty
+          && !json_array_size(mcp_lazy_get(pool, &s->subscriptions))
+          && strstr(json_string_value(json_object_get(json_object_get(res, "error"),
+                                                      "message")), "512 bytes"),
+          "a 1.2 KB URI is refused with -32602, nothing changes");
+    for (i = 0, ok = 1; i < 30; i++) {
+        res = request(&ctx, apr_psprintf(pool, "{\"jsonrpc\":\"2.0\",\"id\":3,"
+            "\"method\":\"resources/subscribe\",\"params\":{\"uri\":"
+            "\"test://item/%040d\"}}", i));
+        if (json_object_get(res, "error")) {
+            break;
+        }
+    }
+    CHECK(i > 0 && i < MCP_SUBSCRIPTIONS_MAX && error_code(res) == MCP_ERR_INVALID_PARAMS
+          && strstr(json_string_value(json_object_get(json_object_get(res, "error"),
+                                                      "message")), "959 bytes")
+          && json_array_size(mcp_lazy_get(pool, &s->subscriptions)) == (size_t)i,
+          apr_psprintf(pool, "subscriptions stop with -32602 when the record is "
+                       "full (%d kept)", i));
+    CHECK(mcp_record_serialize(pool, s, 959, &len) && len <= 959
+          && !strstr(mcp_record_serialize(pool, s, 959, &len), "trimmed"),
+          "the record with every kept subscription fits, untrimmed");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":"
+                  "\"resources/unsubscribe\",\"params\":{\"uri\":"
+                  "\"test://item/0000000000000000000000000000000000000000\"}}");
+    CHECK(json_object_get(res, "result")
+          && json_array_size(mcp_lazy_get(pool, &s->subscriptions)) == (size_t)i - 1,
+          "unsubscribing makes room");
+
+    ctx.max_record = 0;
+    for (i = 0; i < 30; i++) {
+        res = request(&ctx, apr_psprintf(pool, "{\"jsonrpc\":\"2.0\",\"id\":5,"
+            "\"method\":\"resources/subscribe\",\"params\":{\"uri\":"
+            "\"t://%d\"}}", i));
+        if (json_object_get(res, "error")) {
+            break;
+        }
+    }
+    CHECK(json_array_size(mcp_lazy_get(pool, &s->subscriptions))
+          == MCP_SUBSCRIPTIONS_MAX && error_code(res) == MCP_ERR_INVALID_PARAMS,
+          "without a record limit, at most MCP_SUBSCRIPTIONS_MAX subscriptions");
+
+    ctx.max_record = 100;
+    ctx.session_dirty = 0;
+    s->log_level = -1;
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":"
+                  "\"logging/setLevel\",\"params\":{\"level\":\"error\"}}");
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS && s->log_level == -1
+          && !ctx.session_dirty, "a log level that cannot be kept is refused");
+    ctx.max_record = 0;
+
+    /* completion/complete: the first 100 values, the total, linear */
+    res = complete_n(&ctx, "1000");
+    c = json_object_get(json_object_get(res, "result"), "completion");
+    ok = json_array_size(json_object_get(c, "values")) == MCP_COMPLETIONS_MAX;
+    for (i = 0; ok && i < MCP_COMPLETIONS_MAX; i++) {
+        ok = !strcmp(json_string_value(json_array_get(json_object_get(c, "values"),
+                                                      (size_t)i)),
+                     apr_psprintf(pool, "v%d", i));
+    }
+    CHECK(ok && json_integer_value(json_object_get(c, "total")) == 1000
+          && json_is_true(json_object_get(c, "hasMore")),
+          "1000 completions: the first 100 in order, total 1000, hasMore");
+    res = complete_n(&ctx, "100");
+    c = json_object_get(json_object_get(res, "result"), "completion");
+    CHECK(json_array_size(json_object_get(c, "values")) == 100
+          && json_integer_value(json_object_get(c, "total")) == 100
+          && json_is_false(json_object_get(c, "hasMore")),
+          "100 completions: all, no more");
+    res = complete_n(&ctx, "0");
+    c = json_object_get(json_object_get(res, "result"), "completion");
+    CHECK(json_is_array(json_object_get(c, "values"))
+          && !json_array_size(json_object_get(c, "values"))
+          && json_integer_value(json_object_get(c, "total")) == 0,
+          "no completions: an empty list");
+    res = complete_n(&ctx, "-1");
+    CHECK(error_code(res) == MCP_ERR_INTERNAL,
+          "a completion that is not UTF-8 fails the call");
+    {
+        apr_time_t t0 = apr_time_now();
+        res = complete_n(&ctx, "200000");
+        c = json_object_get(json_object_get(res, "result"), "completion");
+        CHECK(json_integer_value(json_object_get(c, "total")) == 200000
+              && json_array_size(json_object_get(c, "values")) == 100,
+              apr_psprintf(pool, "200000 completions: total counted, 100 kept "
+                           "(%d ms)", (int)((apr_time_now() - t0) / 1000)));
+    }
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -587,6 +1050,11 @@ int main(void)
     test_versions();
     test_template();
     test_protocol();
+    test_utf8();
+    test_client_bounds();
+    test_record_bytes();
+    test_record_fits();
+    test_limits_protocol();
     apr_pool_destroy(pool);
     apr_terminate();
     printf("1..%d\n", passed + failed);
