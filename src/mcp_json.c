@@ -1,4 +1,7 @@
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>                 /* malloc_trim */
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include "apr_strings.h"
@@ -184,12 +187,42 @@ char *mcp_json_dump(apr_pool_t *p, const json_t *j, apr_size_t *len)
 
 #define MAX_DEPTH 2048              /* jansson's JSON_PARSER_MAX_DEPTH */
 
+/* What building a value costs, in bytes of heap: jansson 2.14's
+ * allocations rounded to glibc's chunks (16 bytes, 8 of them header, 32 at
+ * least), measured with a counting allocator (t/unit checks that the sum
+ * is never below the real peak). An empty object is a 72-byte struct plus
+ * 8 hash buckets (224); an array a 40-byte struct plus 8 slots (128); a
+ * number 32; a string a 32-byte struct plus its copy (80 + length); a
+ * member a pair of 57 bytes + its key, with bucket growth (128 + key); an
+ * array slot 8 bytes, 24 while the table doubles. true, false and null are
+ * jansson's singletons. */
+#define COST_OBJECT  224
+#define COST_ARRAY   128
+#define COST_NUMBER  32
+#define COST_STRING  80
+#define COST_MEMBER  128
+#define COST_SLOT    24
+
 typedef struct in_t {
     const unsigned char *c, *end;
     char *scratch;                  /* unescaped strings */
     apr_size_t scratch_cap;
     apr_pool_t *p;
+    apr_size_t cost, max_cost;      /* max_cost 0: no limit */
+    apr_size_t max_top_items;       /* 0: no limit */
+    mcp_json_status_e why;          /* why read_value gave up */
 } in_t;
+
+/* Account for n more bytes of values; 0 (and in->why set) past the budget. */
+static int charge(in_t *in, apr_size_t n)
+{
+    in->cost += n;
+    if (in->max_cost && in->cost > in->max_cost) {
+        in->why = MCP_JSON_TOO_COSTLY;
+        return 0;
+    }
+    return 1;
+}
 
 static void ws(in_t *in)
 {
@@ -428,7 +461,7 @@ static json_t *read_number(in_t *in)
 static json_t *read_value(in_t *in, int depth)
 {
     const char *s;
-    apr_size_t n;
+    apr_size_t n, items = 0;
     json_t *v;
 
     ws(in);
@@ -437,7 +470,7 @@ static json_t *read_value(in_t *in, int depth)
     }
     switch (*in->c) {
     case '{':
-        if (depth >= MAX_DEPTH) {
+        if (depth >= MAX_DEPTH || !charge(in, COST_OBJECT)) {
             return NULL;
         }
         in->c++;
@@ -453,6 +486,11 @@ static json_t *read_value(in_t *in, int depth)
             ws(in);
             if (in->c >= in->end || *in->c != '"' || !read_string(in, &s, &n)
                 || memchr(s, '\0', n)) {
+                goto fail;
+            }
+            /* an escaped key lives in scratch: copy it, the value's
+             * strings reuse scratch */
+            if (!charge(in, COST_MEMBER + (s == in->scratch ? 2 * n : n))) {
                 goto fail;
             }
             key = s == in->scratch ? apr_pstrmemdup(in->p, s, n) : s;
@@ -477,7 +515,7 @@ static json_t *read_value(in_t *in, int depth)
             goto fail;
         }
     case '[':
-        if (depth >= MAX_DEPTH) {
+        if (depth >= MAX_DEPTH || !charge(in, COST_ARRAY)) {
             return NULL;
         }
         in->c++;
@@ -488,8 +526,15 @@ static json_t *read_value(in_t *in, int depth)
             return v;
         }
         for (;;) {
-            json_t *item = read_value(in, depth + 1);
-            if (!item) {
+            json_t *item;
+            /* a batch longer than allowed is refused as such: reading the
+             * rest would only cost */
+            if (depth == 0 && in->max_top_items
+                && ++items > in->max_top_items) {
+                in->why = MCP_JSON_TOO_MANY;
+                goto fail;
+            }
+            if (!charge(in, COST_SLOT) || !(item = read_value(in, depth + 1))) {
                 goto fail;
             }
             json_array_append_new(v, item);
@@ -505,7 +550,7 @@ static json_t *read_value(in_t *in, int depth)
             goto fail;
         }
     case '"':
-        if (!read_string(in, &s, &n)) {
+        if (!read_string(in, &s, &n) || !charge(in, COST_STRING + n)) {
             return NULL;
         }
         return json_stringn_nocheck(s, n);
@@ -528,14 +573,30 @@ static json_t *read_value(in_t *in, int depth)
         }
         return NULL;
     default:
-        return read_number(in);
+        return charge(in, COST_NUMBER) ? read_number(in) : NULL;
     }
 fail:
     json_decref(v);
     return NULL;
 }
 
-json_t *mcp_json_parse(apr_pool_t *p, const char *buf, apr_size_t len)
+/* Past this many bytes of values, hand the freed memory back. jansson's
+ * small blocks stay in glibc's per-thread fastbins when freed, where only
+ * the same thread can reuse them: under a threaded MPM a few costly bodies
+ * on different threads would each keep their child that much bigger. */
+#define TRIM_AFTER ((apr_size_t)1 << 20)
+
+static apr_status_t trim_heap(void *data)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+    return APR_SUCCESS;
+}
+
+json_t *mcp_json_parse_bounded(apr_pool_t *p, const char *buf, apr_size_t len,
+                               const mcp_json_limits_t *limits,
+                               mcp_json_status_e *why, apr_size_t *cost)
 {
     in_t in;
     json_t *j;
@@ -545,6 +606,10 @@ json_t *mcp_json_parse(apr_pool_t *p, const char *buf, apr_size_t len)
     in.scratch = NULL;
     in.scratch_cap = 0;
     in.p = p;
+    in.cost = 0;
+    in.max_cost = limits ? limits->max_cost : 0;
+    in.max_top_items = limits ? limits->max_top_items : 0;
+    in.why = MCP_JSON_INVALID;
     j = read_value(&in, 0);
     if (j) {
         ws(&in);
@@ -553,7 +618,28 @@ json_t *mcp_json_parse(apr_pool_t *p, const char *buf, apr_size_t len)
             j = NULL;
         }
     }
+    if (why) {
+        *why = j ? MCP_JSON_OK : in.why;
+    }
+    if (cost) {
+        *cost = in.cost;
+    }
+    if (in.cost > TRIM_AFTER) {
+        if (!j) {
+            trim_heap(NULL);
+        }
+        else {
+            /* registered first, so it runs after the value is released */
+            apr_pool_cleanup_register(p, NULL, trim_heap,
+                                      apr_pool_cleanup_null);
+        }
+    }
     return mcp_json_pool_own(p, j);
+}
+
+json_t *mcp_json_parse(apr_pool_t *p, const char *buf, apr_size_t len)
+{
+    return mcp_json_parse_bounded(p, buf, len, NULL, NULL, NULL);
 }
 
 json_t *mcp_json_load(apr_pool_t *p, const char *buf, apr_size_t len)

@@ -20,4 +20,24 @@ json_t *mcp_json_load(apr_pool_t *p, const char *buf, apr_size_t len);
  * twice as fast: for request bodies. */
 json_t *mcp_json_parse(apr_pool_t *p, const char *buf, apr_size_t len);
 
+/* Limits of mcp_json_parse_bounded (0: none). */
+typedef struct mcp_json_limits_t {
+    apr_size_t max_cost;        /* estimated heap bytes of all values built */
+    apr_size_t max_top_items;   /* elements of an array at the top */
+} mcp_json_limits_t;
+
+typedef enum {
+    MCP_JSON_OK,
+    MCP_JSON_INVALID,           /* not JSON */
+    MCP_JSON_TOO_COSTLY,        /* the values would cost more than max_cost */
+    MCP_JSON_TOO_MANY           /* the top array has more than max_top_items */
+} mcp_json_status_e;
+
+/* mcp_json_parse that gives up as soon as a limit is passed, without
+ * reading further. *why (may be NULL) tells why NULL was returned; *cost
+ * (may be NULL) is the estimated cost of what was built. */
+json_t *mcp_json_parse_bounded(apr_pool_t *p, const char *buf, apr_size_t len,
+                               const mcp_json_limits_t *limits,
+                               mcp_json_status_e *why, apr_size_t *cost);
+
 #endif

@@ -22,6 +22,17 @@
 /* More messages than this in one batch is refused, as the SDK does. */
 #define MCP_RPC_MAX_BATCH 100
 
+/* A body may build values costing (in heap bytes, see mcp_json.c) up to
+ * FLOOR + FACTOR x its size. jansson spends 224 bytes on an empty object
+ * and 104 on an empty string in an array: 4 MiB of "[{},{},...]" made a
+ * child grow by 315 MiB and took a second. Text costs about 1x; 100 KB of
+ * small records like [{"id":1,"name":"x"}] ~30x, 4 MiB. So any body may
+ * build 4 MiB (dense data up to ~130 KB), a 4 MiB body 8 MiB: a child then
+ * grows by ~18 MiB (prefork) to ~30 MiB (event) at most, the body itself
+ * included, and a refused parse costs ~30 ms (measured, t/40-body-cost.t). */
+#define MCP_RPC_COST_FLOOR  ((apr_size_t)4 << 20)
+#define MCP_RPC_COST_FACTOR 1
+
 typedef enum {
     MCP_MSG_REQUEST,
     MCP_MSG_NOTIFICATION,

@@ -208,6 +208,204 @@ static void test_parse(void)
           "2049 levels are refused, as jansson does");
 }
 
+/* ------------------------------------------------------------------ */
+/* What parsing costs: jansson's allocations counted as glibc would size
+ * them (16-byte chunks with an 8-byte header, 32 at least). Only inside a
+ * counted() section, which must free everything it made: a block's header
+ * says which allocator made it. */
+
+static size_t heap_live, heap_peak;
+
+static size_t chunk_of(size_t n)
+{
+    size_t c = (n + 8 + 15) & ~(size_t)15;
+    return c < 32 ? 32 : c;
+}
+
+static void *counting_malloc(size_t n)
+{
+    size_t *p = malloc(n + 16);
+    if (!p) {
+        return NULL;
+    }
+    p[0] = n;
+    heap_live += chunk_of(n);
+    if (heap_live > heap_peak) {
+        heap_peak = heap_live;
+    }
+    return p + 2;
+}
+
+static void counting_free(void *q)
+{
+    size_t *p;
+    if (q) {
+        p = (size_t *)q - 2;
+        heap_live -= chunk_of(p[0]);
+        free(p);
+    }
+}
+
+/* Start counting (a sub-pool for the section), or end it. */
+static apr_pool_t *counted(int on)
+{
+    static apr_pool_t *sub;
+    if (on) {
+        apr_pool_create(&sub, pool);
+        json_set_alloc_funcs(counting_malloc, counting_free);
+        heap_live = heap_peak = 0;
+        return sub;
+    }
+    apr_pool_destroy(sub);      /* releases what the section made */
+    json_set_alloc_funcs(malloc, free);
+    return NULL;
+}
+
+/* n bytes: pre, item joined with commas as often as fits, post, spaces */
+static char *shape(apr_size_t n, const char *pre, const char *item,
+                   const char *post)
+{
+    char *b = apr_palloc(pool, n + 1);
+    apr_size_t o = strlen(pre), il = strlen(item), pl = strlen(post);
+    int first = 1;
+    memcpy(b, pre, o);
+    while (o + il + 1 + pl <= n) {
+        if (!first) {
+            b[o++] = ',';
+        }
+        first = 0;
+        memcpy(b + o, item, il);
+        o += il;
+    }
+    memcpy(b + o, post, pl);
+    o += pl;
+    memset(b + o, ' ', n - o);
+    b[n] = '\0';
+    return b;
+}
+
+#define MSG_PRE "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"," \
+                "\"params\":{\"name\":\"t\",\"arguments\":{\"x\":["
+#define MSG_POST "]}}}"
+
+static void test_budget(void)
+{
+    static const struct { const char *pre, *item, *post; } shapes[] = {
+        { "[", "{}", "]" }, { "[", "[]", "]" }, { "[", "1", "]" },
+        { "[", "1.5", "]" }, { "[", "\"\"", "]" }, { "[", "\"abcdefgh\"", "]" },
+        { "[", "null", "]" }, { "[", "{\"a\":1}", "]" }, { "[", "[[]]", "]" },
+        { "[", "{\"\\u0061\":\"\\n\"}", "]" }, { "[", "{\"a\":{\"b\":{}}}", "]" },
+    };
+    const apr_size_t len = 256 * 1024, big = 1024 * 1024;
+    apr_size_t cost, max = MCP_RPC_COST_FLOOR + MCP_RPC_COST_FACTOR * big;
+    mcp_json_limits_t lim = { 0, 0 };
+    mcp_json_status_e why;
+    apr_pool_t *p;
+    const char *msg;
+    char *text;
+    json_t *j;
+    int i, code, ok = 1;
+    char k[32];
+
+    /* the estimate is never below what jansson really allocates, nor far
+     * above it */
+    for (i = 0; i < (int)(sizeof(shapes) / sizeof(shapes[0])); i++) {
+        text = shape(len, shapes[i].pre, shapes[i].item, shapes[i].post);
+        p = counted(1);
+        j = mcp_json_parse_bounded(p, text, len, NULL, &why, &cost);
+        if (!j || why != MCP_JSON_OK || heap_peak > cost || cost > 2 * heap_peak) {
+            printf("# [%s,...]: peak %lu, estimated %lu\n", shapes[i].item,
+                   (unsigned long)heap_peak, (unsigned long)cost);
+            ok = 0;
+        }
+        counted(0);
+    }
+    {
+        /* an object with many keys (hash buckets grow) */
+        apr_size_t o = 1;
+        text = apr_palloc(pool, len + 1);
+        text[0] = '{';
+        for (i = 0; o + 32 < len; i++) {
+            o += (apr_size_t)sprintf(text + o, "%s\"key%d\":%d", i ? "," : "", i, i);
+        }
+        text[o++] = '}';
+        p = counted(1);
+        j = mcp_json_parse_bounded(p, text, o, NULL, &why, &cost);
+        if (!j || heap_peak > cost || cost > 2 * heap_peak) {
+            printf("# {\"keyN\":N,...}: peak %lu, estimated %lu\n",
+                   (unsigned long)heap_peak, (unsigned long)cost);
+            ok = 0;
+        }
+        counted(0);
+    }
+    CHECK(ok, "the cost estimate bounds jansson's real allocations (within 2x)");
+
+    /* 1 MiB bodies of every shape inside a message: refused early, having
+     * built no more than the budget */
+    ok = 1;
+    for (i = 0; i < (int)(sizeof(shapes) / sizeof(shapes[0])); i++) {
+        mcp_batch_t *b;
+        text = shape(big, MSG_PRE, shapes[i].item, MSG_POST);
+        p = counted(1);
+        b = mcp_rpc_parse(p, text, big, &code, &msg);
+        if ((strcmp(shapes[i].item, "null")     /* nulls cost little */
+             && (b || code != MCP_ERR_PARSE || !strstr(msg, "too many values")))
+            || heap_peak > max) {
+            printf("# 1 MiB of %s: %s (%d %s), peak %lu > %lu\n", shapes[i].item,
+                   b ? "accepted" : "refused", code, b ? "" : msg,
+                   (unsigned long)heap_peak, (unsigned long)max);
+            ok = 0;
+        }
+        counted(0);
+    }
+    CHECK(ok, "costly bodies are refused -32700, within the budget");
+
+    /* a top-level array stops at the batch limit */
+    text = shape(big, "[", "{}", "]");
+    p = counted(1);
+    CHECK(!mcp_rpc_parse(p, text, big, &code, &msg)
+          && code == MCP_ERR_INVALID_REQUEST && strstr(msg, "exceed 100")
+          && heap_peak < 64 * 1024,
+          "a long batch is refused -32600 after reading 101 elements");
+    counted(0);
+    text = apr_pstrcat(pool, shape(101 * 3, "[", "{}", ""), ",bad", NULL);
+    CHECK(!mcp_rpc_parse(pool, text, strlen(text), &code, &msg)
+          && code == MCP_ERR_INVALID_REQUEST, "what follows the 101st is not read");
+    lim.max_top_items = 3;
+    CHECK(mcp_json_parse_bounded(pool, "[1,2,3]", 7, &lim, &why, NULL)
+          && why == MCP_JSON_OK
+          && !mcp_json_parse_bounded(pool, "[1,2,3,4]", 9, &lim, &why, NULL)
+          && why == MCP_JSON_TOO_MANY
+          && mcp_json_parse_bounded(pool, "[[1,2,3,4]]", 11, &lim, &why, NULL),
+          "the item limit is for the top-level array only");
+    lim.max_top_items = 0;
+    lim.max_cost = 1000;
+    CHECK(!mcp_json_parse_bounded(pool, "[{},{},{},{},{}]", 16, &lim, &why, &cost)
+          && why == MCP_JSON_TOO_COSTLY && cost > 1000
+          && !mcp_json_parse_bounded(pool, "[{},{},{},{},{}", 15, NULL, &why, NULL)
+          && why == MCP_JSON_INVALID,
+          "the budget stops a parse; invalid JSON is told apart");
+
+    /* what ordinary big bodies cost passes */
+    text = shape(4 * big, MSG_PRE "\"", "a", "\"" MSG_POST);
+    for (i = (int)strlen(MSG_PRE) + 1; text[i] == 'a' || text[i] == ','; i++) {
+        text[i] = 'a';      /* one 4 MiB string */
+    }
+    CHECK(mcp_rpc_parse(pool, text, 4 * big, &code, &msg) != NULL,
+          "a 4 MiB string is accepted");
+    text = shape(100 * 1024, MSG_PRE, "{\"id\":12345,\"name\":\"abcdefgh\"}", MSG_POST);
+    CHECK(mcp_rpc_parse(pool, text, 100 * 1024, &code, &msg) != NULL,
+          "100 KB of small records is accepted");
+    sprintf(k, "%d", MCP_RPC_MAX_BATCH);
+    text = apr_pstrcat(pool, "[", shape(MCP_RPC_MAX_BATCH * 31 - 1, "",
+                       "{\"jsonrpc\":\"2.0\",\"method\":\"n\"}", ""), "]", NULL);
+    {
+        mcp_batch_t *b = mcp_rpc_parse(pool, text, strlen(text), &code, &msg);
+        CHECK(b && b->msgs->nelts == MCP_RPC_MAX_BATCH,
+              apr_pstrcat(pool, "a batch of ", k, " is read", NULL));
+    }
+}
+
 static void test_record(void)
 {
     mcp_session_t *s, *t;
@@ -583,6 +781,7 @@ int main(void)
     test_rpc();
     test_dump();
     test_parse();
+    test_budget();
     test_record();
     test_versions();
     test_template();
