@@ -1,7 +1,13 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE                 /* strtod_l, newlocale */
+#endif
 #include <errno.h>
+#include <locale.h>
 #ifdef __GLIBC__
 #include <malloc.h>                 /* malloc_trim */
 #endif
+#include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "apr_strings.h"
@@ -399,13 +405,27 @@ static int read_string(in_t *in, const char **s, apr_size_t *n)
     return 1;
 }
 
+/* The C locale, for strtod_l: strtod follows the process's LC_NUMERIC,
+ * which another module (mod_php's setlocale) may make "," and strtod would
+ * stop at the ".". */
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void c_locale_init(void)
+{
+    c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
 static json_t *read_number(in_t *in)
 {
     const unsigned char *start = in->c, *c = in->c;
-    int real = 0;
+    int real = 0, neg = 0;
     char buf[64], *text = buf, *stop;
+    apr_size_t n;
+    double d;
 
     if (c < in->end && *c == '-') {
+        neg = 1;
         c++;
     }
     if (c >= in->end || *c < '0' || *c > '9') {
@@ -442,20 +462,41 @@ static json_t *read_number(in_t *in)
         }
     }
     in->c = c;
-    if ((apr_size_t)(c - start) >= sizeof(buf)) {
-        text = apr_palloc(in->p, (apr_size_t)(c - start) + 1);
-    }
-    memcpy(text, start, (apr_size_t)(c - start));
-    text[c - start] = '\0';
-    errno = 0;
+    n = (apr_size_t)(c - start);
     if (!real) {
-        json_int_t v = (json_int_t)strtoll(text, &stop, 10);
-        return errno ? NULL : json_integer(v);
+        /* digits only: exact, and no locale involved; like jansson's
+         * strtoll, anything outside json_int_t is refused */
+        apr_uint64_t v = 0, limit = neg ? (apr_uint64_t)1 << 63
+                                        : ((apr_uint64_t)1 << 63) - 1;
+        for (c = start + neg; c < in->c; c++) {
+            unsigned digit = (unsigned)(*c - '0');
+            if (v > (limit - digit) / 10) {
+                return NULL;
+            }
+            v = v * 10 + digit;
+        }
+        return json_integer(neg ? (json_int_t)(0 - v) : (json_int_t)v);
     }
-    else {
-        double d = strtod(text, &stop);
-        return (errno == ERANGE && (d > 1 || d < -1)) ? NULL : json_real(d);
+    if (n >= sizeof(buf)) {
+        if (!charge(in, n)) {
+            return NULL;
+        }
+        text = apr_palloc(in->p, n + 1);
     }
+    memcpy(text, start, n);
+    text[n] = '\0';
+    /* glibc's strtod is correctly rounded; in the C locale it reads
+     * exactly the RFC 8259 number just delimited, which must all be used */
+    pthread_once(&c_locale_once, c_locale_init);
+    if (!c_locale) {
+        return NULL;
+    }
+    errno = 0;
+    d = strtod_l(text, &stop, c_locale);
+    if (stop != text + n || (errno == ERANGE && isinf(d))) {
+        return NULL;    /* jansson too refuses overflow, keeps underflow */
+    }
+    return json_real(d);
 }
 
 static json_t *read_value(in_t *in, int depth)

@@ -3,7 +3,9 @@
  * session records and ids, SHA-256, the registry and the MCP methods.
  * Run by `make -f Makefile.apxs unit`; prints TAP and "N passed, M failed".
  */
+#include <locale.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -406,6 +408,77 @@ static void test_budget(void)
     }
 }
 
+/* Numbers are read exactly and whatever the process's LC_NUMERIC (mod_php
+ * may set a locale whose decimal point is ','; strtod then stops at '.'). */
+static int real_is(const char *text, double want)
+{
+    json_t *j = mcp_json_parse(pool, text, strlen(text));
+    return j && json_is_real(j) && json_real_value(j) == want;
+}
+
+static int int_is(const char *text, json_int_t want)
+{
+    json_t *j = mcp_json_parse(pool, text, strlen(text));
+    return j && json_is_integer(j) && json_integer_value(j) == want;
+}
+
+static void test_numbers(void)
+{
+    static const char *same[] = {
+        "0.1", "2.2250738585072014e-308", "1.7976931348623157e308", "5e-324",
+        "4.9e-324", "2e-324", "1e-400", "0.30000000000000004", "123456789.987654321",
+        "1E+2", "-0.0", "9007199254740993", "9007199254740993.0",
+        "1.00000000000000011102230246251565404236316680908203125",
+        "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+        "-9223372036854775809", "1e309", "-1e309", "[1.5,-2,3e-2]", NULL
+    };
+    const char *in_msg = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\","
+                         "\"params\":{\"a\":1.5,\"b\":-0.25,\"c\":1e3}}";
+    const char *msg;
+    char *end, *dump;
+    int i, ok = 1, code;
+    mcp_batch_t *b;
+
+    for (i = 0; same[i]; i++) {
+        if (!same_as_jansson(same[i], strlen(same[i]))) {
+            printf("# %s differs from jansson\n", same[i]);
+            ok = 0;
+        }
+    }
+    CHECK(ok, "numbers read as jansson reads them");
+    CHECK(real_is("0.1", 0.1) && real_is("5e-324", 5e-324)
+          && real_is("1.7976931348623157e308", 1.7976931348623157e308)
+          && int_is("-9223372036854775808", INT64_MIN)
+          && int_is("9223372036854775807", INT64_MAX) && int_is("-0", 0)
+          && !mcp_json_parse(pool, "9223372036854775808", 19)
+          && !mcp_json_parse(pool, "1e309", 5),
+          "numbers are exact; out of range is refused");
+
+    if (!setlocale(LC_NUMERIC, "de_DE.UTF-8")) {
+        CHECK(0, "the de_DE.UTF-8 locale is available (make -f Makefile.apxs "
+              "unit builds it into t/unit/locale; it needs the locales package)");
+        return;
+    }
+    CHECK(!strcmp(localeconv()->decimal_point, ",")
+          && strtod("1.5", &end) == 1 && *end == '.',
+          "in de_DE.UTF-8 the decimal point is ',' and strtod stops at '.'");
+    CHECK(real_is("1.5", 1.5) && real_is("1e3", 1000.0) && real_is("-0.25", -0.25)
+          && real_is("2.5e-3", 0.0025) && int_is("42", 42),
+          "in de_DE.UTF-8: 1.5, 1e3, -0.25 read exactly");
+    b = mcp_rpc_parse(pool, in_msg, strlen(in_msg), &code, &msg);
+    CHECK(b && json_real_value(json_object_get(b->msgs->nelts ? APR_ARRAY_IDX(
+              b->msgs, 0, mcp_msg_t).params : NULL, "a")) == 1.5
+          && json_real_value(json_object_get(APR_ARRAY_IDX(b->msgs, 0,
+              mcp_msg_t).params, "b")) == -0.25
+          && json_real_value(json_object_get(APR_ARRAY_IDX(b->msgs, 0,
+              mcp_msg_t).params, "c")) == 1000.0,
+          "in de_DE.UTF-8: numbers in a request are exact");
+    dump = mcp_json_dump(pool, mcp_json_parse(pool, "[1.5,-0.25,1e3]", 15), NULL);
+    CHECK(dump && !strcmp(dump, "[1.5,-0.25,1000.0]"),
+          "in de_DE.UTF-8: reals are written with '.'");
+    setlocale(LC_NUMERIC, "C");
+}
+
 static void test_record(void)
 {
     mcp_session_t *s, *t;
@@ -782,6 +855,7 @@ int main(void)
     test_dump();
     test_parse();
     test_budget();
+    test_numbers();
     test_record();
     test_versions();
     test_template();
