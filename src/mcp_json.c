@@ -280,6 +280,57 @@ static int utf8_len(const unsigned char *c, const unsigned char *end)
     return n;
 }
 
+json_t *mcp_json_text(const char *s, apr_size_t max)
+{
+    const unsigned char *c = (const unsigned char *)s, *end;
+    apr_size_t len = strlen(s), o = 0;
+    char *buf;
+    json_t *j;
+    int l;
+
+    end = c + len;
+    /* nearly always: valid and short enough */
+    while (c < end && (l = utf8_len(c, end)) > 0) {
+        c += l;
+    }
+    if (c == end && len <= max) {
+        return json_stringn_nocheck(s, len);
+    }
+    /* each bad byte becomes U+FFFD (3 bytes); a cut ends in "..." */
+    buf = malloc(max + 4);
+    if (!buf) {
+        return NULL;
+    }
+    for (c = (const unsigned char *)s; c < end; c += l) {
+        const char *piece = (const char *)c;
+        apr_size_t n;
+
+        if ((l = utf8_len(c, end)) > 0) {
+            n = (apr_size_t)l;
+        }
+        else {
+            piece = "\xef\xbf\xbd";
+            n = 3;
+            l = 1;
+        }
+        if (o + n > max) {
+            while (o > 0 && o + 3 > max) {
+                do {            /* drop whole characters */
+                    o--;
+                } while (o > 0 && ((unsigned char)buf[o] & 0xc0) == 0x80);
+            }
+            memcpy(buf + o, "...", 3);
+            o += 3;
+            break;
+        }
+        memcpy(buf + o, piece, n);
+        o += n;
+    }
+    j = json_stringn_nocheck(buf, o);
+    free(buf);
+    return j;
+}
+
 static int hex4(const unsigned char *c, apr_uint32_t *v)
 {
     int i;

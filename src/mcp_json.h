@@ -12,6 +12,11 @@ json_t *mcp_json_pool_own(apr_pool_t *p, json_t *j);
 /* Compact serialization copied into p; NULL on failure. */
 char *mcp_json_dump(apr_pool_t *p, const json_t *j, apr_size_t *len);
 
+/* A JSON string of s, for text that echoes what a client sent: every byte
+ * that is not valid UTF-8 becomes U+FFFD, and a text longer than max bytes
+ * is cut at a character and ends in "..." (max bytes in all). */
+json_t *mcp_json_text(const char *s, apr_size_t max);
+
 /* Parse `len` bytes with jansson (duplicate keys refused, any value at
  * the top); the value is owned by p. NULL on error. */
 json_t *mcp_json_load(apr_pool_t *p, const char *buf, apr_size_t len);

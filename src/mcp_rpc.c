@@ -125,7 +125,8 @@ json_t *mcp_rpc_error(json_t *id, int code, const char *message, json_t *data)
 {
     json_t *j = json_object(), *e = json_object();
     json_object_set_new(e, "code", json_integer(code));
-    json_object_set_new(e, "message", json_string(message));
+    json_object_set_new(e, "message", mcp_json_text(message ? message : "",
+                                                    MCP_RPC_MESSAGE_MAX));
     if (data) {
         json_object_set_new(e, "data", data);
     }

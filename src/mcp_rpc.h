@@ -62,8 +62,14 @@ mcp_batch_t *mcp_rpc_parse(apr_pool_t *p, const char *body, apr_size_t len,
 /* {"jsonrpc":"2.0","id":id,"result":result}; steals result. */
 json_t *mcp_rpc_result(json_t *id, json_t *result);
 
+/* Error messages often echo what a client sent (a header, a name): they
+ * are kept to this many bytes, and to valid UTF-8 (JSON-RPC requires the
+ * message; jansson refuses a string that is not UTF-8). */
+#define MCP_RPC_MESSAGE_MAX 1024
+
 /* {"jsonrpc":"2.0","id":id,"error":{"code":..,"message":..[,"data":..]}};
- * id NULL gives "id": null; steals data. */
+ * id NULL gives "id": null; steals data. The message is made valid UTF-8
+ * and cut to MCP_RPC_MESSAGE_MAX bytes (mcp_json_text). */
 json_t *mcp_rpc_error(json_t *id, int code, const char *message, json_t *data);
 
 /* {"jsonrpc":"2.0","method":..,"params":..}; steals params. */

@@ -479,6 +479,72 @@ static void test_numbers(void)
     setlocale(LC_NUMERIC, "C");
 }
 
+/* Error bodies always carry a message, valid UTF-8 and of bounded size,
+ * whatever bytes a client sent that it echoes. */
+static int utf8_ok(const char *s)
+{
+    json_t *j = json_string(s);     /* jansson checks UTF-8 */
+    json_decref(j);
+    return j != NULL;
+}
+
+static const char *message_of(const char *body)
+{
+    json_t *j = mcp_json_load(pool, body, strlen(body));
+    return json_string_value(json_object_get(json_object_get(j, "error"),
+                                             "message"));
+}
+
+static void test_error_text(void)
+{
+    const char *m;
+    char *longer = apr_palloc(pool, 5001);
+    apr_size_t n;
+
+    m = message_of(mcp_rpc_error_body(pool, -32000,
+                                      "Forbidden: Invalid Origin header: "
+                                      "http://\xe9vil.example"));
+    CHECK(m && !strcmp(m, "Forbidden: Invalid Origin header: http://"
+                          "\xef\xbf\xbdvil.example"),
+          "an invalid byte in a message becomes U+FFFD");
+    m = message_of(mcp_rpc_error_body(pool, -32000, "2025-\xff \xe2\x82 \xc0\xaf "
+                                      "\xed\xa0\x80 caf\xc3\xa9 \xf0\x9f\x98\x80"));
+    CHECK(m && !strcmp(m, "2025-\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd "
+                          "\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd"
+                          "\xef\xbf\xbd caf\xc3\xa9 \xf0\x9f\x98\x80"),
+          "cut, overlong and surrogate sequences too; valid ones are kept");
+    memset(longer, 'a', 5000);
+    longer[0] = '\xff';
+    longer[5000] = '\0';
+    m = message_of(mcp_rpc_error_body(pool, -32000, longer));
+    n = m ? strlen(m) : 0;
+    CHECK(m && n <= MCP_RPC_MESSAGE_MAX + 3 && n > MCP_RPC_MESSAGE_MAX - 8
+          && !strncmp(m, "\xef\xbf\xbd" "aaa", 6) && !strcmp(m + n - 3, "...")
+          && utf8_ok(m), "a long message is cut to the limit");
+    memset(longer, 0, 5001);
+    for (n = 0; n + 2 <= 3000; n += 2) {
+        memcpy(longer + n, "\xc3\xa9", 2);
+    }
+    m = message_of(mcp_rpc_error_body(pool, -32000, longer));
+    CHECK(m && utf8_ok(m) && strlen(m) <= MCP_RPC_MESSAGE_MAX + 3,
+          "a long message is cut between characters");
+    {
+        json_t *e = mcp_json_pool_own(pool, mcp_rpc_error(NULL, -32602,
+                                                          "Tool \x80 not found",
+                                                          NULL));
+        CHECK(!strcmp(json_string_value(json_object_get(json_object_get(e, "error"),
+                                                        "message")),
+                      "Tool \xef\xbf\xbd not found"),
+              "JSON-RPC errors in responses are sanitised too");
+    }
+    CHECK(!strcmp(json_string_value(mcp_json_pool_own(pool, mcp_json_text("", 10))), "")
+          && !strcmp(json_string_value(mcp_json_pool_own(pool, mcp_json_text("abcdef", 5))),
+                     "ab...")
+          && !strcmp(json_string_value(mcp_json_pool_own(pool, mcp_json_text("abcde", 5))),
+                     "abcde"),
+          "mcp_json_text: the limit is in bytes, the cut ends in ...");
+}
+
 static void test_record(void)
 {
     mcp_session_t *s, *t;
@@ -856,6 +922,7 @@ int main(void)
     test_parse();
     test_budget();
     test_numbers();
+    test_error_text();
     test_record();
     test_versions();
     test_template();
