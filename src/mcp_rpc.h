@@ -29,7 +29,8 @@
  * small records like [{"id":1,"name":"x"}] ~30x, 4 MiB. So any body may
  * build 4 MiB (dense data up to ~130 KB), a 4 MiB body 8 MiB: a child then
  * grows by ~18 MiB (prefork) to ~30 MiB (event) at most, the body itself
- * included, and a refused parse costs ~30 ms (measured, t/40-body-cost.t). */
+ * included, and a refused parse takes at most ~45 ms of CPU (measured on a
+ * 2-core VM, page faults included; t/40-body-cost.t prints the figures). */
 #define MCP_RPC_COST_FLOOR  ((apr_size_t)4 << 20)
 #define MCP_RPC_COST_FACTOR 1
 
