@@ -16,7 +16,10 @@ my $so  = "$top/.libs/mod_mcp_test_alloc.so";
 if (!-e $so || -M $so > -M "$top/t/modules/mod_mcp_test_alloc.c") {
     system("make -C '$top' -f Makefile.apxs test-modules >/dev/null 2>&1");
 }
-ok -e $so, 'the test allocator module is built' or BAIL_OUT("no $so");
+unless (ok -e $so, 'the test allocator module is built (make -f Makefile.apxs test-modules)') {
+    done_testing;
+    exit 1;
+}
 
 # load it before every other module: no jansson value may exist yet
 my $node = start_node(name => 'jansson-alloc', start => 0);
