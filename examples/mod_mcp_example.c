@@ -506,6 +506,7 @@ static apr_status_t template_read(mcp_call_t *call, const char *uri,
     const char *id;
     json_t *doc;
     char *text;
+    size_t n;
     apr_status_t rv;
 
     if (len <= plen + slen || strncmp(uri, EX_TEMPLATE_PREFIX, plen) != 0
@@ -521,13 +522,19 @@ static apr_status_t template_read(mcp_call_t *call, const char *uri,
     if (!doc) {
         return APR_ENOMEM;
     }
-    text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    /* into pool memory: json_dumps' buffer would need jansson's own free,
+     * which another module may have replaced */
+    n = json_dumpb(doc, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    text = n ? apr_palloc(call->pool, n + 1) : NULL;
+    if (text) {
+        json_dumpb(doc, text, n, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        text[n] = '\0';
+    }
     json_decref(doc);
     if (!text) {
         return APR_ENOMEM;
     }
     rv = mcp_call_add_resource_text(call, uri, "application/json", text);
-    free(text);
     return rv;
 }
 

@@ -1,4 +1,13 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE                 /* strtod_l, newlocale */
+#endif
 #include <errno.h>
+#include <locale.h>
+#ifdef __GLIBC__
+#include <malloc.h>                 /* malloc_trim */
+#endif
+#include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "apr_strings.h"
@@ -184,12 +193,42 @@ char *mcp_json_dump(apr_pool_t *p, const json_t *j, apr_size_t *len)
 
 #define MAX_DEPTH 2048              /* jansson's JSON_PARSER_MAX_DEPTH */
 
+/* What building a value costs, in bytes of heap: jansson 2.14's
+ * allocations rounded to glibc's chunks (16 bytes, 8 of them header, 32 at
+ * least), measured with a counting allocator (t/unit checks that the sum
+ * is never below the real peak). An empty object is a 72-byte struct plus
+ * 8 hash buckets (224); an array a 40-byte struct plus 8 slots (128); a
+ * number 32; a string a 32-byte struct plus its copy (80 + length); a
+ * member a pair of 57 bytes + its key, with bucket growth (128 + key); an
+ * array slot 8 bytes, 24 while the table doubles. true, false and null are
+ * jansson's singletons. */
+#define COST_OBJECT  224
+#define COST_ARRAY   128
+#define COST_NUMBER  32
+#define COST_STRING  80
+#define COST_MEMBER  128
+#define COST_SLOT    24
+
 typedef struct in_t {
     const unsigned char *c, *end;
     char *scratch;                  /* unescaped strings */
     apr_size_t scratch_cap;
     apr_pool_t *p;
+    apr_size_t cost, max_cost;      /* max_cost 0: no limit */
+    apr_size_t max_top_items;       /* 0: no limit */
+    mcp_json_status_e why;          /* why read_value gave up */
 } in_t;
+
+/* Account for n more bytes of values; 0 (and in->why set) past the budget. */
+static int charge(in_t *in, apr_size_t n)
+{
+    in->cost += n;
+    if (in->max_cost && in->cost > in->max_cost) {
+        in->why = MCP_JSON_TOO_COSTLY;
+        return 0;
+    }
+    return 1;
+}
 
 static void ws(in_t *in)
 {
@@ -239,6 +278,57 @@ static int utf8_len(const unsigned char *c, const unsigned char *end)
         return 0;
     }
     return n;
+}
+
+json_t *mcp_json_text(const char *s, apr_size_t max)
+{
+    const unsigned char *c = (const unsigned char *)s, *end;
+    apr_size_t len = strlen(s), o = 0;
+    char *buf;
+    json_t *j;
+    int l;
+
+    end = c + len;
+    /* nearly always: valid and short enough */
+    while (c < end && (l = utf8_len(c, end)) > 0) {
+        c += l;
+    }
+    if (c == end && len <= max) {
+        return json_stringn_nocheck(s, len);
+    }
+    /* each bad byte becomes U+FFFD (3 bytes); a cut ends in "..." */
+    buf = malloc(max + 4);
+    if (!buf) {
+        return NULL;
+    }
+    for (c = (const unsigned char *)s; c < end; c += l) {
+        const char *piece = (const char *)c;
+        apr_size_t n;
+
+        if ((l = utf8_len(c, end)) > 0) {
+            n = (apr_size_t)l;
+        }
+        else {
+            piece = "\xef\xbf\xbd";
+            n = 3;
+            l = 1;
+        }
+        if (o + n > max) {
+            while (o > 0 && o + 3 > max) {
+                do {            /* drop whole characters */
+                    o--;
+                } while (o > 0 && ((unsigned char)buf[o] & 0xc0) == 0x80);
+            }
+            memcpy(buf + o, "...", 3);
+            o += 3;
+            break;
+        }
+        memcpy(buf + o, piece, n);
+        o += n;
+    }
+    j = json_stringn_nocheck(buf, o);
+    free(buf);
+    return j;
 }
 
 static int hex4(const unsigned char *c, apr_uint32_t *v)
@@ -366,13 +456,27 @@ static int read_string(in_t *in, const char **s, apr_size_t *n)
     return 1;
 }
 
+/* The C locale, for strtod_l: strtod follows the process's LC_NUMERIC,
+ * which another module (mod_php's setlocale) may make "," and strtod would
+ * stop at the ".". */
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void c_locale_init(void)
+{
+    c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
 static json_t *read_number(in_t *in)
 {
     const unsigned char *start = in->c, *c = in->c;
-    int real = 0;
+    int real = 0, neg = 0;
     char buf[64], *text = buf, *stop;
+    apr_size_t n;
+    double d;
 
     if (c < in->end && *c == '-') {
+        neg = 1;
         c++;
     }
     if (c >= in->end || *c < '0' || *c > '9') {
@@ -409,26 +513,47 @@ static json_t *read_number(in_t *in)
         }
     }
     in->c = c;
-    if ((apr_size_t)(c - start) >= sizeof(buf)) {
-        text = apr_palloc(in->p, (apr_size_t)(c - start) + 1);
-    }
-    memcpy(text, start, (apr_size_t)(c - start));
-    text[c - start] = '\0';
-    errno = 0;
+    n = (apr_size_t)(c - start);
     if (!real) {
-        json_int_t v = (json_int_t)strtoll(text, &stop, 10);
-        return errno ? NULL : json_integer(v);
+        /* digits only: exact, and no locale involved; like jansson's
+         * strtoll, anything outside json_int_t is refused */
+        apr_uint64_t v = 0, limit = neg ? (apr_uint64_t)1 << 63
+                                        : ((apr_uint64_t)1 << 63) - 1;
+        for (c = start + neg; c < in->c; c++) {
+            unsigned digit = (unsigned)(*c - '0');
+            if (v > (limit - digit) / 10) {
+                return NULL;
+            }
+            v = v * 10 + digit;
+        }
+        return json_integer(neg ? (json_int_t)(0 - v) : (json_int_t)v);
     }
-    else {
-        double d = strtod(text, &stop);
-        return (errno == ERANGE && (d > 1 || d < -1)) ? NULL : json_real(d);
+    if (n >= sizeof(buf)) {
+        if (!charge(in, n)) {
+            return NULL;
+        }
+        text = apr_palloc(in->p, n + 1);
     }
+    memcpy(text, start, n);
+    text[n] = '\0';
+    /* glibc's strtod is correctly rounded; in the C locale it reads
+     * exactly the RFC 8259 number just delimited, which must all be used */
+    pthread_once(&c_locale_once, c_locale_init);
+    if (!c_locale) {
+        return NULL;
+    }
+    errno = 0;
+    d = strtod_l(text, &stop, c_locale);
+    if (stop != text + n || (errno == ERANGE && isinf(d))) {
+        return NULL;    /* jansson too refuses overflow, keeps underflow */
+    }
+    return json_real(d);
 }
 
 static json_t *read_value(in_t *in, int depth)
 {
     const char *s;
-    apr_size_t n;
+    apr_size_t n, items = 0;
     json_t *v;
 
     ws(in);
@@ -437,7 +562,7 @@ static json_t *read_value(in_t *in, int depth)
     }
     switch (*in->c) {
     case '{':
-        if (depth >= MAX_DEPTH) {
+        if (depth >= MAX_DEPTH || !charge(in, COST_OBJECT)) {
             return NULL;
         }
         in->c++;
@@ -453,6 +578,11 @@ static json_t *read_value(in_t *in, int depth)
             ws(in);
             if (in->c >= in->end || *in->c != '"' || !read_string(in, &s, &n)
                 || memchr(s, '\0', n)) {
+                goto fail;
+            }
+            /* an escaped key lives in scratch: copy it, the value's
+             * strings reuse scratch */
+            if (!charge(in, COST_MEMBER + (s == in->scratch ? 2 * n : n))) {
                 goto fail;
             }
             key = s == in->scratch ? apr_pstrmemdup(in->p, s, n) : s;
@@ -477,7 +607,7 @@ static json_t *read_value(in_t *in, int depth)
             goto fail;
         }
     case '[':
-        if (depth >= MAX_DEPTH) {
+        if (depth >= MAX_DEPTH || !charge(in, COST_ARRAY)) {
             return NULL;
         }
         in->c++;
@@ -488,8 +618,15 @@ static json_t *read_value(in_t *in, int depth)
             return v;
         }
         for (;;) {
-            json_t *item = read_value(in, depth + 1);
-            if (!item) {
+            json_t *item;
+            /* a batch longer than allowed is refused as such: reading the
+             * rest would only cost */
+            if (depth == 0 && in->max_top_items
+                && ++items > in->max_top_items) {
+                in->why = MCP_JSON_TOO_MANY;
+                goto fail;
+            }
+            if (!charge(in, COST_SLOT) || !(item = read_value(in, depth + 1))) {
                 goto fail;
             }
             json_array_append_new(v, item);
@@ -505,7 +642,7 @@ static json_t *read_value(in_t *in, int depth)
             goto fail;
         }
     case '"':
-        if (!read_string(in, &s, &n)) {
+        if (!read_string(in, &s, &n) || !charge(in, COST_STRING + n)) {
             return NULL;
         }
         return json_stringn_nocheck(s, n);
@@ -528,14 +665,30 @@ static json_t *read_value(in_t *in, int depth)
         }
         return NULL;
     default:
-        return read_number(in);
+        return charge(in, COST_NUMBER) ? read_number(in) : NULL;
     }
 fail:
     json_decref(v);
     return NULL;
 }
 
-json_t *mcp_json_parse(apr_pool_t *p, const char *buf, apr_size_t len)
+/* Past this many bytes of values, hand the freed memory back. jansson's
+ * small blocks stay in glibc's per-thread fastbins when freed, where only
+ * the same thread can reuse them: under a threaded MPM a few costly bodies
+ * on different threads would each keep their child that much bigger. */
+#define TRIM_AFTER ((apr_size_t)1 << 20)
+
+static apr_status_t trim_heap(void *data)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+    return APR_SUCCESS;
+}
+
+json_t *mcp_json_parse_bounded(apr_pool_t *p, const char *buf, apr_size_t len,
+                               const mcp_json_limits_t *limits,
+                               mcp_json_status_e *why, apr_size_t *cost)
 {
     in_t in;
     json_t *j;
@@ -545,6 +698,10 @@ json_t *mcp_json_parse(apr_pool_t *p, const char *buf, apr_size_t len)
     in.scratch = NULL;
     in.scratch_cap = 0;
     in.p = p;
+    in.cost = 0;
+    in.max_cost = limits ? limits->max_cost : 0;
+    in.max_top_items = limits ? limits->max_top_items : 0;
+    in.why = MCP_JSON_INVALID;
     j = read_value(&in, 0);
     if (j) {
         ws(&in);
@@ -553,7 +710,28 @@ json_t *mcp_json_parse(apr_pool_t *p, const char *buf, apr_size_t len)
             j = NULL;
         }
     }
+    if (why) {
+        *why = j ? MCP_JSON_OK : in.why;
+    }
+    if (cost) {
+        *cost = in.cost;
+    }
+    if (in.cost > TRIM_AFTER) {
+        if (!j) {
+            trim_heap(NULL);
+        }
+        else {
+            /* registered first, so it runs after the value is released */
+            apr_pool_cleanup_register(p, NULL, trim_heap,
+                                      apr_pool_cleanup_null);
+        }
+    }
     return mcp_json_pool_own(p, j);
+}
+
+json_t *mcp_json_parse(apr_pool_t *p, const char *buf, apr_size_t len)
+{
+    return mcp_json_parse_bounded(p, buf, len, NULL, NULL, NULL);
 }
 
 json_t *mcp_json_load(apr_pool_t *p, const char *buf, apr_size_t len)

@@ -31,17 +31,27 @@ static apr_status_t write_event(mcp_responder_t *rs, json_t *msg, int flush)
 {
     request_rec *r = rs->r;
     apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
-    char *data = json_dumps(msg, JSON_COMPACT);
+    apr_size_t len;
     apr_status_t rv;
+    char *data;
 
+    /* Into pool memory, never jansson's json_dumps buffer: that one must be
+     * freed with jansson's allocator, which a co-loaded module (cjose) may
+     * have replaced, so libc's free() would be wrong. A scratch pool,
+     * cleared after each event, keeps a long stream from piling up. */
+    if (!rs->scratch) {
+        apr_pool_create(&rs->scratch, r->pool);
+        apr_pool_tag(rs->scratch, "mcp_sse_event");
+    }
+    data = mcp_json_dump(rs->scratch, msg, &len);
     if (!data) {
-        return APR_ENOMEM;
+        rv = APR_ENOMEM;
+        goto leave;
     }
     APR_BRIGADE_INSERT_TAIL(rs->bb, apr_bucket_immortal_create(
                                 "event: message\ndata: ", 21, ba));
-    /* the bucket frees jansson's buffer once it is written */
-    APR_BRIGADE_INSERT_TAIL(rs->bb, apr_bucket_heap_create(data, strlen(data),
-                                                           free, ba));
+    /* transient: a filter that keeps it sets it aside (copies it) */
+    APR_BRIGADE_INSERT_TAIL(rs->bb, apr_bucket_transient_create(data, len, ba));
     APR_BRIGADE_INSERT_TAIL(rs->bb, apr_bucket_immortal_create("\n\n", 2, ba));
     if (flush) {
         APR_BRIGADE_INSERT_TAIL(rs->bb, apr_bucket_flush_create(ba));
@@ -49,6 +59,8 @@ static apr_status_t write_event(mcp_responder_t *rs, json_t *msg, int flush)
     rv = ap_pass_brigade(r->output_filters, rs->bb);
     apr_brigade_cleanup(rs->bb);
     rs->events++;
+leave:
+    apr_pool_clear(rs->scratch);
     return rv;
 }
 

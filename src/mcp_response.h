@@ -14,6 +14,7 @@ typedef struct mcp_responder_t {
     const char *session_id;     /* echoed in Mcp-Session-Id */
     int sse;                    /* the SSE headers went out */
     int events;                 /* events sent */
+    apr_pool_t *scratch;        /* one event's text, cleared after it */
 } mcp_responder_t;
 
 void mcp_responder_init(mcp_responder_t *rs, request_rec *r,

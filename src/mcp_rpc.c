@@ -57,8 +57,24 @@ mcp_batch_t *mcp_rpc_parse(apr_pool_t *p, const char *body, apr_size_t len,
     mcp_batch_t *b;
     json_t *root;
     size_t i, n;
+    mcp_json_limits_t limits;
+    mcp_json_status_e why;
 
-    root = mcp_json_parse(p, body, len);
+    limits.max_cost = MCP_RPC_COST_FLOOR + MCP_RPC_COST_FACTOR * len;
+    limits.max_top_items = MCP_RPC_MAX_BATCH;
+    root = mcp_json_parse_bounded(p, body, len, &limits, &why, NULL);
+    if (why == MCP_JSON_TOO_MANY) {
+        *code = MCP_ERR_INVALID_REQUEST;
+        *message = apr_psprintf(p, "Invalid Request: Batch must not exceed %d "
+                                "messages", MCP_RPC_MAX_BATCH);
+        return NULL;
+    }
+    if (why == MCP_JSON_TOO_COSTLY) {
+        *code = MCP_ERR_PARSE;
+        *message = "Parse error: Invalid JSON: too many values for the "
+                   "message's size";
+        return NULL;
+    }
     if (!root) {
         *code = MCP_ERR_PARSE;
         *message = "Parse error: Invalid JSON";
@@ -109,7 +125,8 @@ json_t *mcp_rpc_error(json_t *id, int code, const char *message, json_t *data)
 {
     json_t *j = json_object(), *e = json_object();
     json_object_set_new(e, "code", json_integer(code));
-    json_object_set_new(e, "message", json_string(message));
+    json_object_set_new(e, "message", mcp_json_text(message ? message : "",
+                                                    MCP_RPC_MESSAGE_MAX));
     if (data) {
         json_object_set_new(e, "data", data);
     }

@@ -22,6 +22,18 @@
 /* More messages than this in one batch is refused, as the SDK does. */
 #define MCP_RPC_MAX_BATCH 100
 
+/* A body may build values costing (in heap bytes, see mcp_json.c) up to
+ * FLOOR + FACTOR x its size. jansson spends 224 bytes on an empty object
+ * and 104 on an empty string in an array: 4 MiB of "[{},{},...]" made a
+ * child grow by 315 MiB and took a second. Text costs about 1x; 100 KB of
+ * small records like [{"id":1,"name":"x"}] ~30x, 4 MiB. So any body may
+ * build 4 MiB (dense data up to ~130 KB), a 4 MiB body 8 MiB: a child then
+ * grows by ~18 MiB (prefork) to ~30 MiB (event) at most, the body itself
+ * included, and a refused parse takes at most ~45 ms of CPU (measured on a
+ * 2-core VM, page faults included; t/40-body-cost.t prints the figures). */
+#define MCP_RPC_COST_FLOOR  ((apr_size_t)4 << 20)
+#define MCP_RPC_COST_FACTOR 1
+
 typedef enum {
     MCP_MSG_REQUEST,
     MCP_MSG_NOTIFICATION,
@@ -51,8 +63,14 @@ mcp_batch_t *mcp_rpc_parse(apr_pool_t *p, const char *body, apr_size_t len,
 /* {"jsonrpc":"2.0","id":id,"result":result}; steals result. */
 json_t *mcp_rpc_result(json_t *id, json_t *result);
 
+/* Error messages often echo what a client sent (a header, a name): they
+ * are kept to this many bytes, and to valid UTF-8 (JSON-RPC requires the
+ * message; jansson refuses a string that is not UTF-8). */
+#define MCP_RPC_MESSAGE_MAX 1024
+
 /* {"jsonrpc":"2.0","id":id,"error":{"code":..,"message":..[,"data":..]}};
- * id NULL gives "id": null; steals data. */
+ * id NULL gives "id": null; steals data. The message is made valid UTF-8
+ * and cut to MCP_RPC_MESSAGE_MAX bytes (mcp_json_text). */
 json_t *mcp_rpc_error(json_t *id, int code, const char *message, json_t *data);
 
 /* {"jsonrpc":"2.0","method":..,"params":..}; steals params. */

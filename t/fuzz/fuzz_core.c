@@ -108,6 +108,22 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
             && ((!any != !mine) || (any && !json_equal(any, mine)))) {
             __builtin_trap();
         }
+        {
+            /* with limits it reads the same or gives up for a limit,
+             * never for another reason; its estimate never undercounts
+             * (the unit tests hold it to jansson's real allocations) */
+            mcp_json_limits_t lim = { size * 4, 3 };
+            mcp_json_status_e why;
+            apr_size_t cost;
+            json_t *b = mcp_json_parse_bounded(p, (const char *)data, size,
+                                               &lim, &why, &cost);
+            if ((b && (why != MCP_JSON_OK || !mine || !json_equal(b, mine)))
+                || (!b && why == MCP_JSON_OK)
+                || (!b && why == MCP_JSON_INVALID && mine)
+                || (why == MCP_JSON_TOO_COSTLY && cost <= lim.max_cost)) {
+                __builtin_trap();
+            }
+        }
         if (any) {
             char *theirs = json_dumps(any, JSON_COMPACT | JSON_ENCODE_ANY);
             char *ours = mcp_json_dump(p, any, NULL);

@@ -3,7 +3,9 @@
  * session records and ids, SHA-256, the registry and the MCP methods.
  * Run by `make -f Makefile.apxs unit`; prints TAP and "N passed, M failed".
  */
+#include <locale.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -206,6 +208,341 @@ static void test_parse(void)
     memset(deep + 2049, ']', 2049);
     CHECK(!mcp_json_parse(pool, deep, 4098) && same_as_jansson(deep, 4098),
           "2049 levels are refused, as jansson does");
+}
+
+/* ------------------------------------------------------------------ */
+/* What parsing costs: jansson's allocations counted as glibc would size
+ * them (16-byte chunks with an 8-byte header, 32 at least). Only inside a
+ * counted() section, which must free everything it made: a block's header
+ * says which allocator made it. */
+
+static size_t heap_live, heap_peak;
+
+static size_t chunk_of(size_t n)
+{
+    size_t c = (n + 8 + 15) & ~(size_t)15;
+    return c < 32 ? 32 : c;
+}
+
+static void *counting_malloc(size_t n)
+{
+    size_t *p = malloc(n + 16);
+    if (!p) {
+        return NULL;
+    }
+    p[0] = n;
+    heap_live += chunk_of(n);
+    if (heap_live > heap_peak) {
+        heap_peak = heap_live;
+    }
+    return p + 2;
+}
+
+static void counting_free(void *q)
+{
+    size_t *p;
+    if (q) {
+        p = (size_t *)q - 2;
+        heap_live -= chunk_of(p[0]);
+        free(p);
+    }
+}
+
+/* Start counting (a sub-pool for the section), or end it. */
+static apr_pool_t *counted(int on)
+{
+    static apr_pool_t *sub;
+    if (on) {
+        apr_pool_create(&sub, pool);
+        json_set_alloc_funcs(counting_malloc, counting_free);
+        heap_live = heap_peak = 0;
+        return sub;
+    }
+    apr_pool_destroy(sub);      /* releases what the section made */
+    json_set_alloc_funcs(malloc, free);
+    return NULL;
+}
+
+/* n bytes: pre, item joined with commas as often as fits, post, spaces */
+static char *shape(apr_size_t n, const char *pre, const char *item,
+                   const char *post)
+{
+    char *b = apr_palloc(pool, n + 1);
+    apr_size_t o = strlen(pre), il = strlen(item), pl = strlen(post);
+    int first = 1;
+    memcpy(b, pre, o);
+    while (o + il + 1 + pl <= n) {
+        if (!first) {
+            b[o++] = ',';
+        }
+        first = 0;
+        memcpy(b + o, item, il);
+        o += il;
+    }
+    memcpy(b + o, post, pl);
+    o += pl;
+    memset(b + o, ' ', n - o);
+    b[n] = '\0';
+    return b;
+}
+
+#define MSG_PRE "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"," \
+                "\"params\":{\"name\":\"t\",\"arguments\":{\"x\":["
+#define MSG_POST "]}}}"
+
+static void test_budget(void)
+{
+    static const struct { const char *pre, *item, *post; } shapes[] = {
+        { "[", "{}", "]" }, { "[", "[]", "]" }, { "[", "1", "]" },
+        { "[", "1.5", "]" }, { "[", "\"\"", "]" }, { "[", "\"abcdefgh\"", "]" },
+        { "[", "null", "]" }, { "[", "{\"a\":1}", "]" }, { "[", "[[]]", "]" },
+        { "[", "{\"\\u0061\":\"\\n\"}", "]" }, { "[", "{\"a\":{\"b\":{}}}", "]" },
+    };
+    const apr_size_t len = 256 * 1024, big = 1024 * 1024;
+    apr_size_t cost, max = MCP_RPC_COST_FLOOR + MCP_RPC_COST_FACTOR * big;
+    mcp_json_limits_t lim = { 0, 0 };
+    mcp_json_status_e why;
+    apr_pool_t *p;
+    const char *msg;
+    char *text;
+    json_t *j;
+    int i, code, ok = 1;
+    char k[32];
+
+    /* the estimate is never below what jansson really allocates, nor far
+     * above it */
+    for (i = 0; i < (int)(sizeof(shapes) / sizeof(shapes[0])); i++) {
+        text = shape(len, shapes[i].pre, shapes[i].item, shapes[i].post);
+        p = counted(1);
+        j = mcp_json_parse_bounded(p, text, len, NULL, &why, &cost);
+        if (!j || why != MCP_JSON_OK || heap_peak > cost || cost > 2 * heap_peak) {
+            printf("# [%s,...]: peak %lu, estimated %lu\n", shapes[i].item,
+                   (unsigned long)heap_peak, (unsigned long)cost);
+            ok = 0;
+        }
+        counted(0);
+    }
+    {
+        /* an object with many keys (hash buckets grow) */
+        apr_size_t o = 1;
+        text = apr_palloc(pool, len + 1);
+        text[0] = '{';
+        for (i = 0; o + 32 < len; i++) {
+            o += (apr_size_t)sprintf(text + o, "%s\"key%d\":%d", i ? "," : "", i, i);
+        }
+        text[o++] = '}';
+        p = counted(1);
+        j = mcp_json_parse_bounded(p, text, o, NULL, &why, &cost);
+        if (!j || heap_peak > cost || cost > 2 * heap_peak) {
+            printf("# {\"keyN\":N,...}: peak %lu, estimated %lu\n",
+                   (unsigned long)heap_peak, (unsigned long)cost);
+            ok = 0;
+        }
+        counted(0);
+    }
+    CHECK(ok, "the cost estimate bounds jansson's real allocations (within 2x)");
+
+    /* 1 MiB bodies of every shape inside a message: refused early, having
+     * built no more than the budget */
+    ok = 1;
+    for (i = 0; i < (int)(sizeof(shapes) / sizeof(shapes[0])); i++) {
+        mcp_batch_t *b;
+        text = shape(big, MSG_PRE, shapes[i].item, MSG_POST);
+        p = counted(1);
+        b = mcp_rpc_parse(p, text, big, &code, &msg);
+        if ((strcmp(shapes[i].item, "null")     /* nulls cost little */
+             && (b || code != MCP_ERR_PARSE || !strstr(msg, "too many values")))
+            || heap_peak > max) {
+            printf("# 1 MiB of %s: %s (%d %s), peak %lu > %lu\n", shapes[i].item,
+                   b ? "accepted" : "refused", code, b ? "" : msg,
+                   (unsigned long)heap_peak, (unsigned long)max);
+            ok = 0;
+        }
+        counted(0);
+    }
+    CHECK(ok, "costly bodies are refused -32700, within the budget");
+
+    /* a top-level array stops at the batch limit */
+    text = shape(big, "[", "{}", "]");
+    p = counted(1);
+    CHECK(!mcp_rpc_parse(p, text, big, &code, &msg)
+          && code == MCP_ERR_INVALID_REQUEST && strstr(msg, "exceed 100")
+          && heap_peak < 64 * 1024,
+          "a long batch is refused -32600 after reading 101 elements");
+    counted(0);
+    text = apr_pstrcat(pool, shape(101 * 3, "[", "{}", ""), ",bad", NULL);
+    CHECK(!mcp_rpc_parse(pool, text, strlen(text), &code, &msg)
+          && code == MCP_ERR_INVALID_REQUEST, "what follows the 101st is not read");
+    lim.max_top_items = 3;
+    CHECK(mcp_json_parse_bounded(pool, "[1,2,3]", 7, &lim, &why, NULL)
+          && why == MCP_JSON_OK
+          && !mcp_json_parse_bounded(pool, "[1,2,3,4]", 9, &lim, &why, NULL)
+          && why == MCP_JSON_TOO_MANY
+          && mcp_json_parse_bounded(pool, "[[1,2,3,4]]", 11, &lim, &why, NULL),
+          "the item limit is for the top-level array only");
+    lim.max_top_items = 0;
+    lim.max_cost = 1000;
+    CHECK(!mcp_json_parse_bounded(pool, "[{},{},{},{},{}]", 16, &lim, &why, &cost)
+          && why == MCP_JSON_TOO_COSTLY && cost > 1000
+          && !mcp_json_parse_bounded(pool, "[{},{},{},{},{}", 15, NULL, &why, NULL)
+          && why == MCP_JSON_INVALID,
+          "the budget stops a parse; invalid JSON is told apart");
+
+    /* what ordinary big bodies cost passes */
+    text = shape(4 * big, MSG_PRE "\"", "a", "\"" MSG_POST);
+    for (i = (int)strlen(MSG_PRE) + 1; text[i] == 'a' || text[i] == ','; i++) {
+        text[i] = 'a';      /* one 4 MiB string */
+    }
+    CHECK(mcp_rpc_parse(pool, text, 4 * big, &code, &msg) != NULL,
+          "a 4 MiB string is accepted");
+    text = shape(100 * 1024, MSG_PRE, "{\"id\":12345,\"name\":\"abcdefgh\"}", MSG_POST);
+    CHECK(mcp_rpc_parse(pool, text, 100 * 1024, &code, &msg) != NULL,
+          "100 KB of small records is accepted");
+    sprintf(k, "%d", MCP_RPC_MAX_BATCH);
+    text = apr_pstrcat(pool, "[", shape(MCP_RPC_MAX_BATCH * 31 - 1, "",
+                       "{\"jsonrpc\":\"2.0\",\"method\":\"n\"}", ""), "]", NULL);
+    {
+        mcp_batch_t *b = mcp_rpc_parse(pool, text, strlen(text), &code, &msg);
+        CHECK(b && b->msgs->nelts == MCP_RPC_MAX_BATCH,
+              apr_pstrcat(pool, "a batch of ", k, " is read", NULL));
+    }
+}
+
+/* Numbers are read exactly and whatever the process's LC_NUMERIC (mod_php
+ * may set a locale whose decimal point is ','; strtod then stops at '.'). */
+static int real_is(const char *text, double want)
+{
+    json_t *j = mcp_json_parse(pool, text, strlen(text));
+    return j && json_is_real(j) && json_real_value(j) == want;
+}
+
+static int int_is(const char *text, json_int_t want)
+{
+    json_t *j = mcp_json_parse(pool, text, strlen(text));
+    return j && json_is_integer(j) && json_integer_value(j) == want;
+}
+
+static void test_numbers(void)
+{
+    static const char *same[] = {
+        "0.1", "2.2250738585072014e-308", "1.7976931348623157e308", "5e-324",
+        "4.9e-324", "2e-324", "1e-400", "0.30000000000000004", "123456789.987654321",
+        "1E+2", "-0.0", "9007199254740993", "9007199254740993.0",
+        "1.00000000000000011102230246251565404236316680908203125",
+        "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+        "-9223372036854775809", "1e309", "-1e309", "[1.5,-2,3e-2]", NULL
+    };
+    const char *in_msg = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\","
+                         "\"params\":{\"a\":1.5,\"b\":-0.25,\"c\":1e3}}";
+    const char *msg;
+    char *end, *dump;
+    int i, ok = 1, code;
+    mcp_batch_t *b;
+
+    for (i = 0; same[i]; i++) {
+        if (!same_as_jansson(same[i], strlen(same[i]))) {
+            printf("# %s differs from jansson\n", same[i]);
+            ok = 0;
+        }
+    }
+    CHECK(ok, "numbers read as jansson reads them");
+    CHECK(real_is("0.1", 0.1) && real_is("5e-324", 5e-324)
+          && real_is("1.7976931348623157e308", 1.7976931348623157e308)
+          && int_is("-9223372036854775808", INT64_MIN)
+          && int_is("9223372036854775807", INT64_MAX) && int_is("-0", 0)
+          && !mcp_json_parse(pool, "9223372036854775808", 19)
+          && !mcp_json_parse(pool, "1e309", 5),
+          "numbers are exact; out of range is refused");
+
+    if (!setlocale(LC_NUMERIC, "de_DE.UTF-8")) {
+        CHECK(0, "the de_DE.UTF-8 locale is available (make -f Makefile.apxs "
+              "unit builds it into t/unit/locale; it needs the locales package)");
+        return;
+    }
+    CHECK(!strcmp(localeconv()->decimal_point, ",")
+          && strtod("1.5", &end) == 1 && *end == '.',
+          "in de_DE.UTF-8 the decimal point is ',' and strtod stops at '.'");
+    CHECK(real_is("1.5", 1.5) && real_is("1e3", 1000.0) && real_is("-0.25", -0.25)
+          && real_is("2.5e-3", 0.0025) && int_is("42", 42),
+          "in de_DE.UTF-8: 1.5, 1e3, -0.25 read exactly");
+    b = mcp_rpc_parse(pool, in_msg, strlen(in_msg), &code, &msg);
+    CHECK(b && json_real_value(json_object_get(b->msgs->nelts ? APR_ARRAY_IDX(
+              b->msgs, 0, mcp_msg_t).params : NULL, "a")) == 1.5
+          && json_real_value(json_object_get(APR_ARRAY_IDX(b->msgs, 0,
+              mcp_msg_t).params, "b")) == -0.25
+          && json_real_value(json_object_get(APR_ARRAY_IDX(b->msgs, 0,
+              mcp_msg_t).params, "c")) == 1000.0,
+          "in de_DE.UTF-8: numbers in a request are exact");
+    dump = mcp_json_dump(pool, mcp_json_parse(pool, "[1.5,-0.25,1e3]", 15), NULL);
+    CHECK(dump && !strcmp(dump, "[1.5,-0.25,1000.0]"),
+          "in de_DE.UTF-8: reals are written with '.'");
+    setlocale(LC_NUMERIC, "C");
+}
+
+/* Error bodies always carry a message, valid UTF-8 and of bounded size,
+ * whatever bytes a client sent that it echoes. */
+static int utf8_ok(const char *s)
+{
+    json_t *j = json_string(s);     /* jansson checks UTF-8 */
+    json_decref(j);
+    return j != NULL;
+}
+
+static const char *message_of(const char *body)
+{
+    json_t *j = mcp_json_load(pool, body, strlen(body));
+    return json_string_value(json_object_get(json_object_get(j, "error"),
+                                             "message"));
+}
+
+static void test_error_text(void)
+{
+    const char *m;
+    char *longer = apr_palloc(pool, 5001);
+    apr_size_t n;
+
+    m = message_of(mcp_rpc_error_body(pool, -32000,
+                                      "Forbidden: Invalid Origin header: "
+                                      "http://\xe9vil.example"));
+    CHECK(m && !strcmp(m, "Forbidden: Invalid Origin header: http://"
+                          "\xef\xbf\xbdvil.example"),
+          "an invalid byte in a message becomes U+FFFD");
+    m = message_of(mcp_rpc_error_body(pool, -32000, "2025-\xff \xe2\x82 \xc0\xaf "
+                                      "\xed\xa0\x80 caf\xc3\xa9 \xf0\x9f\x98\x80"));
+    CHECK(m && !strcmp(m, "2025-\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd "
+                          "\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd"
+                          "\xef\xbf\xbd caf\xc3\xa9 \xf0\x9f\x98\x80"),
+          "cut, overlong and surrogate sequences too; valid ones are kept");
+    memset(longer, 'a', 5000);
+    longer[0] = '\xff';
+    longer[5000] = '\0';
+    m = message_of(mcp_rpc_error_body(pool, -32000, longer));
+    n = m ? strlen(m) : 0;
+    CHECK(m && n <= MCP_RPC_MESSAGE_MAX + 3 && n > MCP_RPC_MESSAGE_MAX - 8
+          && !strncmp(m, "\xef\xbf\xbd" "aaa", 6) && !strcmp(m + n - 3, "...")
+          && utf8_ok(m), "a long message is cut to the limit");
+    memset(longer, 0, 5001);
+    for (n = 0; n + 2 <= 3000; n += 2) {
+        memcpy(longer + n, "\xc3\xa9", 2);
+    }
+    m = message_of(mcp_rpc_error_body(pool, -32000, longer));
+    CHECK(m && utf8_ok(m) && strlen(m) <= MCP_RPC_MESSAGE_MAX + 3,
+          "a long message is cut between characters");
+    {
+        json_t *e = mcp_json_pool_own(pool, mcp_rpc_error(NULL, -32602,
+                                                          "Tool \x80 not found",
+                                                          NULL));
+        CHECK(!strcmp(json_string_value(json_object_get(json_object_get(e, "error"),
+                                                        "message")),
+                      "Tool \xef\xbf\xbd not found"),
+              "JSON-RPC errors in responses are sanitised too");
+    }
+    CHECK(!strcmp(json_string_value(mcp_json_pool_own(pool, mcp_json_text("", 10))), "")
+          && !strcmp(json_string_value(mcp_json_pool_own(pool, mcp_json_text("abcdef", 5))),
+                     "ab...")
+          && !strcmp(json_string_value(mcp_json_pool_own(pool, mcp_json_text("abcde", 5))),
+                     "abcde"),
+          "mcp_json_text: the limit is in bytes, the cut ends in ...");
 }
 
 static void test_record(void)
@@ -1046,6 +1383,9 @@ int main(void)
     test_rpc();
     test_dump();
     test_parse();
+    test_budget();
+    test_numbers();
+    test_error_text();
     test_record();
     test_versions();
     test_template();
