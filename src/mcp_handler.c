@@ -33,6 +33,7 @@
 #define RETRY_AFTER_FULL     "30"
 #define FULL_LOG_INTERVAL    60
 #define UNSAVED_LOG_INTERVAL 60
+#define READ_CHUNK           (64 * 1024)
 /* A 2025-03-26 batch may hold 100 requests: bound what one costs. Lists
  * are the largest answers (one list request per batch), and requests stop
  * being started once the batch has run this long. */
@@ -337,7 +338,12 @@ static int read_body(request_rec *r, apr_off_t max, char **body,
                 memcpy(bigger, buf, size);
                 buf = bigger;
             }
-            n = ap_get_client_block(r, buf + size, cap - size);
+            /* a bounded read: asked for megabytes at once, HTTP_IN would
+             * first gather them all in 8 KB heap buckets (measured: a
+             * quarter of a 4 MiB request's CPU) */
+            n = ap_get_client_block(r, buf + size,
+                                    cap - size > READ_CHUNK ? READ_CHUNK
+                                                            : cap - size);
             if (n < 0) {
                 return HTTP_BAD_REQUEST;
             }
