@@ -14,21 +14,15 @@ use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(sleep time);
 use MCPTest;
 
-plan skip_all => 'redis-server is not installed'
-    unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH} // '';
+skip_unless_redis();
 
 plan tests => 25;
 
 my $TIMEOUT = 2;
 my $prefix  = "mcp:t23:$$:";
-my $redis   = start_redis(name => 't23-redis', appendonly => 'yes',
-                          args => ['--appendfsync', 'always']);
-my $conf    = "MCPSessionStorageMode external\n"
-            . 'MCPSessionStore ' . $redis->url . "\n"
-            . "MCPSessionKeyPrefix $prefix\n"
-            . "MCPSessionStoreTimeout $TIMEOUT\n";
-my $A = start_node(name => 't23-a', conf => $conf);
-my $B = start_node(name => 't23-b', conf => $conf);
+my ($redis, $A, $B) = start_fleet(
+    name => 't23', prefix => $prefix, conf => "MCPSessionStoreTimeout $TIMEOUT\n",
+    redis => { appendonly => 'yes', args => ['--appendfsync', 'always'] });
 my @U = ($A->url, $B->url);
 
 sub ping { mcp_post($_[0], rpc('ping'), session_headers($_[1]), -timeout => 30) }

@@ -15,8 +15,7 @@ use Time::HiRes qw(sleep time);
 use POSIX ();
 use MCPTest;
 
-plan skip_all => 'redis-server is not installed'
-    unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH} // '';
+skip_unless_redis();
 
 plan tests => 21;
 
