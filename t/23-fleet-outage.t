@@ -14,6 +14,10 @@ use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(sleep time);
 use MCPTest;
 
+# Redis is killed and suspended: calls fail (MCPS00411), and a node
+# (re)started while it is down says so (MCPS00401).
+# expect-log: MCPS00411 MCPS00401
+
 skip_unless_redis();
 
 plan tests => 25;

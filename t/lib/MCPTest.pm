@@ -577,7 +577,8 @@ sub _log_check_report {
 #   mpm           prefork|event|worker (default $MCP_TEST_MPM, else the
 #                 Apache::Test server's MPM, else event)
 #   servers       child processes to start (prefork 3, event/worker 2)
-#   threads       ThreadsPerChild (event/worker, default 4)
+#   threads       ThreadsPerChild (event/worker, default 4); under prefork
+#                 MaxRequestWorkers is at least 2 x threads
 #   loglevel      default "info mcp_session:debug"
 #   name          label for the directory (default "node")
 #   port          default free_port()
@@ -858,7 +859,11 @@ sub write_conf {
     push @load, qq{LoadModule mcp_session_module "$so"\n};
     push @load, qq{LoadModule mcp_example_module "$ex"\n} if -e $ex;
     my $user = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
-    my $max = $servers * ($mpm eq 'prefork' ? 1 : $threads) * 2;
+    # prefork has one worker per child: a node asked for N threads gets room
+    # for N concurrent requests there too (else AH00161 and queued clients)
+    my $max = $mpm eq 'prefork'
+            ? ($self->{threads} && $self->{threads} > $servers ? $self->{threads} : $servers) * 2
+            : $servers * $threads * 2;
     my $mpm_conf = $mpm eq 'prefork' ? <<"PREFORK" : <<"THREADED";
 StartServers        $servers
 MinSpareServers     $servers
