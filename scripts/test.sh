@@ -318,6 +318,9 @@ EOF
     grep -q 'must be run as a non-privileged user' "$log" && why="$why ran-as-root"
     { [ "$seen" -eq 1 ] && [ "$total" -gt 0 ]; } || why="$why no-test-summary(harness died or no test ran)"
     [ "$failed" -eq 0 ] || why="$why failures"
+    # a run that failed without a failed test (exit status, log check of
+    # the server's startup/shutdown, no summary) still counts one failure
+    if [ -n "$why" ] && [ "$failed" -eq 0 ]; then failed=1; fi
     if [ "$ASAN" = 1 ] && grep -qs 'ERROR: AddressSanitizer' "$WORK"/asan/*; then
         why="$why asan"
         failed=$((failed + 1))
