@@ -33,10 +33,13 @@
 #include "mcp_store.h"
 
 #define MCP_SERVER_NAME    "mod_mcp_session"
-#define MCP_SERVER_VERSION "0.1.0"
+#define MCP_SERVER_VERSION "0.2.0"
 #define MCPLOG(n) "MCPS" #n ": "
 
-module AP_MODULE_DECLARE_DATA mcp_session_module;
+/* The one symbol httpd needs: the build hides everything else
+ * (-fvisibility=hidden), since httpd loads modules RTLD_GLOBAL. */
+module AP_MODULE_DECLARE_DATA __attribute__((visibility("default")))
+    mcp_session_module;
 
 /* Collect what provider modules registered; a broken entry stops startup,
  * since it is a bug in a module, not something to serve around. */

@@ -6,16 +6,24 @@
 # 1. installs what is missing (apt-get update only then);
 # 2. npm install in t/node (if t/node/package.json exists);
 # 3. builds the modules (make -f Makefile.apxs) and runs the unit tests
-#    (make -f Makefile.apxs unit, if t/unit/unit_tests.c exists);
+#    (make -f Makefile.apxs unit, if t/unit/unit_tests.c exists), then three
+#    checks counted as one test each: only the module records are exported
+#    (make -f Makefile.apxs symbols), `make install DESTDIR=...` installs
+#    exactly the expected files, and the Debian packages build and pass
+#    lintian (make -f Makefile.apxs deb, skipped with MCP_TEST_DEB=0);
 # 4. runs the Apache::Test suite (t/*.t) twice, from copies of the tree owned
 #    by `nobody` (Apache::Test refuses root): once with the prefork MPM
-#    (4+ children), once with the event MPM (2+ children);
+#    (4+ children), once with the event MPM (2+ children); a test file
+#    also fails when it leaves an error-log line at warn level or worse
+#    that it does not declare with "# expect-log: TAG" (t/lib/MCPTest.pm);
 # 5. prints "N passed, M failed" (last line) and exits non-zero if anything
 #    failed or nothing ran.
 #
 # Environment:
 #   MCP_TEST_MPMS="prefork event"  the MPM runs (default both)
 #   MCP_TEST_KEEP=1                keep the work directory (logs) on success
+#   MCP_TEST_DEB=0                 skip the Debian package build and lintian
+#   MCP_TEST_LOG_CHECK=0           do not fail test files on error-log lines
 #   ASAN=1                         build a private copy with AddressSanitizer,
 #                                  run httpd with libasan preloaded, fail on
 #                                  any AddressSanitizer report
@@ -44,6 +52,13 @@ done
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 command -v npm >/dev/null 2>&1 || missing="$missing npm"
 command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
+MCP_TEST_DEB=${MCP_TEST_DEB:-1}
+if [ "$MCP_TEST_DEB" != 0 ]; then
+    for p in dpkg-dev debhelper lintian pkgconf; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+            missing="$missing $p"
+    done
+fi
 if [ -n "$missing" ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages:$missing (run as root to install them)" >&2
@@ -130,6 +145,68 @@ if [ -f t/unit/unit_tests.c ]; then
     TOTAL_FAIL=$((TOTAL_FAIL + uf))
     [ "$urc" -eq 0 ] || FAILED_RUNS="$FAILED_RUNS unit"
     say "unit: $up passed, $uf failed (exit $urc)"
+fi
+
+# run_check NAME COMMAND...: one test, passed when COMMAND exits 0
+run_check() {
+    _name=$1
+    shift
+    _log="$WORK/check-$_name.log"
+    _t0=$(date +%s)
+    if "$@" >"$_log" 2>&1; then
+        TOTAL_PASS=$((TOTAL_PASS + 1))
+        say "$_name: passed ($(( $(date +%s) - _t0 )) s)"
+    else
+        cat "$_log"
+        TOTAL_FAIL=$((TOTAL_FAIL + 1))
+        FAILED_RUNS="$FAILED_RUNS $_name"
+        say "$_name: FAILED (log: $_log)"
+    fi
+}
+
+# make install DESTDIR=...: exactly the modules, their conf files and the
+# headers, mode 644, where apxs says; the staged .load/.conf files pass
+# httpd -t with the staged modules.
+check_install() {
+    _dest="$WORK/install-root"
+    rm -rf "$_dest"
+    make -f Makefile.apxs install DESTDIR="$_dest" || return 1
+    _mods=$("$APXS" -q LIBEXECDIR)
+    _conf=$("$APXS" -q SYSCONFDIR)/mods-available
+    _inc=$("$APXS" -q INCLUDEDIR)
+    printf '%s\n' "$_mods/mod_mcp_session.so" "$_mods/mod_mcp_example.so" \
+        "$_conf/mcp_session.load" "$_conf/mcp_session.conf" "$_conf/mcp_example.load" \
+        "$_inc/mod_mcp_session.h" "$_inc/mcp_session_store.h" | sort >"$WORK/install-want"
+    (cd "$_dest" && find . ! -type d | sed 's|^\.||' | sort) >"$WORK/install-got"
+    diff -u "$WORK/install-want" "$WORK/install-got" || { echo "installed files differ"; return 1; }
+    _modes=$(find "$_dest" -type f ! -perm 644)
+    [ -z "$_modes" ] || { echo "not mode 644: $_modes"; return 1; }
+    cmp .libs/mod_mcp_session.so "$_dest$_mods/mod_mcp_session.so" || return 1
+    grep -qx "LoadModule mcp_session_module $_mods/mod_mcp_session.so" \
+        "$_dest$_conf/mcp_session.load" || { echo "bad mcp_session.load"; return 1; }
+    grep -qx "LoadModule mcp_example_module $_mods/mod_mcp_example.so" \
+        "$_dest$_conf/mcp_example.load" || { echo "bad mcp_example.load"; return 1; }
+    {
+        echo "ServerRoot $WORK"
+        echo "LoadModule mpm_prefork_module $_mods/mod_mpm_prefork.so"
+        echo "LoadModule authz_core_module $_mods/mod_authz_core.so"
+        echo "ServerName 127.0.0.1"
+        echo "Listen 127.0.0.1:9"
+        echo "ErrorLog $WORK/install-error_log"
+        for f in mcp_session.load mcp_example.load mcp_session.conf; do
+            sed "s|$_mods/|$_dest$_mods/|" "$_dest$_conf/$f"
+        done
+        printf '<Location /mcp>\n    SetHandler mcp-session\n</Location>\n'
+    } >"$WORK/install-httpd.conf"
+    "$HTTPD" -t -f "$WORK/install-httpd.conf"
+}
+
+say "checks: exported symbols, make install, Debian packages"
+run_check symbols make -f Makefile.apxs symbols
+run_check install check_install
+if [ "$MCP_TEST_DEB" != 0 ]; then
+    # from the source tree (tracked files), outside it
+    run_check deb make -C "$TOP" -f Makefile.apxs deb DEB_DIR="$WORK/deb"
 fi
 cd "$TOP"
 
@@ -241,6 +318,9 @@ EOF
     grep -q 'must be run as a non-privileged user' "$log" && why="$why ran-as-root"
     { [ "$seen" -eq 1 ] && [ "$total" -gt 0 ]; } || why="$why no-test-summary(harness died or no test ran)"
     [ "$failed" -eq 0 ] || why="$why failures"
+    # a run that failed without a failed test (exit status, log check of
+    # the server's startup/shutdown, no summary) still counts one failure
+    if [ -n "$why" ] && [ "$failed" -eq 0 ]; then failed=1; fi
     if [ "$ASAN" = 1 ] && grep -qs 'ERROR: AddressSanitizer' "$WORK"/asan/*; then
         why="$why asan"
         failed=$((failed + 1))

@@ -7,6 +7,9 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use MCPTest;
 
+# The wrong password is logged by mod_auth_basic.
+# expect-log: AH01617
+
 my $U = '/mcp-auth';
 my @alice = (-user => 'alice', -password => 'alice-secret');
 my @bob   = (-user => 'bob',   -password => 'bob-secret');

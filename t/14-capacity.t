@@ -7,6 +7,9 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use MCPTest;
 
+# The full table is logged (at most once a minute per child).
+# expect-log: MCPS00211
+
 my $node = start_node(name => 'capacity', conf => "MCPSessionCapacity 5\n");
 my $U = $node->url;
 diag "node $U ($node->{mpm})";

@@ -13,20 +13,14 @@ use Apache::Test qw(-withtestmore);
 use Digest::SHA qw(sha256_hex);
 use MCPTest;
 
-plan skip_all => 'redis-server is not installed'
-    unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH} // '';
+skip_unless_redis();
 
 plan tests => 33;
 
 my $TTL    = 120;
 my $prefix = "mcp:t20:$$:";
-my $redis  = start_redis(name => 't20-redis');
-my $conf   = "MCPSessionStorageMode external\n"
-           . 'MCPSessionStore ' . $redis->url . "\n"
-           . "MCPSessionKeyPrefix $prefix\n"
-           . "MCPSessionTTL $TTL\n";
-my $A = start_node(name => 't20-a', conf => $conf);
-my $B = start_node(name => 't20-b', conf => $conf);
+my ($redis, $A, $B) = start_fleet(name => 't20', prefix => $prefix,
+                                   conf => "MCPSessionTTL $TTL\n");
 my ($UA, $UB) = ($A->url, $B->url);
 
 # commandstats() -> { get => calls, setex => calls, del => calls }

@@ -14,20 +14,14 @@ use Digest::SHA qw(sha256_hex);
 use Time::HiRes qw(sleep time);
 use MCPTest;
 
-plan skip_all => 'redis-server is not installed'
-    unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH} // '';
+skip_unless_redis();
 
 plan tests => 10;
 
 my $TTL    = 3;                 # RefreshAfter: default, TTL/2 = 1.5 s
 my $prefix = "mcp:t21:$$:";
-my $redis  = start_redis(name => 't21-redis');
-my $conf   = "MCPSessionStorageMode external\n"
-           . 'MCPSessionStore ' . $redis->url . "\n"
-           . "MCPSessionKeyPrefix $prefix\n"
-           . "MCPSessionTTL $TTL\n";
-my $A = start_node(name => 't21-a', conf => $conf);
-my $B = start_node(name => 't21-b', conf => $conf);
+my ($redis, $A, $B) = start_fleet(name => 't21', prefix => $prefix,
+                                   conf => "MCPSessionTTL $TTL\n");
 my @U = ($A->url, $B->url);
 
 sub ping { mcp_post($_[0], rpc('ping'), session_headers($_[1])) }

@@ -18,22 +18,16 @@ use Time::HiRes qw(sleep time);
 use POSIX ();
 use MCPTest;
 
-plan skip_all => 'redis-server is not installed'
-    unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH} // '';
+skip_unless_redis();
 
 plan tests => 9;
 
 my $SESSIONS = 60;
 my $HAMMERS  = 8;
 my $prefix   = "mcp:t22:$$:";
-my $redis    = start_redis(name => 't22-redis');
-my $common   = "MCPSessionStorageMode external\n"
-             . 'MCPSessionStore ' . $redis->url . "\n"
-             . "MCPSessionKeyPrefix $prefix\n"
-             . "MCPSessionTTL 600\n";
-my $A = start_node(name => 't22-a', threads => 8,
-                   conf => $common . "MCPSessionRefreshAfter 0\n");
-my $B = start_node(name => 't22-b', conf => $common);
+my ($redis, $A, $B) = start_fleet(
+    name => 't22', prefix => $prefix, conf => "MCPSessionTTL 600\n",
+    nodes => [{ threads => 8, conf => "MCPSessionRefreshAfter 0\n" }, {}]);
 my ($UA, $UB) = ($A->url, $B->url);
 
 sub ping { mcp_post($_[0], rpc('ping'), session_headers($_[1]), -keepalive => 1, -timeout => 10) }

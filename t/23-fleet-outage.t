@@ -14,21 +14,19 @@ use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(sleep time);
 use MCPTest;
 
-plan skip_all => 'redis-server is not installed'
-    unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH} // '';
+# Redis is killed and suspended: calls fail (MCPS00411), and a node
+# (re)started while it is down says so (MCPS00401).
+# expect-log: MCPS00411 MCPS00401
+
+skip_unless_redis();
 
 plan tests => 25;
 
 my $TIMEOUT = 2;
 my $prefix  = "mcp:t23:$$:";
-my $redis   = start_redis(name => 't23-redis', appendonly => 'yes',
-                          args => ['--appendfsync', 'always']);
-my $conf    = "MCPSessionStorageMode external\n"
-            . 'MCPSessionStore ' . $redis->url . "\n"
-            . "MCPSessionKeyPrefix $prefix\n"
-            . "MCPSessionStoreTimeout $TIMEOUT\n";
-my $A = start_node(name => 't23-a', conf => $conf);
-my $B = start_node(name => 't23-b', conf => $conf);
+my ($redis, $A, $B) = start_fleet(
+    name => 't23', prefix => $prefix, conf => "MCPSessionStoreTimeout $TIMEOUT\n",
+    redis => { appendonly => 'yes', args => ['--appendfsync', 'always'] });
 my @U = ($A->url, $B->url);
 
 sub ping { mcp_post($_[0], rpc('ping'), session_headers($_[1]), -timeout => 30) }

@@ -12,10 +12,9 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use File::Temp qw(tempfile);
 use MCPTest;
 
-my $node_dir = top_dir() . '/t/node';
+my $node_dir = node_dir();
 my $script   = "$node_dir/sdk-client.mjs";
 
 plan skip_all => 'node is not installed'
@@ -24,25 +23,6 @@ plan skip_all => "t/node/node_modules is missing (run 'npm install' in t/node)"
     unless -d "$node_dir/node_modules/\@modelcontextprotocol/sdk";
 
 plan tests => 24;
-
-# run_node(@args) -> ($exit_code, $stdout, $stderr); at most 120 s.
-sub run_node {
-    my @args = @_;
-    my ($efh, $efile) = tempfile('sdk-client-XXXXXX', TMPDIR => 1, UNLINK => 1);
-    my $pid = open(my $out, '-|');
-    die "fork: $!" unless defined $pid;
-    if (!$pid) {
-        open STDERR, '>&', $efh or die "stderr: $!";
-        chdir $node_dir or die "chdir $node_dir: $!";
-        exec('timeout', '120', 'node', @args) or die "exec node: $!";
-    }
-    local $/;
-    my $stdout = <$out> // '';
-    close $out;
-    my $rc = $? >> 8;
-    my $stderr = MCPTest::read_from($efile);
-    return ($rc, $stdout, $stderr);
-}
 
 my $url = url('/mcp');
 my ($rc, $stdout, $stderr) = run_node($script, $url);

@@ -28,7 +28,7 @@ plan skip_all => "the conformance CLI is not installed (run 'npm install' in t/n
         && -e "$node_dir/node_modules/conformance-next/dist/index.js";
 
 my $modes = $ENV{MCP_CONFORMANCE_MODES} || 'memory,external';
-unless (grep { -x "$_/redis-server" } split /:/, $ENV{PATH} // '') {
+unless (have_redis()) {
     $modes =~ s/,?external//;
     diag 'redis-server not installed: external mode skipped';
 }

@@ -13,44 +13,21 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use File::Temp qw(tempfile);
 use MCPTest;
 
-my $node_dir = top_dir() . '/t/node';
+my $node_dir = node_dir();
 my $script   = "$node_dir/sdk-client.mjs";
 
 plan skip_all => 'node is not installed'
     unless grep { -x "$_/node" } split /:/, $ENV{PATH} // '';
 plan skip_all => "t/node/node_modules is missing (run 'npm install' in t/node)"
     unless -d "$node_dir/node_modules/\@modelcontextprotocol/sdk";
-plan skip_all => 'redis-server is not installed'
-    unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH} // '';
+skip_unless_redis();
 
 plan tests => 18;
 
-# run_node(@args) -> ($exit_code, $stdout, $stderr); at most 120 s.
-sub run_node {
-    my @args = @_;
-    my ($efh, $efile) = tempfile('sdk-fleet-XXXXXX', TMPDIR => 1, UNLINK => 1);
-    my $pid = open(my $out, '-|');
-    die "fork: $!" unless defined $pid;
-    if (!$pid) {
-        open STDERR, '>&', $efh or die "stderr: $!";
-        chdir $node_dir or die "chdir: $!";
-        exec('timeout', '120', 'node', @args) or die "exec node: $!";
-    }
-    local $/;
-    my $stdout = <$out> // '';
-    close $out;
-    return ($? >> 8, $stdout, MCPTest::read_from($efile));
-}
-
-my $redis = start_redis(name => 'fleet-redis');
-my $conf = "MCPSessionStorageMode external\n"
-         . 'MCPSessionStore ' . $redis->url . "\n"
-         . "MCPSessionKeyPrefix \"mcp:sdk-fleet:$$:\"\n";
-my $n1 = start_node(name => 'fleet1', conf => $conf);
-my $n2 = start_node(name => 'fleet2', conf => $conf);
+my ($redis, $n1, $n2) = start_fleet(name => 'fleet', prefix => "\"mcp:sdk-fleet:$$:\"",
+                                    nodes => [{ name => 'fleet1' }, { name => 'fleet2' }]);
 
 # 1. The SDK client alternating node1/node2 request by request.
 my ($rc, $out, $err) = run_node($script, $n1->url, $n2->url);

@@ -8,13 +8,16 @@ package MCPTest;
 # MCP:       initialize init_message rpc mcp_call session_headers
 # Decoding:  rpc_body rpc_final sse_events json_encode json_decode
 # Checks:    check_error error_of is_session_id
-# Processes: start_node start_redis free_port wait_for
+# Processes: start_node start_redis start_fleet free_port wait_for
+#            have_program have_redis skip_unless_redis node_dir run_node
 # Logs:      access_log_pids file_size read_from grep_log wait_for_log
 # Restart:   graceful_restart apache_test_graceful
 # Misc:      server_mpm status_auto top_dir module_so example_so
 #
 # Everything started with start_node()/start_redis() is stopped at END (in
-# the process that started it), also when a test dies.
+# the process that started it), also when a test dies. Then the error logs
+# are checked (see "Error-log check" below): a line at warn level or worse
+# that the file does not declare with "# expect-log: TAG" fails the file.
 use strict;
 use warnings;
 
@@ -24,7 +27,7 @@ use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use File::Path qw(make_path);
 use File::Spec;
-use File::Temp qw(tempdir);
+use File::Temp qw(tempdir tempfile);
 use IO::Socket::INET;
 use HTTP::Request;
 use LWP::UserAgent;
@@ -38,7 +41,8 @@ our @EXPORT = qw(
     initialize init_message rpc mcp_call session_headers
     rpc_body rpc_final sse_events json_encode json_decode
     check_error error_of is_session_id
-    start_node start_redis free_port wait_for
+    start_node start_redis start_fleet free_port wait_for
+    have_program have_redis skip_unless_redis node_dir run_node
     access_log_pids file_size read_from grep_log wait_for_log
     graceful_restart apache_test_graceful
     server_mpm status_auto top_dir module_so example_so
@@ -467,8 +471,101 @@ END {
         for my $obj (reverse @STARTED) {
             eval { $obj->stop(quiet => 1) };
         }
+        # after the stops: what a node logs while stopping counts too
+        my @bad = eval { log_check() };
+        push @bad, "log check failed: $@" if $@;
+        if (@bad) {
+            _log_check_report(@bad);
+            $status ||= 1;
+        }
         $? = $status;
     }
+}
+
+# ---------------------------------------------------------------------------
+# Error-log check: a test file fails when the error logs it caused hold a
+# line at warn level or worse (or a crash line) that it did not declare with
+#     # expect-log: MCPS00411 AH01630 ...
+# comment lines (tags or plain substrings, matched against the line). It
+# covers the part of t/logs/error_log written while the file ran and the
+# whole error_log (and startup output) of every node it started with
+# start_node(). Checked at
+# END, after the nodes are stopped; MCP_TEST_LOG_CHECK=0 turns it off.
+
+# Log lines no test file has to declare. Keep this tiny: each entry is a
+# message httpd writes in normal operation of a test setup.
+our @LOG_ALWAYS_OK = (
+);
+
+# [module:level] of httpd's default ErrorLogFormat, and what a dying child
+# or a failed assertion writes (notice level, or raw stderr).
+my $LOG_BAD_LEVEL = qr/\[[^\]\s]*:(?:warn|error|crit|alert|emerg)\]/;
+my $LOG_CRASH     = qr/\bexit signal\b|\bAssertion\b.*\bfailed\b|AddressSanitizer/;
+
+my $CHECK_LOGS = $0 =~ /\.t\z/ && ($ENV{MCP_TEST_LOG_CHECK} // 1) ne '0';
+my $AT_LOG     = top_dir() . '/t/logs/error_log';
+my $AT_OFFSET  = file_size($AT_LOG);   # this file's part starts here
+my @NODE_LOGS;                         # logs of every start_node()
+my $TEST_FILE  = $CHECK_LOGS ? abs_path($0) : undef;   # before any chdir
+
+# expected_log($test_file) -> the tags/substrings its "# expect-log:"
+# lines declare.
+sub expected_log {
+    my $file = shift // $0;
+    open my $fh, '<', $file or return ();
+    my @tags;
+    while (my $line = <$fh>) {
+        push @tags, split ' ', $1 if $line =~ /^\s*#\s*expect-log:\s*(.*?)\s*$/;
+    }
+    close $fh;
+    return @tags;
+}
+
+# unexpected_log_lines($text, @expected) -> the lines of $text that are at
+# warn level or worse (or crash lines) and contain none of @expected or
+# @LOG_ALWAYS_OK.
+sub unexpected_log_lines {
+    my ($text, @expected) = @_;
+    my @ok = (@expected, @LOG_ALWAYS_OK);
+    my @bad;
+    for my $line (split /\n/, $text // '') {
+        next unless $line =~ $LOG_BAD_LEVEL || $line =~ $LOG_CRASH;
+        next if grep { index($line, $_) >= 0 } @ok;
+        push @bad, $line;
+    }
+    return @bad;
+}
+
+# log_check() -> "file: line" for each unexpected line this test file
+# caused so far (empty when the check is off).
+sub log_check {
+    return () unless $CHECK_LOGS;
+    my @expected = expected_log($TEST_FILE);
+    my @bad;
+    # the Apache::Test server's log, from where it was when this file began
+    # (from the start if it was rotated or truncated meanwhile)
+    if (-e $AT_LOG) {
+        my $from = file_size($AT_LOG) >= $AT_OFFSET ? $AT_OFFSET : 0;
+        push @bad, map { "t/logs/error_log: $_" }
+            unexpected_log_lines(read_from($AT_LOG, $from), @expected);
+    }
+    my %seen;
+    for my $log (grep { !$seen{$_}++ } @NODE_LOGS) {
+        (my $short = $log) =~ s{^.*/t/logs/}{t/logs/};
+        push @bad, map { "$short: $_" }
+            unexpected_log_lines(read_from($log), @expected);
+    }
+    return @bad;
+}
+
+sub _log_check_report {
+    my @bad = @_;
+    my $max = 40;
+    my @msg = ('error log: ' . scalar(@bad) . ' unexpected line(s) at warn level or worse;'
+               . " declare the ones this file provokes on purpose with '# expect-log: TAG':",
+               (map { "  $_" } @bad[0 .. ($#bad < $max - 1 ? $#bad : $max - 1)]),
+               (@bad > $max ? ('  ... ' . (@bad - $max) . ' more') : ()));
+    print STDERR map { "# $_\n" } @msg;
 }
 
 # start_node(%opts) -> MCPTest::Node: an extra, independent httpd loading
@@ -480,7 +577,8 @@ END {
 #   mpm           prefork|event|worker (default $MCP_TEST_MPM, else the
 #                 Apache::Test server's MPM, else event)
 #   servers       child processes to start (prefork 3, event/worker 2)
-#   threads       ThreadsPerChild (event/worker, default 4)
+#   threads       ThreadsPerChild (event/worker, default 4); under prefork
+#                 MaxRequestWorkers is at least 2 x threads
 #   loglevel      default "info mcp_session:debug"
 #   name          label for the directory (default "node")
 #   port          default free_port()
@@ -513,6 +611,77 @@ sub start_redis {
     _register($r);
     $r->start or croak("start_redis: redis-server did not start:\n" . $r->diagnostics);
     return $r;
+}
+
+# start_fleet(%opts) -> ($redis, @nodes): a private redis-server and nodes
+# in external mode sharing it, as a fleet behind a balancer. Options:
+#   name    label: the redis is "NAME-redis", the nodes "NAME-a", "NAME-b", ...
+#   prefix  MCPSessionKeyPrefix (default "mcp:NAME:PID:")
+#   conf    more server-level lines for every node
+#   nodes   how many nodes (default 2), or [ { start_node options }, ... ]
+#           (a node's own conf comes after the common one)
+#   redis   { start_redis options }
+sub start_fleet {
+    my %o = @_;
+    my $name = $o{name} // 'fleet';
+    my $prefix = $o{prefix} // "mcp:$name:$$:";
+    my $redis = start_redis(name => "$name-redis", %{ $o{redis} || {} });
+    my $common = "MCPSessionStorageMode external\n"
+               . 'MCPSessionStore ' . $redis->url . "\n"
+               . "MCPSessionKeyPrefix $prefix\n"
+               . ($o{conf} // '');
+    my $spec = $o{nodes} // 2;
+    my @spec = ref $spec ? @$spec : map { {} } 1 .. $spec;
+    my @nodes;
+    for my $i (0 .. $#spec) {
+        my %n = %{ $spec[$i] };
+        my $own = delete $n{conf} // '';
+        push @nodes, start_node(name => "$name-" . chr(ord('a') + $i), %n,
+                                conf => $common . $own);
+    }
+    return ($redis, @nodes);
+}
+
+# have_program($name) -> true when $name is an executable in $PATH.
+sub have_program {
+    my $name = shift;
+    return scalar grep { length && -x "$_/$name" } split /:/, $ENV{PATH} // '';
+}
+
+# have_redis() -> true when the redis-server start_redis() runs exists.
+sub have_redis {
+    my $bin = MCPTest::Redis::_server_bin();
+    return $bin =~ m{/} ? -x $bin : have_program($bin);
+}
+
+# skip_unless_redis(): the whole file is skipped without redis-server.
+sub skip_unless_redis {
+    return if have_redis();
+    require Test::More;
+    Test::More::plan(skip_all => 'redis-server is not installed');
+}
+
+# node_dir() -> t/node (the Node.js scripts and their node_modules).
+sub node_dir { top_dir() . '/t/node' }
+
+# run_node(@args) -> ($exit_code, $stdout, $stderr) of `node @args` run in
+# t/node; killed after 120 s.
+sub run_node {
+    my @args = @_;
+    my $timeout = 120;
+    my ($efh, $efile) = tempfile('run-node-XXXXXX', TMPDIR => 1, UNLINK => 1);
+    my $pid = open(my $out, '-|');
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        open STDERR, '>&', $efh or die "stderr: $!";
+        chdir node_dir() or die 'chdir ' . node_dir() . ": $!";
+        exec('timeout', $timeout, 'node', @args) or die "exec node: $!";
+    }
+    local $/;
+    my $stdout = <$out> // '';
+    close $out;
+    my $rc = $? >> 8;
+    return ($rc, $stdout, read_from($efile));
 }
 
 # ---------------------------------------------------------------------------
@@ -656,6 +825,8 @@ sub new {
         . join('-', $self->{name}, $self->{port}, $$, ++$NODE_SEQ);
     make_path($self->{dir});
     $self->write_conf;
+    # what it writes to stderr while starting (check_config) counts too
+    push @NODE_LOGS, $self->error_log_path, "$self->{dir}/startup.log";
     return $self;
 }
 
@@ -689,7 +860,11 @@ sub write_conf {
     push @load, qq{LoadModule mcp_session_module "$so"\n};
     push @load, qq{LoadModule mcp_example_module "$ex"\nMCPExampleTestTools on\n} if -e $ex;
     my $user = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
-    my $max = $servers * ($mpm eq 'prefork' ? 1 : $threads) * 2;
+    # prefork has one worker per child: a node asked for N threads gets room
+    # for N concurrent requests there too (else AH00161 and queued clients)
+    my $max = $mpm eq 'prefork'
+            ? ($self->{threads} && $self->{threads} > $servers ? $self->{threads} : $servers) * 2
+            : $servers * $threads * 2;
     my $mpm_conf = $mpm eq 'prefork' ? <<"PREFORK" : <<"THREADED";
 StartServers        $servers
 MinSpareServers     $servers
