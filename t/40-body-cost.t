@@ -7,6 +7,8 @@
 # A node with exactly one child process serves them all, so that its
 # memory (/proc/PID/status VmHWM: the peak) and CPU (/proc/PID/schedstat)
 # tell the cost; the access log (%P) confirms which process served.
+# One child on purpose, so prefork logs that it reached MaxRequestWorkers:
+# expect-log: AH00161
 use strict;
 use warnings;
 use FindBin;
