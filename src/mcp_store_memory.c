@@ -43,11 +43,14 @@
 #define RETAINED_KEY     "mod_mcp_session-shm"
 /* The incremental sweep: buckets visited per step (about as many slots:
  * the load factor is at most 1 and keys are SHA-256 digests of random ids,
- * so chains stay short), and the pause after a step that found nothing,
- * which bounds the share of lock time a flood of initializes against a
- * table full of live sessions can take. */
+ * so chains stay short). Steps that free nothing are rate-limited (one per
+ * SWEEP_PAUSE on average, SWEEP_BURST ahead at most), which bounds the
+ * share of lock time a flood of initializes against a table of live
+ * sessions can take; a step that frees a slot is paid for by the session
+ * that gets it. */
 #define SWEEP_STEP       256u
 #define SWEEP_PAUSE      apr_time_from_msec(1)
+#define SWEEP_BURST      apr_time_from_msec(16)
 
 typedef struct slot_t {
     unsigned char key[32];
@@ -76,7 +79,7 @@ typedef struct seg_header_t {
     apr_uint32_t pending_newest;
     apr_uint32_t sweep_cursor;      /* the next bucket the sweep visits */
     apr_uint32_t sweep_from;        /* creates sweep once used reaches it */
-    apr_time_t sweep_resume;        /* no step before (after a fruitless one) */
+    apr_time_t sweep_due;           /* fruitless steps are paid up to here */
     mcp_stats_t stats;
     char node[64];
 } seg_header_t;
@@ -516,12 +519,13 @@ static apr_status_t memory_create_session(void *instance, const char *key,
     if ((rv = key_bytes(key, k)) != APR_SUCCESS || (rv = lock()) != APR_SUCCESS) {
         return rv;
     }
-    if (seg->used >= seg->sweep_from && now >= seg->sweep_resume) {
+    if (seg->used >= seg->sweep_from && seg->sweep_due <= now + SWEEP_BURST) {
         reclaimed = sweep_step(now);
         if (!reclaimed) {
             /* a flood of initializes against a table of live sessions
              * must not keep the lock busy with fruitless steps */
-            seg->sweep_resume = now + SWEEP_PAUSE;
+            seg->sweep_due = (seg->sweep_due > now ? seg->sweep_due : now)
+                             + SWEEP_PAUSE;
         }
     }
     if (!seg->free_head && seg->pending_oldest) {
