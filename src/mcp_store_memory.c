@@ -65,8 +65,8 @@ typedef struct slot_t {
 #define MEMORY_MAX_RECORD (sizeof(((slot_t *)0)->data) - 1)
 
 typedef struct seg_header_t {
-    /* magic to used keep their offsets in every layout: a new module reads
-     * them in the table of an older one that it replaces */
+    /* the fields from magic to used keep their offsets in every layout: a
+     * new module reads them in the table of an older one it replaces */
     apr_uint32_t magic;
     apr_uint32_t layout;
     apr_uint32_t capacity;
