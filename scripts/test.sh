@@ -41,7 +41,7 @@ say() { printf '==> %s\n' "$*"; }
 # 1. Dependencies
 PKGS="apache2 apache2-dev apache2-utils libjansson-dev libaprutil1-dev
       libapache2-mod-perl2 libwww-perl libjson-perl redis-server redis-tools
-      make gcc libc6-dev locales"
+      make gcc libc6-dev locales libfaketime"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then

@@ -61,6 +61,8 @@ int mcp_status_hook(request_rec *r, int flags)
         { "StoreErrors", c->store_errors },
         { "RefusedFull", c->refused_full },
         { "Requests", c->requests },
+        { "Reclaimed", c->reclaimed },
+        { "Evicted", c->evicted },
     };
     apr_size_t i;
 
@@ -68,10 +70,11 @@ int mcp_status_hook(request_rec *r, int flags)
         ap_rprintf(r, "MCPSessionMode: %s\n",
                    mcp_conf_mode(sc) == MCP_MODE_EXTERNAL ? "external" : "memory");
         stores(r, flags);
-        ap_rprintf(r, "MCPSessionMemoryUsed: %d\nMCPSessionMemoryCapacity: %d\n"
+        ap_rprintf(r, "MCPSessionMemoryUsed: %d\nMCPSessionMemoryPending: %d\n"
+                   "MCPSessionMemoryCapacity: %d\n"
                    "MCPSessionShmBytesPerSession: %" APR_SIZE_T_FMT "\n",
-                   mcp_store_memory_used(), mcp_store_memory_capacity(),
-                   mcp_store_memory_slot_bytes());
+                   mcp_store_memory_used(), mcp_store_memory_pending(),
+                   mcp_store_memory_capacity(), mcp_store_memory_slot_bytes());
         for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
             ap_rprintf(r, "MCPSession%s: %u\n", rows[i].name, rows[i].value);
         }
@@ -81,9 +84,10 @@ int mcp_status_hook(request_rec *r, int flags)
     ap_rprintf(r, "<tr><td>node</td><td>%s</td></tr>\n",
                ap_escape_html(r->pool, mcp_node_id()));
     stores(r, flags);
-    ap_rprintf(r, "<tr><td>memory table</td><td>%d of %d sessions, %"
-               APR_SIZE_T_FMT " bytes each</td></tr>\n", mcp_store_memory_used(),
-               mcp_store_memory_capacity(), mcp_store_memory_slot_bytes());
+    ap_rprintf(r, "<tr><td>memory table</td><td>%d of %d sessions (%d in "
+               "their handshake), %" APR_SIZE_T_FMT " bytes each</td></tr>\n",
+               mcp_store_memory_used(), mcp_store_memory_capacity(),
+               mcp_store_memory_pending(), mcp_store_memory_slot_bytes());
     for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         ap_rprintf(r, "<tr><td>%s</td><td>%u</td></tr>\n", rows[i].name,
                    rows[i].value);

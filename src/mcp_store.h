@@ -33,6 +33,9 @@ typedef struct mcp_stats_t {
     volatile apr_uint32_t store_errors;
     volatile apr_uint32_t refused_full;
     volatile apr_uint32_t requests;
+    volatile apr_uint32_t reclaimed;    /* memory: expired slots swept for reuse */
+    volatile apr_uint32_t evicted;      /* memory: pending sessions dropped
+                                         * for a new one when full */
 } mcp_stats_t;
 
 #define MCP_STAT_INC(f) apr_atomic_inc32(&mcp_stats()->f)
@@ -52,6 +55,8 @@ apr_size_t mcp_store_memory_max_record(void);
 apr_size_t mcp_store_memory_slot_bytes(void);
 int mcp_store_memory_capacity(void);
 int mcp_store_memory_used(void);
+/* Sessions in memory that have not completed their handshake. */
+int mcp_store_memory_pending(void);
 
 /* post_config: give every server_rec its store; child_init likewise. */
 apr_status_t mcp_store_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,

@@ -8,11 +8,25 @@
  * record of at most MEMORY_MAX_RECORD bytes. Buckets chain slots by the
  * SHA-256 key; free slots form a list. One process-shared robust mutex in
  * the header guards it all: every operation is a short copy.
+ *
+ * A session that has not completed its handshake (made by create_session,
+ * not yet update()d) is "pending": it lives MCPSessionHandshakeTTL, and
+ * pending slots form a list, least recently used first, so that a full
+ * table can drop the oldest of them in O(1) for a new client. Expired
+ * slots are reclaimed by an incremental sweep (a cursor that visits a
+ * fixed number of buckets per create while the table is nearly full), so
+ * no call holds the lock for time proportional to the capacity.
+ *
+ * Lifetimes run on CLOCK_MONOTONIC: a wall clock step (NTP, date -s) must
+ * neither expire every session nor make them immortal. It is system-wide,
+ * so it is the same in every child and across graceful restarts (which
+ * keep the segment; a reboot does not).
  */
 #include "httpd.h"
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "apr_strings.h"
 #include "apr_shm.h"
@@ -24,22 +38,35 @@
 #include "mcp_store.h"
 
 #define SEG_MAGIC        0x4d435053u    /* "MCPS" */
-#define SEG_LAYOUT       2u
-#define SLOT_BYTES       1008
+#define SEG_LAYOUT       3u
+#define SLOT_BYTES       1016
 #define RETAINED_KEY     "mod_mcp_session-shm"
-#define SWEEP_INTERVAL   apr_time_from_sec(1)
+/* The incremental sweep: buckets visited per step (about as many slots:
+ * the load factor is at most 1 and keys are SHA-256 digests of random ids,
+ * so chains stay short). Steps that free nothing are rate-limited (one per
+ * SWEEP_PAUSE on average, SWEEP_BURST ahead at most), which bounds the
+ * share of lock time a flood of initializes against a table of live
+ * sessions can take; a step that frees a slot is paid for by the session
+ * that gets it. */
+#define SWEEP_STEP       256u
+#define SWEEP_PAUSE      apr_time_from_msec(1)
+#define SWEEP_BURST      apr_time_from_msec(16)
 
 typedef struct slot_t {
     unsigned char key[32];
-    apr_time_t expires;         /* 0: the slot is free */
+    apr_time_t expires;         /* monotonic clock; 0: the slot is free */
     apr_uint32_t next;          /* chain or free list: index + 1; 0 ends */
-    apr_uint32_t len;
-    char data[SLOT_BYTES - 48];
+    apr_uint16_t len;
+    apr_uint16_t pending;       /* 1 until the first update() */
+    apr_uint32_t older, newer;  /* pending list: index + 1; 0 ends */
+    char data[SLOT_BYTES - 56];
 } slot_t;
 
 #define MEMORY_MAX_RECORD (sizeof(((slot_t *)0)->data) - 1)
 
 typedef struct seg_header_t {
+    /* the fields from magic to used keep their offsets in every layout: a
+     * new module reads them in the table of an older one it replaces */
     apr_uint32_t magic;
     apr_uint32_t layout;
     apr_uint32_t capacity;
@@ -47,7 +74,12 @@ typedef struct seg_header_t {
     pthread_mutex_t lock;
     apr_uint32_t free_head;
     apr_uint32_t used;
-    apr_time_t next_sweep;      /* a full table is swept at most once a second */
+    apr_uint32_t pending;           /* sessions in the pending list */
+    apr_uint32_t pending_oldest;    /* least recently used pending slot */
+    apr_uint32_t pending_newest;
+    apr_uint32_t sweep_cursor;      /* the next bucket the sweep visits */
+    apr_uint32_t sweep_from;        /* creates sweep once used reaches it */
+    apr_time_t sweep_due;           /* fruitless steps are paid up to here */
     mcp_stats_t stats;
     char node[64];
 } seg_header_t;
@@ -59,6 +91,8 @@ typedef struct retained_t {
 
 typedef struct memory_instance_t {
     apr_interval_time_t ttl;
+    apr_interval_time_t handshake_ttl;
+    server_rec *s;              /* for logs */
 } memory_instance_t;
 
 static seg_header_t *seg;
@@ -100,6 +134,20 @@ int mcp_store_memory_capacity(void)
 int mcp_store_memory_used(void)
 {
     return seg ? (int)seg->used : 0;
+}
+
+int mcp_store_memory_pending(void)
+{
+    return seg ? (int)seg->pending : 0;
+}
+
+/* Lifetimes only: record times (created, last) stay wall clock. */
+static apr_time_t mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (apr_time_t)ts.tv_sec * APR_USEC_PER_SEC + ts.tv_nsec / 1000;
 }
 
 static apr_size_t segment_size(apr_uint32_t capacity, apr_uint32_t nbuckets)
@@ -153,6 +201,9 @@ static apr_status_t format_segment(void *base, apr_uint32_t capacity,
         slots[i].next = (i + 1 < capacity) ? i + 2 : 0;
     }
     h->free_head = capacity ? 1 : 0;
+    /* nearly full: from there on creates sweep, so that expired slots are
+     * back in the free list before it runs dry */
+    h->sweep_from = capacity - capacity / 16;
     return APR_SUCCESS;
 }
 
@@ -179,7 +230,14 @@ apr_status_t mcp_store_memory_segment(server_rec *s, int capacity,
                          "slots in use", h->used, h->capacity);
             goto leave;
         }
-        if (h->used) {
+        if (h->used && h->magic == SEG_MAGIC && h->layout != SEG_LAYOUT) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, MCPLOG(00322)
+                         "this version of mod_mcp_session lays out the "
+                         "session table differently (layout %u, was %u): "
+                         "the %u sessions held in memory are dropped",
+                         SEG_LAYOUT, h->layout, h->used);
+        }
+        else if (h->used) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, MCPLOG(00302)
                          "MCPSessionCapacity changed from %u to %u: the %u "
                          "sessions held in memory are dropped", h->capacity,
@@ -217,12 +275,67 @@ leave:
     return rv;
 }
 
+/* The pending list, least recently used first. Called locked. */
+static void pending_unlink(apr_uint32_t idx)
+{
+    slot_t *sl = &slots[idx - 1];
+
+    if (sl->older) {
+        slots[sl->older - 1].newer = sl->newer;
+    }
+    else {
+        seg->pending_oldest = sl->newer;
+    }
+    if (sl->newer) {
+        slots[sl->newer - 1].older = sl->older;
+    }
+    else {
+        seg->pending_newest = sl->older;
+    }
+    sl->older = sl->newer = 0;
+}
+
+static void pending_append(apr_uint32_t idx)
+{
+    slot_t *sl = &slots[idx - 1];
+
+    sl->newer = 0;
+    sl->older = seg->pending_newest;
+    if (seg->pending_newest) {
+        slots[seg->pending_newest - 1].newer = idx;
+    }
+    else {
+        seg->pending_oldest = idx;
+    }
+    seg->pending_newest = idx;
+}
+
+/* After a process died holding the lock the pending list may be half
+ * relinked: build it again from the slots. Once per such death; the
+ * order of the rebuilt list is by slot, not by use. */
+static void pending_rebuild(void)
+{
+    apr_uint32_t i;
+
+    seg->pending = seg->pending_oldest = seg->pending_newest = 0;
+    for (i = 1; i <= seg->capacity; i++) {
+        if (slots[i - 1].expires && slots[i - 1].pending) {
+            pending_append(i);
+            seg->pending++;
+        }
+        else {
+            slots[i - 1].pending = 0;
+        }
+    }
+}
+
 static apr_status_t lock(void)
 {
     int rc = pthread_mutex_lock(&seg->lock);
     if (rc == EOWNERDEAD) {
         /* a child died holding the lock (it was killed mid-copy); the
          * table links are updated in an order that keeps them walkable */
+        pending_rebuild();
         pthread_mutex_consistent(&seg->lock);
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, NULL, MCPLOG(00306)
                      "a process died while holding the session table lock; "
@@ -263,9 +376,16 @@ static apr_uint32_t *bucket_of(const unsigned char key[32])
     return &buckets[h & (seg->nbuckets - 1)];
 }
 
+/* Unlink slot idx (which *link points at) and free it. Called locked. */
 static void slot_free(apr_uint32_t *link, apr_uint32_t idx)
 {
     slot_t *sl = &slots[idx - 1];
+
+    if (sl->pending) {
+        pending_unlink(idx);
+        sl->pending = 0;
+        seg->pending--;
+    }
     *link = sl->next;
     sl->expires = 0;
     sl->next = seg->free_head;
@@ -294,22 +414,68 @@ static apr_uint32_t *find(const unsigned char key[32], apr_time_t now)
     return NULL;
 }
 
-/* Reclaim every expired slot; called locked when the free list is empty. */
-static void sweep(apr_time_t now)
+/* One step of the incremental sweep: the next SWEEP_STEP buckets after
+ * the cursor, freeing expired slots; bounded work whatever the capacity.
+ * Returns how many it freed. Called locked. */
+static apr_uint32_t sweep_step(apr_time_t now)
 {
-    apr_uint32_t b;
-    for (b = 0; b < seg->nbuckets; b++) {
+    apr_uint32_t mask = seg->nbuckets - 1, b = seg->sweep_cursor & mask;
+    apr_uint32_t n = seg->nbuckets < SWEEP_STEP ? seg->nbuckets : SWEEP_STEP;
+    apr_uint32_t freed = 0;
+
+    while (n--) {
         apr_uint32_t *link = &buckets[b];
         while (*link) {
             if (slots[*link - 1].expires <= now) {
                 slot_free(link, *link);
-                apr_atomic_inc32(&seg->stats.expired);
+                freed++;
             }
             else {
                 link = &slots[*link - 1].next;
             }
         }
+        b = (b + 1) & mask;
     }
+    seg->sweep_cursor = b;
+    if (freed) {
+        apr_atomic_add32(&seg->stats.expired, freed);
+        apr_atomic_add32(&seg->stats.reclaimed, freed);
+    }
+    return freed;
+}
+
+/* The table is full: free the least recently used pending session, which
+ * either expired (reclaimed) or has not finished its handshake in time to
+ * keep its place (evicted). Returns 1 when it was live. Called locked. */
+static int drop_oldest_pending(apr_time_t now, char victim[9],
+                               apr_interval_time_t *left)
+{
+    static const char hex[] = "0123456789abcdef";
+    apr_uint32_t idx = seg->pending_oldest, gone = 0, *link;
+    slot_t *sl = &slots[idx - 1];
+    int i, live = sl->expires > now;
+
+    *left = sl->expires - now;
+    for (i = 0; i < 4; i++) {
+        victim[2 * i] = hex[sl->key[i] >> 4];
+        victim[2 * i + 1] = hex[sl->key[i] & 15];
+    }
+    victim[8] = '\0';
+    link = bucket_of(sl->key);
+    while (*link && *link != idx) {
+        link = &slots[*link - 1].next;
+    }
+    /* not chained (a process died between taking and linking it): it is
+     * only freed */
+    slot_free(*link ? link : &gone, idx);
+    if (live) {
+        apr_atomic_inc32(&seg->stats.evicted);
+    }
+    else {
+        apr_atomic_inc32(&seg->stats.expired);
+        apr_atomic_inc32(&seg->stats.reclaimed);
+    }
+    return live;
 }
 
 static const char *memory_create(void **instance, const char *spec,
@@ -323,7 +489,13 @@ static apr_status_t memory_init(void *instance, const mcp_store_params_t *params
                                 server_rec *s, apr_pool_t *pconf,
                                 apr_pool_t *ptemp)
 {
-    ((memory_instance_t *)instance)->ttl = params->ttl;
+    memory_instance_t *mi = instance;
+
+    mi->ttl = params->ttl;
+    mi->handshake_ttl = params->handshake_ttl > 0
+                        && params->handshake_ttl < params->ttl
+                        ? params->handshake_ttl : params->ttl;
+    mi->s = s;
     return (seg && seg->capacity) ? APR_SUCCESS : APR_EINIT;
 }
 
@@ -333,9 +505,12 @@ static apr_status_t memory_create_session(void *instance, const char *key,
 {
     memory_instance_t *mi = instance;
     unsigned char k[32];
-    apr_uint32_t idx, *head;
-    apr_time_t now = apr_time_now();
+    apr_uint32_t idx, *head, reclaimed = 0;
+    apr_time_t now = mono_now();
+    apr_interval_time_t left = 0;
     apr_status_t rv;
+    char victim[9];
+    int evicted = 0;
     slot_t *sl;
 
     if (len > MEMORY_MAX_RECORD) {
@@ -344,11 +519,18 @@ static apr_status_t memory_create_session(void *instance, const char *key,
     if ((rv = key_bytes(key, k)) != APR_SUCCESS || (rv = lock()) != APR_SUCCESS) {
         return rv;
     }
-    if (!seg->free_head && now >= seg->next_sweep) {
-        /* Bounded: a flood of initializes against a full table must not
-         * turn into one whole-table scan under the lock per request. */
-        seg->next_sweep = now + SWEEP_INTERVAL;
-        sweep(now);
+    if (seg->used >= seg->sweep_from && seg->sweep_due <= now + SWEEP_BURST) {
+        reclaimed = sweep_step(now);
+        if (!reclaimed) {
+            /* a flood of initializes against a table of live sessions
+             * must not keep the lock busy with fruitless steps */
+            seg->sweep_due = (seg->sweep_due > now ? seg->sweep_due : now)
+                             + SWEEP_PAUSE;
+        }
+    }
+    if (!seg->free_head && seg->pending_oldest) {
+        evicted = drop_oldest_pending(now, victim, &left);
+        reclaimed += !evicted;
     }
     if (!seg->free_head) {
         rv = APR_ENOSPC;
@@ -360,14 +542,30 @@ static apr_status_t memory_create_session(void *instance, const char *key,
     memcpy(sl->key, k, 32);
     memcpy(sl->data, record, len);
     sl->data[len] = '\0';
-    sl->len = (apr_uint32_t)len;
-    sl->expires = now + mi->ttl;
+    sl->len = (apr_uint16_t)len;
+    sl->expires = now + mi->handshake_ttl;
+    sl->pending = 1;
     head = bucket_of(k);
     sl->next = *head;
     *head = idx;
+    pending_append(idx);
+    seg->pending++;
     seg->used++;
 unlock:
     unlock();
+    /* logs outside the lock */
+    if (evicted) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, mi->s, MCPLOG(00320)
+                     "session table full: dropped session %s, which had not "
+                     "completed its handshake (%" APR_TIME_T_FMT " s of its "
+                     "MCPSessionHandshakeTTL left), to make room for a new "
+                     "one", victim, apr_time_sec(left));
+    }
+    if (reclaimed) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, mi->s, MCPLOG(00321)
+                     "session table nearly full: reclaimed %u expired slots",
+                     reclaimed);
+    }
     return rv;
 }
 
@@ -376,7 +574,7 @@ static apr_status_t memory_fetch(void *instance, const char *key, apr_pool_t *p,
 {
     memory_instance_t *mi = instance;
     unsigned char k[32];
-    apr_time_t now = apr_time_now();
+    apr_time_t now = mono_now();
     apr_uint32_t *link;
     apr_status_t rv;
 
@@ -389,7 +587,18 @@ static apr_status_t memory_fetch(void *instance, const char *key, apr_pool_t *p,
     }
     else {
         slot_t *sl = &slots[*link - 1];
-        sl->expires = now + mi->ttl;    /* sliding: every use extends */
+        if (!sl->pending) {
+            sl->expires = now + mi->ttl;    /* sliding: every use extends */
+        }
+        else {
+            /* still in its handshake: slides too, and is now the most
+             * recently used of the pending sessions */
+            sl->expires = now + mi->handshake_ttl;
+            if (seg->pending_newest != *link) {
+                pending_unlink(*link);
+                pending_append(*link);
+            }
+        }
         *len = sl->len;
         *record = apr_pstrmemdup(p, sl->data, sl->len);
     }
@@ -403,7 +612,7 @@ static apr_status_t memory_update(void *instance, const char *key,
 {
     memory_instance_t *mi = instance;
     unsigned char k[32];
-    apr_time_t now = apr_time_now();
+    apr_time_t now = mono_now();
     apr_uint32_t *link;
     apr_status_t rv;
 
@@ -419,9 +628,16 @@ static apr_status_t memory_update(void *instance, const char *key,
     }
     else {
         slot_t *sl = &slots[*link - 1];
+        if (sl->pending) {
+            /* the handshake is done (notifications/initialized): a
+             * session for the whole TTL, never evicted */
+            pending_unlink(*link);
+            sl->pending = 0;
+            seg->pending--;
+        }
         memcpy(sl->data, record, len);
         sl->data[len] = '\0';
-        sl->len = (apr_uint32_t)len;
+        sl->len = (apr_uint16_t)len;
         sl->expires = now + mi->ttl;
     }
     unlock();
@@ -437,7 +653,7 @@ static apr_status_t memory_remove(void *instance, const char *key, apr_pool_t *p
     if ((rv = key_bytes(key, k)) != APR_SUCCESS || (rv = lock()) != APR_SUCCESS) {
         return rv;
     }
-    link = find(k, apr_time_now());
+    link = find(k, mono_now());
     if (!link) {
         rv = APR_NOTFOUND;
     }

@@ -37,9 +37,12 @@ ok scalar(keys %$before), '?auto has MCPSession lines'
     or diag $r->content;
 diag join "\n", map { "$_: $before->{$_}" } sort keys %$before;
 # (resumed counts sessions made by another node: external mode only)
-for my $c (qw(created resumed not_?found expired deleted store_?errors requests)) {
+for my $c (qw(created resumed not_?found expired deleted store_?errors requests
+              reclaimed evicted)) {
     ok defined counter($before, qr/$c/i), "?auto: a $c counter";
 }
+like $before->{MCPSessionMemoryPending} // '', qr/^\d+$/,
+    '?auto: MCPSessionMemoryPending (sessions in their handshake)';
 ok((grep { /mode/i } keys %$before), '?auto: the mode');
 like((join ' ', map { "$_=$before->{$_}" } grep { /mode/i } keys %$before), qr/memory/i, '?auto: mode memory');
 ok((grep { /store$/i } keys %$before), '?auto: the store');
