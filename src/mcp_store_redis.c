@@ -108,6 +108,8 @@
 #include "apr_thread_mutex.h"
 #include "apu_version.h"
 
+#include <stdlib.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_core.h"
@@ -495,12 +497,14 @@ static int deb_version_cmp(apr_pool_t *p, const char *a, const char *b)
  * file; NULL where there is none (not Debian, not readable). */
 static const char *dpkg_version(apr_pool_t *p, const char *package)
 {
-    char line[512];
+    /* the environment may name another file: for tests */
+    const char *path = getenv("MCP_DPKG_STATUS");
     const char *lowest = NULL, *version = NULL;
     int ours = 0, installed = 0, done = 0;
+    char line[512];
     apr_file_t *f;
 
-    if (apr_file_open(&f, REDIS_DPKG_STATUS, APR_FOPEN_READ
+    if (apr_file_open(&f, path ? path : REDIS_DPKG_STATUS, APR_FOPEN_READ
                       | APR_FOPEN_BUFFERED, APR_OS_DEFAULT, p) != APR_SUCCESS) {
         return NULL;
     }
@@ -875,21 +879,36 @@ static apr_status_t client_get(redis_store_t *st, apr_pool_t *p,
 }
 
 /* After APR_EGENERAL (Redis answered something the command does not
- * expect, or the connection ended): 1 when Redis refused the command on a
- * healthy connection. */
-static int refused_command(redis_store_t *st, redis_client_t *c)
+ * expect, or the connection ended): 1 when Redis refused the command, 0
+ * when the connection is broken. */
+static int refused_command(redis_store_t *st, redis_client_t *c,
+                           apr_pool_t *p)
 {
+    char reply[REDIS_REPLY_MAX + 1];
     apr_time_t seen;
+    int connected;
 
     /* the pool is LIFO: the connection the command just gave back */
     if (apr_redis_ping(c->rs) == APR_SUCCESS) {
         return 1;
     }
-    /* it refuses PING too (-NOAUTH): a probe saw that recently */
+    /* it refuses PING too (-NOAUTH), as a probe saw recently */
     apr_thread_mutex_lock(st->lock);
     seen = st->refusal_at;
     apr_thread_mutex_unlock(st->lock);
-    return seen && apr_time_now() - seen < REDIS_REFUSAL_TTL;
+    if (seen && apr_time_now() - seen < REDIS_REFUSAL_TTL) {
+        return 1;
+    }
+    /* a connection of our own tells a refusal from a broken connection */
+    if (ping_raw(st, REDIS_PROBE_TIMEOUT, p, reply, sizeof(reply),
+                 &connected) == APR_SUCCESS && reply[0] == '-') {
+        apr_thread_mutex_lock(st->lock);
+        apr_cpystrn(st->refusal, reply, sizeof(st->refusal));
+        st->refusal_at = apr_time_now();
+        apr_thread_mutex_unlock(st->lock);
+        return 1;
+    }
+    return 0;
 }
 
 /* Give the client back with the outcome of its command. When a client
@@ -916,7 +935,7 @@ static apr_status_t client_put(redis_store_t *st, redis_client_t *c,
             rv = APR_EGENERAL;
         }
         if (rv == APR_EGENERAL) {
-            refused = refused_command(st, c);
+            refused = refused_command(st, c, p);
         }
         now = apr_time_now();
     }

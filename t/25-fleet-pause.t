@@ -1,12 +1,17 @@
 # Redis pauses (SIGSTOP for 3 s, then SIGCONT) under steady load on two
 # external-mode nodes, several times in a row. In every run, every request
 # answers 200 or 503 (never 404: a client drops a session it is told is
-# gone), and no request that arrives later than 6 s after Redis continued
-# gets 503: every child of every node is healthy again by then.
+# gone), and every child of every node is healthy again soon after Redis
+# continued: no request that starts later than 2 s after SIGCONT gets
+# 503. The requirement is 6 s; a child that finds Redis down probes it at
+# most every 500 ms, so 2 s leaves room for a loaded machine. (Before the
+# probes, a child refused every call for 5 s after a timeout, 4 s past
+# SIGCONT in every run here, and 5 s more after each probe that timed
+# out.)
 #
 # MCP_PAUSE_RUNS (default 5) sets the number of runs.
 #
-# expect-log: MCPS00411 MCPS00315
+# expect-log: MCPS00411 MCPS00340
 use strict;
 use warnings;
 
@@ -25,8 +30,8 @@ plan skip_all => 'redis-server is not installed'
 my $RUNS     = $ENV{MCP_PAUSE_RUNS} || 5;
 my $PAUSE    = 3;       # seconds Redis is stopped
 my $WARM     = 1.5;     # load before the pause
-my $OBSERVE  = 9;       # load after SIGCONT
-my $LIMIT    = 6;       # healthy again within this after SIGCONT
+my $OBSERVE  = 7;       # load after SIGCONT (longer than the required 6 s)
+my $LIMIT    = 2;       # healthy again within this after SIGCONT
 my $WORKERS  = 3;       # load processes per node
 my $SESSIONS = 8;
 
