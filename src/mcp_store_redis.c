@@ -994,8 +994,8 @@ static apr_status_t client_put(redis_store_t *st, redis_client_t *c,
         ap_log_error(APLOG_MARK, log_refused ? APLOG_ERR : APLOG_DEBUG, 0,
                      st->s, MCPLOG(00440) "MCPSessionStore %s: Redis refused "
                      "%s%s%s%s; the session request gets 503. Redis is "
-                     "reachable (it answers on the same connection); it "
-                     "refuses such commands e.g. when it is full "
+                     "reachable, not down: it refuses such commands e.g. "
+                     "when it is full "
                      "(maxmemory with noeviction: OOM), a read-only replica "
                      "(READONLY), cannot save (MISCONF) or wants a password "
                      "(NOAUTH): see its log (logged at most every %d s per "

@@ -7,7 +7,7 @@
 # stop (TERM) must log no abort, assertion or crash; and the same with
 # Redis answering.
 #
-# expect-log: MCPS00411 MCPS00405 MCPS00340 AH00045
+# expect-log: MCPS00411 MCPS00405 MCPS00340 AH00045 AH00161
 use strict;
 use warnings;
 
