@@ -525,7 +525,7 @@ static const char *dpkg_version(apr_pool_t *p, const char *package)
         else if (!strncmp(line, "Status: ", 8)) {
             installed = ap_strstr_c(line, " installed") != NULL;
         }
-        else if (!strncmp(line, "Version: ", 9)) {
+        else if (ours && !strncmp(line, "Version: ", 9)) {
             version = apr_pstrdup(p, line + 9);
         }
     }
@@ -1044,8 +1044,8 @@ typedef struct cmd_t {
 
 static apr_status_t cmd_run(redis_store_t *st, cmd_t *cmd)
 {
-    redis_client_t *c;
-    apr_time_t started;
+    redis_client_t *c = NULL;
+    apr_time_t started = 0;
     apr_status_t rv;
     int retry, tries = 0;
 
