@@ -95,8 +95,9 @@ typedef struct mcp_store_provider_t {
                           char **record, apr_size_t *len);
 
     /* Replace the record of a live session. Must return APR_NOTFOUND, and
-     * must never bring the session back, when it was removed before or
-     * concurrently (on any node). */
+     * must never bring the session back, when it was removed or expired
+     * before or concurrently (on any node), however long ago the caller
+     * fetched it. */
     apr_status_t (*update)(void *instance, const char *key,
                            const char *record, apr_size_t len, apr_pool_t *p);
 

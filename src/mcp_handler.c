@@ -181,8 +181,7 @@ static int request_session(req_t *q, mcp_session_t **ps)
         return session_not_found(r);
     }
     mcp_session_key(sid, key);
-    rv = q->st->provider->fetch(q->st->instance, key, r->pool, &rec, &len);
-    mcp_store_note(q->st, r, "read", rv);
+    rv = mcp_store_fetch(q->st, r, key, &rec, &len);
     if (APR_STATUS_IS_NOTFOUND(rv)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00202)
                       "session %.8s not in %s (never created, expired or "
@@ -253,8 +252,7 @@ static int save_session(req_t *q, mcp_session_t *s, int answered)
                       short_key(r, s), q->st->max_record, UNSAVED_LOG_INTERVAL);
         return OK;
     }
-    rv = q->st->provider->update(q->st->instance, s->key, rec, len, r->pool);
-    mcp_store_note(q->st, r, "update", rv);
+    rv = mcp_store_update(q->st, r, s->key, rec, len);
     if (APR_STATUS_IS_NOTFOUND(rv)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00208)
                       "session %s ended while this request ran; not revived",
@@ -400,8 +398,7 @@ static int post_initialize(req_t *q, mcp_batch_t *b)
                               "Invalid Request: the initialize parameters are "
                               "too large to keep");
     }
-    rv = q->st->provider->create_session(q->st->instance, s->key, rec, len,
-                                         r->pool);
+    rv = mcp_store_create(q->st, r, s->key, rec, len);
     if (APR_STATUS_IS_ENOSPC(rv)) {
         apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
         MCP_STAT_INC(refused_full);
@@ -417,7 +414,6 @@ static int post_initialize(req_t *q, mcp_batch_t *b)
         return unavailable(r, RETRY_AFTER_FULL, "Service Unavailable: session "
                            "capacity reached; retry later");
     }
-    mcp_store_note(q->st, r, "create", rv);
     if (rv != APR_SUCCESS) {
         return store_unavailable(r);
     }
@@ -575,8 +571,7 @@ static int handle_delete(req_t *q)
     if ((rc = request_session(q, &s)) != OK) {
         return rc;
     }
-    rv = q->st->provider->remove(q->st->instance, s->key, r->pool);
-    mcp_store_note(q->st, r, "delete", rv);
+    rv = mcp_store_remove(q->st, r, s->key);
     if (APR_STATUS_IS_NOTFOUND(rv)) {
         return session_not_found(r);
     }

@@ -29,8 +29,11 @@ static void stores(request_rec *r, int flags)
         healthy = st->provider->healthy ? st->provider->healthy(st->instance)
                                         : !st->failing;
         if (flags & AP_STATUS_SHORT) {
-            ap_rprintf(r, "MCPSessionStore: %s\nMCPSessionStoreHealthy: %d\n",
-                       st->description, healthy && !st->failing);
+            ap_rprintf(r, "MCPSessionStore: %s\nMCPSessionStoreHealthy: %d\n"
+                       "MCPSessionStoreBreakerTrips: %u\n"
+                       "MCPSessionStoreBreakerRefused: %u\n",
+                       st->description, healthy && !st->failing, st->trips,
+                       st->refused);
         }
         else {
             ap_rprintf(r, "<tr><td>store</td><td>%s (mode %s, TTL %"
@@ -40,6 +43,9 @@ static void stores(request_rec *r, int flags)
                                                               : "memory",
                        apr_time_sec(st->params.ttl),
                        healthy && !st->failing ? "healthy" : "<b>FAILING</b>");
+            ap_rprintf(r, "<tr><td>store breaker (this process)</td><td>opened "
+                       "%u times, %u calls answered 503 at once</td></tr>\n",
+                       st->trips, st->refused);
         }
         if (st->provider->status) {
             st->provider->status(st->instance, r, flags);

@@ -13,6 +13,14 @@
 
 #define OUTAGE_LOG_INTERVAL 30  /* seconds between repeated outage logs */
 
+/* A store call in progress: a node of the store's list of calls in
+ * progress, which is ordered by start (calls are appended as they start),
+ * so the oldest is its head and both ends are O(1). */
+struct mcp_store_call_t {
+    mcp_store_call_t *prev, *next;
+    apr_time_t start;
+};
+
 static mcp_store_t *store_make(apr_pool_t *pconf, apr_pool_t *ptemp,
                                server_rec *s, mcp_srv_conf_t *sc,
                                int threads, apr_hash_t *shared,
@@ -130,11 +138,26 @@ void mcp_store_child_init(apr_pool_t *pchild, server_rec *s)
         mcp_store_t *st = sc->store;
         apr_status_t rv;
 
-        if (!st || !st->provider->child_init
-            || apr_hash_get(seen, &st, sizeof(st))) {
+        if (!st || apr_hash_get(seen, &st, sizeof(st))) {
             continue;
         }
         apr_hash_set(seen, apr_pmemdup(pchild, &st, sizeof(st)), sizeof(st), st);
+        /* the breaker's list is per process; it only ever guards a few
+         * pointer updates, so the mutex may die with pchild */
+        st->oldest = st->newest = NULL;
+        if (st->breaker > 0
+            && (rv = apr_thread_mutex_create(&st->calls_lock,
+                                             APR_THREAD_MUTEX_DEFAULT,
+                                             pchild)) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, MCPLOG(00343)
+                         "session store %s: no mutex for the breaker; "
+                         "MCPSessionStoreBreaker is off in this process",
+                         st->description);
+            st->calls_lock = NULL;
+        }
+        if (!st->provider->child_init) {
+            continue;
+        }
         rv = st->provider->child_init(st->instance, s, pchild);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, MCPLOG(00313)
@@ -154,16 +177,19 @@ void mcp_store_note(mcp_store_t *st, request_rec *r, const char *op,
     int loud = st->provider->healthy == NULL;
 
     if (rv == APR_SUCCESS || APR_STATUS_IS_NOTFOUND(rv)) {
-        if (apr_atomic_cas32(&st->failing, 0, 1) == 1) {
-            ap_log_rerror(APLOG_MARK, loud ? APLOG_NOTICE : APLOG_DEBUG, 0, r,
-                          MCPLOG(00314) "session store %s answers again",
-                          st->description);
+        if (loud && apr_atomic_cas32(&st->failing, 0, 1) == 1) {
+            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, MCPLOG(00314)
+                          "session store %s answers again", st->description);
             st->next_log = 0;
         }
         return;
     }
     MCP_STAT_INC(store_errors);
-    apr_atomic_set32(&st->failing, 1);
+    if (loud) {
+        /* the others' health is what their healthy() says: a refused
+         * write next to working reads must not make it flap */
+        apr_atomic_set32(&st->failing, 1);
+    }
     if (loud && now >= st->next_log) {
         st->next_log = now + OUTAGE_LOG_INTERVAL;
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, MCPLOG(00315)
@@ -176,4 +202,174 @@ void mcp_store_note(mcp_store_t *st, request_rec *r, const char *op,
                       "session store %s failed to %s a session", st->description,
                       op);
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* The breaker                                                         */
+
+/* Start a call. APR_EAGAIN when a call of this process has been in
+ * progress longer than st->breaker: the store is hung, and waiting for it
+ * too would tie up every thread of this process (and, in prefork, it
+ * cannot happen: one call at a time). */
+static apr_status_t call_begin(mcp_store_t *st, request_rec *r,
+                               mcp_store_call_t *c, const char *op)
+{
+    apr_time_t now, waited = 0;
+    int log_open = 0;
+
+    c->start = 0;
+    if (!st->calls_lock) {
+        return APR_SUCCESS;     /* off */
+    }
+    now = apr_time_now();
+    apr_thread_mutex_lock(st->calls_lock);
+    if (st->oldest && now - st->oldest->start > st->breaker) {
+        waited = now - st->oldest->start;
+        st->refused++;
+        st->open_refused++;
+        if (!st->open) {
+            st->open = 1;
+            st->open_since = now;
+            st->open_refused = 1;
+            st->trips++;
+            if (now >= st->next_open_log) {
+                st->next_open_log = now
+                                    + apr_time_from_sec(OUTAGE_LOG_INTERVAL);
+                log_open = 1;
+            }
+        }
+        apr_thread_mutex_unlock(st->calls_lock);
+        MCP_STAT_INC(store_errors);
+        if (log_open) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, MCPLOG(00340)
+                          "session store %s: a call has been waiting %"
+                          APR_TIME_T_FMT " ms for an answer "
+                          "(MCPSessionStoreBreaker %" APR_TIME_T_FMT " ms); "
+                          "this process answers session requests 503 at "
+                          "once until it returns (logged at most every %ds)",
+                          st->description, apr_time_as_msec(waited),
+                          apr_time_as_msec(st->breaker), OUTAGE_LOG_INTERVAL);
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00341)
+                          "session store %s: %s refused by the breaker (a "
+                          "call has been waiting %" APR_TIME_T_FMT " ms)",
+                          st->description, op, apr_time_as_msec(waited));
+        }
+        return APR_EAGAIN;
+    }
+    c->start = now;
+    c->next = NULL;
+    c->prev = st->newest;
+    if (st->newest) {
+        st->newest->next = c;
+    }
+    else {
+        st->oldest = c;
+    }
+    st->newest = c;
+    apr_thread_mutex_unlock(st->calls_lock);
+    return APR_SUCCESS;
+}
+
+/* End a call; the breaker closes once no call is older than st->breaker. */
+static void call_end(mcp_store_t *st, request_rec *r, mcp_store_call_t *c)
+{
+    apr_time_t now, open_for = 0;
+    apr_uint32_t refused = 0;
+
+    if (!c->start) {
+        return;
+    }
+    apr_thread_mutex_lock(st->calls_lock);
+    if (c->prev) {
+        c->prev->next = c->next;
+    }
+    else {
+        st->oldest = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    else {
+        st->newest = c->prev;
+    }
+    if (st->open) {
+        now = apr_time_now();
+        if (!st->oldest || now - st->oldest->start <= st->breaker) {
+            st->open = 0;
+            open_for = now - st->open_since;
+            refused = st->open_refused;
+        }
+    }
+    apr_thread_mutex_unlock(st->calls_lock);
+    if (refused) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, MCPLOG(00342)
+                      "session store %s: the slow call returned; the breaker "
+                      "closes after %" APR_TIME_T_FMT " ms, in which it "
+                      "answered %u session requests 503", st->description,
+                      apr_time_as_msec(open_for), refused);
+    }
+}
+
+apr_status_t mcp_store_fetch(mcp_store_t *st, request_rec *r, const char *key,
+                             char **record, apr_size_t *len)
+{
+    mcp_store_call_t c;
+    apr_status_t rv;
+
+    if ((rv = call_begin(st, r, &c, "read")) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = st->provider->fetch(st->instance, key, r->pool, record, len);
+    call_end(st, r, &c);
+    mcp_store_note(st, r, "read", rv);
+    return rv;
+}
+
+apr_status_t mcp_store_create(mcp_store_t *st, request_rec *r, const char *key,
+                              const char *record, apr_size_t len)
+{
+    mcp_store_call_t c;
+    apr_status_t rv;
+
+    if ((rv = call_begin(st, r, &c, "create")) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = st->provider->create_session(st->instance, key, record, len,
+                                      r->pool);
+    call_end(st, r, &c);
+    if (!APR_STATUS_IS_ENOSPC(rv)) {
+        mcp_store_note(st, r, "create", rv);
+    }
+    return rv;
+}
+
+apr_status_t mcp_store_update(mcp_store_t *st, request_rec *r, const char *key,
+                              const char *record, apr_size_t len)
+{
+    mcp_store_call_t c;
+    apr_status_t rv;
+
+    if ((rv = call_begin(st, r, &c, "update")) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = st->provider->update(st->instance, key, record, len, r->pool);
+    call_end(st, r, &c);
+    mcp_store_note(st, r, "update", rv);
+    return rv;
+}
+
+apr_status_t mcp_store_remove(mcp_store_t *st, request_rec *r, const char *key)
+{
+    mcp_store_call_t c;
+    apr_status_t rv;
+
+    if ((rv = call_begin(st, r, &c, "delete")) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = st->provider->remove(st->instance, key, r->pool);
+    call_end(st, r, &c);
+    mcp_store_note(st, r, "delete", rv);
+    return rv;
 }

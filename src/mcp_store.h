@@ -8,8 +8,12 @@
 
 #include "httpd.h"
 #include "apr_atomic.h"
+#include "apr_thread_mutex.h"
 #include "mcp_session_store.h"
 #include "mcp_config.h"
+
+/* A store call in progress (on the caller's stack), see mcp_store_fetch. */
+typedef struct mcp_store_call_t mcp_store_call_t;
 
 typedef struct mcp_store_t {
     const mcp_store_provider_t *provider;
@@ -20,6 +24,17 @@ typedef struct mcp_store_t {
     apr_interval_time_t breaker;    /* MCPSessionStoreBreaker; 0: off */
     volatile apr_uint32_t failing;  /* 1 while the backend fails (per child) */
     volatile apr_uint32_t next_log; /* rate limit of outage logs, seconds */
+
+    /* The breaker, per child process (child_init): the calls in progress,
+     * oldest first, and what it did. */
+    apr_thread_mutex_t *calls_lock;
+    mcp_store_call_t *oldest, *newest;
+    int open;                       /* failing calls fast now */
+    apr_time_t open_since;
+    apr_time_t next_open_log;
+    apr_uint32_t open_refused;      /* calls refused while open */
+    apr_uint32_t trips;             /* times it opened */
+    apr_uint32_t refused;           /* calls it failed fast */
 } mcp_store_t;
 
 /* Counters for mod_status, shared by all children of this server and
@@ -67,6 +82,19 @@ void mcp_store_child_init(apr_pool_t *pchild, server_rec *s);
  * then at most every 30 s, and logs the recovery. */
 void mcp_store_note(mcp_store_t *st, request_rec *r, const char *op,
                     apr_status_t rv);
+
+/* The store calls of the handler. Each runs the provider's call behind the
+ * breaker (once a call of this process has been in progress longer than
+ * st->breaker, further calls fail at once with APR_EAGAIN until it
+ * returns) and notes the result (mcp_store_note). Statuses are the
+ * provider contract's; APR_ENOSPC (create) is not noted as a failure. */
+apr_status_t mcp_store_fetch(mcp_store_t *st, request_rec *r, const char *key,
+                             char **record, apr_size_t *len);
+apr_status_t mcp_store_create(mcp_store_t *st, request_rec *r, const char *key,
+                              const char *record, apr_size_t len);
+apr_status_t mcp_store_update(mcp_store_t *st, request_rec *r, const char *key,
+                              const char *record, apr_size_t len);
+apr_status_t mcp_store_remove(mcp_store_t *st, request_rec *r, const char *key);
 
 /* This node's name, stored in records it creates. */
 const char *mcp_node_id(void);

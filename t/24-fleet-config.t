@@ -4,6 +4,8 @@
 # stop httpd (503 until it is up, then sessions work without a restart);
 # a Redis with requirepass, which apr_redis cannot AUTH to, is reported at
 # startup.
+#
+# expect-log: MCPS00440
 use strict;
 use warnings;
 
