@@ -243,6 +243,26 @@ static const mcp_tool_t add_tool = {
     NULL, add_call, NULL
 };
 
+/* For tests of long requests: sleeps `ms` milliseconds (0 to 10000). */
+static apr_status_t sleep_call(mcp_call_t *call, void *baton)
+{
+    double ms;
+
+    if (!mcp_call_arg_number(call, "ms", &ms) || ms < 0 || ms > 10000) {
+        return mcp_call_tool_error(call, "Invalid arguments: 'ms' must be a "
+                                   "number from 0 to 10000");
+    }
+    pause_ms((int)ms);
+    return mcp_call_add_text(call, "slept");
+}
+
+static const mcp_tool_t sleep_tool = {
+    "test_sleep", NULL, "Sleeps for ms milliseconds (tests of long requests)",
+    "{\"type\":\"object\",\"properties\":{"
+    "\"ms\":{\"type\":\"number\"}},\"required\":[\"ms\"]}",
+    NULL, sleep_call, NULL
+};
+
 /* Tools without arguments share this schema. */
 #define EX_NO_ARGS "{\"type\":\"object\",\"properties\":{}}"
 
@@ -677,7 +697,7 @@ static const mcp_tool_t *const test_tools[] = {
     &simple_text_tool, &image_tool, &audio_tool,
     &embedded_tool, &mixed_tool, &logging_tool, &progress_tool, &error_tool,
     &schema_2020_12_tool, &sampling_tool, &elicitation_tool,
-    &elicitation_defaults_tool, &elicitation_enums_tool, NULL
+    &elicitation_defaults_tool, &elicitation_enums_tool, &sleep_tool, NULL
 };
 
 static const mcp_resource_t *const test_resources[] = {

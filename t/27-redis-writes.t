@@ -1,7 +1,7 @@
 # What the Redis store writes, and when it must not.
 #
 # - A request that changes its session (logging/setLevel in a 2025-03-26
-#   batch, with slow tool calls so that it runs 4 s) must not bring the
+#   batch, with a tool call that sleeps so that it runs 4 s) must not bring the
 #   session back when it expired meanwhile (TTL 2 s), nor when it was
 #   deleted and its tombstone expired meanwhile: update() is conditional,
 #   "DELETE is final" for requests of any length.
@@ -39,12 +39,13 @@ sub ping {
     my ($url, $sid, $v) = @_;
     return mcp_post($url, rpc('ping'), session_headers($sid, $v))->code;
 }
-# A batch that changes the session (setLevel first) and then runs
-# test_tool_with_progress (100 ms each) $n times.
+# A batch that changes the session (setLevel first) and then runs one
+# tool call that sleeps $ms milliseconds (one call: a batch starts no new
+# request after 2 s).
 sub slow_change {
-    my ($url, $sid, $n) = @_;
+    my ($url, $sid, $ms) = @_;
     my @batch = (rpc('logging/setLevel', { level => 'debug' }),
-                 map { rpc('tools/call', { name => 'test_tool_with_progress', arguments => {} }) } 1 .. $n);
+                 rpc('tools/call', { name => 'test_sleep', arguments => { ms => $ms } }));
     return mcp_post($url, \@batch, session_headers($sid, $OLD), -timeout => 60);
 }
 sub key_of { my ($prefix, $sid) = @_; return $prefix . sha256_hex($sid) }
@@ -55,7 +56,7 @@ my $T = start_node(name => 't27-ttl', conf => conf($p1, 'MCPSessionTTL 2'));
 my ($s1) = initialize($T->url, protocolVersion => $OLD);
 ok is_session_id($s1), 'a 2025-03-26 session, TTL 2 s';
 my $t0 = time;
-my $res = slow_change($T->url, $s1, 40);
+my $res = slow_change($T->url, $s1, 4000);
 my $took = time - $t0;
 is $res->code, 200, 'a batch with logging/setLevel and slow tool calls: 200';
 cmp_ok $took, '>', 3, sprintf('it ran %.1f s, longer than the TTL', $took);
@@ -71,7 +72,7 @@ my $out = MCPTest::work_dir() . "/t27-slow-$$";
 my $pid = fork();
 die "fork: $!" unless defined $pid;
 if (!$pid) {
-    my $r = slow_change($L->url, $s2, 30);
+    my $r = slow_change($L->url, $s2, 3000);
     open my $fh, '>', $out or POSIX::_exit(1);
     print $fh $r->code;
     close $fh;

@@ -794,6 +794,9 @@ use Time::HiRes qw(sleep time);
 my $NODE_SEQ = 0;
 
 sub httpd_binary {
+    # Apache::Test assigns to $_ inside: a read-only $_ (map over
+    # constants) would make it die and fall back to the system httpd
+    local $_;
     return $ENV{MCP_HTTPD} if $ENV{MCP_HTTPD};
     my $b = eval { require Apache::Test; Apache::Test::vars()->{httpd} };
     return $b if $b && -x $b;
