@@ -615,7 +615,7 @@ if [ "${CHECK_OK[sN]:-0}" = 1 ]; then
         mem_row "memory mode (shm, from mod_status)" "-" \
             "no MCPSession*Shm* / MCPSession*Capacity lines in mod_status ?auto (see status-sN.txt)"
     fi
-    U=$(grep -i -m1 '^MCPSession[A-Za-z]*Used:' "$RESULTS/status-sN.txt")
+    U=$(grep -i -m1 '^MCPSessionMemoryUsed:' "$RESULTS/status-sN.txt")
     [ -n "$U" ] && note "live sessions in the ${SESSIONS}-session instance after phase 3 (mod_status): $U"
     A=$(shm_bytes sN); B=$(shm_bytes floor)
     if [ -n "$A" ] && [ -n "$B" ]; then
