@@ -75,10 +75,15 @@ static int unavailable(request_rec *r, const char *retry, const char *message)
     return mcp_http_error(r, HTTP_SERVICE_UNAVAILABLE, MCP_ERR_SERVER, message);
 }
 
-static int store_unavailable(request_rec *r)
+/* APR_EAGAIN: the store is up but this process cannot use it now (the
+ * breaker is open, or every connection is in use). */
+static int store_unavailable(request_rec *r, apr_status_t rv)
 {
-    return unavailable(r, RETRY_AFTER_OUTAGE, "Service Unavailable: the session "
-                       "store is not reachable; retry later");
+    return unavailable(r, RETRY_AFTER_OUTAGE, APR_STATUS_IS_EAGAIN(rv)
+                       ? "Service Unavailable: the session store is busy; "
+                         "retry later"
+                       : "Service Unavailable: the session store is not "
+                         "reachable; retry later");
 }
 
 static int session_not_found(request_rec *r)
@@ -189,7 +194,7 @@ static int request_session(req_t *q, mcp_session_t **ps)
         return session_not_found(r);
     }
     if (rv != APR_SUCCESS) {
-        return store_unavailable(r);
+        return store_unavailable(r, rv);
     }
     if (mcp_record_parse(r->pool, rec, len, &s) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MCPLOG(00203)
@@ -259,7 +264,7 @@ static int save_session(req_t *q, mcp_session_t *s, int answered)
                       short_key(r, s));
     }
     else if (rv != APR_SUCCESS && !answered) {
-        return store_unavailable(r);
+        return store_unavailable(r, rv);
     }
     return OK;
 }
@@ -415,7 +420,7 @@ static int post_initialize(req_t *q, mcp_batch_t *b)
                            "capacity reached; retry later");
     }
     if (rv != APR_SUCCESS) {
-        return store_unavailable(r);
+        return store_unavailable(r, rv);
     }
     MCP_STAT_INC(created);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00212)
@@ -576,7 +581,7 @@ static int handle_delete(req_t *q)
         return session_not_found(r);
     }
     if (rv != APR_SUCCESS) {
-        return store_unavailable(r);
+        return store_unavailable(r, rv);
     }
     MCP_STAT_INC(deleted);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00215)

@@ -31,7 +31,7 @@ use MCPTest;
 plan skip_all => 'redis-server is not installed'
     unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH} // '';
 
-plan tests => 17;
+plan tests => 19;
 
 my $TIMEOUT = 2;
 my $N       = 15;
@@ -62,9 +62,10 @@ for my $k (1 .. $N) {
     die "fork: $!" unless defined $pid;
     if (!$pid) {
         my $t = time;
-        my $code = ping($B->url, $sid)->code;
+        my $res = ping($B->url, $sid);
+        my $msg = eval { json_decode($res->content)->{error}{message} } // '';
         open my $out, '>', "$file.$k" or POSIX::_exit(1);
-        printf $out "%d %.3f\n", $code, time - $t;
+        printf $out "%d %.3f %s\n", $res->code, time - $t, $msg;
         close $out;
         POSIX::_exit(0);
     }
@@ -73,11 +74,12 @@ for my $k (1 .. $N) {
 }
 waitpid $_, 0 for @kids;
 $redis->resume;
-my (%codes, @lat);
+my (%codes, @lat, @msg);
 for my $k (1 .. $N) {
-    my ($code, $lat) = split ' ', MCPTest::read_from("$file.$k");
+    my ($code, $lat, $msg) = split ' ', MCPTest::read_from("$file.$k"), 3;
     $codes{ $code // 'none' }++;
     push @lat, $lat // 99;
+    push @msg, $msg // '';
 }
 unlink glob "$file.*";
 is_deeply \%codes, { 503 => $N }, "hung Redis: $N requests 100 ms apart all answer 503 (never 404)"
@@ -88,6 +90,12 @@ my $slow = grep { $_ >= $TIMEOUT - 0.5 } @lat;
 my $fast = grep { $_ < $TIMEOUT / 2 } @lat;
 cmp_ok $slow, '<=', 5, "$slow of them waited about the timeout ($TIMEOUT s)";
 cmp_ok $fast, '>=', $N - 5, "$fast got their 503 within " . ($TIMEOUT / 2) . ' s';
+# the breaker's 503s say "busy"; those that waited for Redis (and any the
+# Redis store fails fast once it knows Redis is down) say "not reachable"
+cmp_ok scalar(grep { /^Service Unavailable: the session store is busy; retry later$/ } @msg), '>=', 1,
+    'the breaker\'s 503s say the store is busy' or diag join "\n", @msg;
+is scalar(grep { !/^Service Unavailable: the session store is (busy|not reachable); retry later$/ } @msg), 0,
+    '... and every 503 says busy or not reachable' or diag join "\n", @msg;
 diag 'latencies (s): ' . join ' ', map { sprintf '%.2f', $_ } @lat;
 ok wait_for(sub { ping($B->url, $sid)->code == 200 }, 3, 0.05), 'after SIGCONT the session works again';
 my $st = status_auto($B->url('/server-status'));
