@@ -24,8 +24,7 @@ use POSIX ();
 use Time::HiRes qw(sleep time);
 use MCPTest;
 
-plan skip_all => 'redis-server is not installed'
-    unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH} // '';
+skip_unless_redis();
 
 my $RUNS     = $ENV{MCP_PAUSE_RUNS} || 5;
 my $PAUSE    = 3;       # seconds Redis is stopped
@@ -39,11 +38,7 @@ plan tests => 2 + 4 * $RUNS + 1;
 
 my $prefix = "mcp:t25:$$:";
 my $redis  = start_redis(name => 't25-redis');
-my $conf   = "MCPSessionStorageMode external\n"
-           . 'MCPSessionStore ' . $redis->url . "\n"
-           . "MCPSessionKeyPrefix $prefix\n"
-           . "MCPSessionTTL 600\n"
-           . "MCPSessionStoreTimeout 2\n";
+my $conf   = $redis->store_conf($prefix, 'MCPSessionTTL 600', 'MCPSessionStoreTimeout 2');
 my @nodes = map { start_node(name => "t25-$_", conf => $conf, loglevel => 'info') } qw(a b);
 my @ports = map { $_->port } @nodes;
 

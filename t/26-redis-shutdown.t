@@ -19,17 +19,13 @@ use POSIX ();
 use Time::HiRes qw(sleep time);
 use MCPTest;
 
-plan skip_all => 'redis-server is not installed'
-    unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH} // '';
+skip_unless_redis();
 
 plan tests => 12;
 
 my $prefix = "mcp:t26:$$:";
 my $redis  = start_redis(name => 't26-redis');
-my $conf   = "MCPSessionStorageMode external\n"
-           . 'MCPSessionStore ' . $redis->url . "\n"
-           . "MCPSessionKeyPrefix $prefix\n"
-           . "MCPSessionStoreTimeout 4\n";
+my $conf   = $redis->store_conf($prefix, 'MCPSessionStoreTimeout 4');
 my $node = start_node(name => 't26', conf => $conf, loglevel => 'info');
 my $log  = $node->error_log_path;
 

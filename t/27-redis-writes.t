@@ -22,17 +22,12 @@ use POSIX ();
 use Time::HiRes qw(sleep time);
 use MCPTest;
 
-plan skip_all => 'redis-server is not installed'
-    unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH} // '';
+skip_unless_redis();
 
 plan tests => 21;
 
 my $redis = start_redis(name => 't27-redis');
-sub conf {
-    my ($prefix, @more) = @_;
-    return join "\n", 'MCPSessionStorageMode external',
-        'MCPSessionStore ' . $redis->url, "MCPSessionKeyPrefix $prefix", @more, '';
-}
+sub conf { $redis->store_conf(@_) }
 my $OLD = '2025-03-26';     # batches
 
 sub ping {

@@ -22,18 +22,14 @@ use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(sleep time);
 use MCPTest;
 
-plan skip_all => 'redis-server is not installed'
-    unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH} // '';
+skip_unless_redis();
 
 plan tests => 33;
 
 my $prefix = "mcp:t28:$$:";
 my $redis  = start_redis(name => 't28-redis');
-my $conf   = "MCPSessionStorageMode external\n"
-           . 'MCPSessionStore ' . $redis->url . "\n"
-           . "MCPSessionKeyPrefix $prefix\n"
-           . "MCPSessionTTL 600\n"
-           . "MCPSessionRefreshAfter 0\n";      # reads write too: refused
+# RefreshAfter 0: reads write too, so they are refused as well
+my $conf   = $redis->store_conf($prefix, 'MCPSessionTTL 600', 'MCPSessionRefreshAfter 0');
 my $N   = start_node(name => 't28', conf => $conf);
 my $U   = $N->url;
 my $log = $N->error_log_path;

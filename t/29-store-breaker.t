@@ -28,8 +28,7 @@ use POSIX ();
 use Time::HiRes qw(sleep time);
 use MCPTest;
 
-plan skip_all => 'redis-server is not installed'
-    unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH} // '';
+skip_unless_redis();
 
 plan tests => 19;
 
@@ -38,10 +37,8 @@ my $N       = 15;
 my $redis   = start_redis(name => 't29-redis', args => ['--enable-debug-command', 'yes']);
 sub conf {
     my ($prefix, @more) = @_;
-    return join "\n", 'MCPSessionStorageMode external',
-        'MCPSessionStore ' . $redis->url, "MCPSessionKeyPrefix $prefix",
-        # one child serves everything
-        'MinSpareThreads 1', 'MaxSpareThreads 128', @more, '';
+    # one child serves everything
+    return $redis->store_conf($prefix, 'MinSpareThreads 1', 'MaxSpareThreads 128', @more);
 }
 sub ping { mcp_post($_[0], rpc('ping'), session_headers($_[1]), -timeout => 20) }
 

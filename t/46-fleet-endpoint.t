@@ -11,15 +11,12 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use MCPTest;
 
-plan skip_all => 'redis-server is not installed'
-    unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH} // '';
+skip_unless_redis();
 
 plan tests => 21;
 
 my $redis = start_redis(name => 't46-redis');
-my $conf  = "MCPSessionStorageMode external\n"
-          . 'MCPSessionStore ' . $redis->url . "\n"
-          . "MCPSessionKeyPrefix mcp:t46:$$:\n";
+my $conf  = $redis->store_conf("mcp:t46:$$:");
 sub ping { mcp_post($_[0], rpc('ping'), session_headers($_[1]))->code }
 sub log_of { MCPTest::read_from($_[0]->error_log_path) }
 

@@ -1040,6 +1040,14 @@ sub pid      { MCPTest::read_pidfile($_[0]->pid_file) }
 # ->url -> redis://127.0.0.1:PORT (for MCPSessionStore)
 sub url      { "redis://127.0.0.1:$_[0]{port}" }
 
+# ->store_conf($prefix, @lines) -> the server config of an external-mode
+# node on this Redis with key prefix $prefix, plus @lines.
+sub store_conf {
+    my ($self, $prefix, @more) = @_;
+    return join "\n", 'MCPSessionStorageMode external',
+        'MCPSessionStore ' . $self->url, "MCPSessionKeyPrefix $prefix", @more, '';
+}
+
 sub _server_bin { $ENV{MCP_REDIS_SERVER} || 'redis-server' }
 sub _cli_bin    { $ENV{MCP_REDIS_CLI} || 'redis-cli' }
 
