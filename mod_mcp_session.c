@@ -106,7 +106,7 @@ static void mcp_register_hooks(apr_pool_t *p)
 {
     mcp_store_memory_register(p);
     mcp_store_redis_register(p);
-    ap_hook_check_config(mcp_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(mcp_config_check, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(mcp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(mcp_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mcp_handler, NULL, NULL, APR_HOOK_MIDDLE);
@@ -116,10 +116,10 @@ static void mcp_register_hooks(apr_pool_t *p)
 
 AP_DECLARE_MODULE(mcp_session) = {
     STANDARD20_MODULE_STUFF,
-    mcp_create_dir_conf,
-    mcp_merge_dir_conf,
-    mcp_create_srv_conf,
-    mcp_merge_srv_conf,
-    mcp_cmds,
+    mcp_config_create_dir,
+    mcp_config_merge_dir,
+    mcp_config_create_srv,
+    mcp_config_merge_srv,
+    mcp_config_cmds,
     mcp_register_hooks
 };

@@ -176,7 +176,8 @@ check_install() {
     _inc=$("$APXS" -q INCLUDEDIR)
     printf '%s\n' "$_mods/mod_mcp_session.so" "$_mods/mod_mcp_example.so" \
         "$_conf/mcp_session.load" "$_conf/mcp_session.conf" "$_conf/mcp_example.load" \
-        "$_inc/mod_mcp_session.h" "$_inc/mcp_session_store.h" | sort >"$WORK/install-want"
+        "$_inc/mod_mcp_session.h" "$_inc/mcp_api.h" "$_inc/mcp_tool.h" \
+        "$_inc/mcp_session_store.h" | sort >"$WORK/install-want"
     (cd "$_dest" && find . ! -type d | sed 's|^\.||' | sort) >"$WORK/install-got"
     diff -u "$WORK/install-want" "$WORK/install-got" || { echo "installed files differ"; return 1; }
     _modes=$(find "$_dest" -type f ! -perm 644)

@@ -93,7 +93,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         /* where the fast reader answers, jansson must agree (it may
          * refuse nested garbage the fast reader only delimits) */
         if (mcp_record_parse_slow(p, (const char *)data, size, &u) == APR_SUCCESS
-            && !mcp_session_same(p, t, u)) {
+            && !mcp_record_same(p, t, u)) {
             __builtin_trap();
         }
     }
@@ -135,7 +135,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     }
     b = mcp_rpc_parse(p, (const char *)data, size, &code, &msg);
     if (b) {
-        mcp_session_new(p, &s);
+        mcp_record_new(p, &s);
         memset(&ctx, 0, sizeof(ctx));
         ctx.pool = p;
         ctx.reg = reg;

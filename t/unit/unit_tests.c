@@ -555,7 +555,7 @@ static void test_record(void)
 
     for (i = 0; i < 1000; i++) {
         const char *c;
-        mcp_session_new(pool, &s);
+        mcp_record_new(pool, &s);
         if (strlen(s->id) != MCP_SESSION_ID_LEN) {
             ok = 0;
         }
@@ -571,12 +571,12 @@ static void test_record(void)
     }
     CHECK(ok, "session ids are 43 base64url characters");
     CHECK(unique, "1000 session ids are distinct");
-    CHECK(mcp_session_id_plausible(s->id), "a new id is plausible");
-    CHECK(!mcp_session_id_plausible("has space"), "a space is not visible ASCII");
-    CHECK(!mcp_session_id_plausible(""), "an empty id is not plausible");
+    CHECK(mcp_record_id_plausible(s->id), "a new id is plausible");
+    CHECK(!mcp_record_id_plausible("has space"), "a space is not visible ASCII");
+    CHECK(!mcp_record_id_plausible(""), "an empty id is not plausible");
     {
         char key[MCP_KEY_LEN + 1];
-        mcp_session_key(s->id, key);
+        mcp_record_key(s->id, key);
         CHECK(!strcmp(key, s->key) && strlen(key) == 64 && !strstr(key, s->id),
               "the key is the hex SHA-256 of the id");
     }
@@ -587,25 +587,25 @@ static void test_record(void)
     s->node = "node-a";
     s->initialized = 1;
     s->log_level = 3;
-    mcp_lazy_set(pool, &s->client_info, json_pack("{s:s, s:s}", "name",
+    mcp_record_lazy_set(pool, &s->client_info, json_pack("{s:s, s:s}", "name",
                                                   "client", "version", "1"));
-    mcp_lazy_set(pool, &s->client_caps, json_pack("{s:{}}", "sampling"));
+    mcp_record_lazy_set(pool, &s->client_caps, json_pack("{s:{}}", "sampling"));
     rec = mcp_record_serialize(pool, s, 4096, &len);
     CHECK(rec && !strstr(rec, s->id), "a record never contains the session id");
     CHECK(rec && mcp_record_parse(pool, rec, len, &t) == APR_SUCCESS
           && !strcmp(t->protocol_version, "2025-06-18") && !strcmp(t->user, "alice")
           && !strcmp(t->endpoint, "example.org/mcp") && t->initialized
           && t->log_level == 3 && !strcmp(t->node, "node-a")
-          && json_equal(mcp_lazy_get(pool, &t->client_info),
-                        mcp_lazy_get(pool, &s->client_info))
-          && json_equal(mcp_lazy_get(pool, &t->client_caps),
-                        mcp_lazy_get(pool, &s->client_caps)),
+          && json_equal(mcp_record_lazy_get(pool, &t->client_info),
+                        mcp_record_lazy_get(pool, &s->client_info))
+          && json_equal(mcp_record_lazy_get(pool, &t->client_caps),
+                        mcp_record_lazy_get(pool, &s->client_caps)),
           "a record round-trips");
     {
         mcp_session_t *f, *w;
         CHECK(mcp_record_parse_fast(pool, rec, len, &f) == APR_SUCCESS
               && mcp_record_parse_slow(pool, rec, len, &w) == APR_SUCCESS
-              && mcp_session_same(pool, f, w),
+              && mcp_record_same(pool, f, w),
               "the fast reader takes our records and agrees with jansson");
         s->user = "o\"brien";
         rec = mcp_record_serialize(pool, s, 4096, &len);
@@ -618,7 +618,7 @@ static void test_record(void)
                              "\"proto\":\"x\"}";
         CHECK(mcp_record_parse_fast(pool, nested, strlen(nested), &f) == APR_SUCCESS
               && !strcmp(f->protocol_version, "x")
-              && json_is_array(json_object_get(mcp_lazy_get(pool, &f->client_info), "a")),
+              && json_is_array(json_object_get(mcp_record_lazy_get(pool, &f->client_info), "a")),
               "nested values are delimited across braces inside strings");
         const char *cut = "{\"v\":1,\"proto\":\"x\"";
         CHECK(mcp_record_parse_fast(pool, cut, strlen(cut), &f)
@@ -636,13 +636,13 @@ static void test_record(void)
         char *big = apr_palloc(pool, 3001);
         memset(big, 'x', 3000);
         big[3000] = '\0';
-        mcp_lazy_set(pool, &s->client_info, json_pack(
+        mcp_record_lazy_set(pool, &s->client_info, json_pack(
             "{s:s, s:s, s:s}", "name", "client", "version", "1", "description", big));
         rec = mcp_record_serialize(pool, s, 900, &len);
         CHECK(rec && len <= 900 && mcp_record_parse(pool, rec, len, &t) == APR_SUCCESS
               && !strcmp(json_string_value(json_object_get(
-                     mcp_lazy_get(pool, &t->client_info), "name")), "client")
-              && !json_object_get(mcp_lazy_get(pool, &t->client_info),
+                     mcp_record_lazy_get(pool, &t->client_info), "name")), "client")
+              && !json_object_get(mcp_record_lazy_get(pool, &t->client_info),
                                   "description"),
               "an oversized record is trimmed, keeping name and version");
     }
@@ -658,22 +658,22 @@ static void test_versions(void)
           "no version gets the latest");
     CHECK(mcp_protocol_supported("2025-06-18") && !mcp_protocol_supported("2024-11-05"),
           "supported list");
-    CHECK(mcp_log_level_parse("warning") == MCP_LOG_WARNING
-          && mcp_log_level_parse("loud") < 0, "log levels");
+    CHECK(mcp_protocol_log_level_parse("warning") == MCP_LOG_WARNING
+          && mcp_protocol_log_level_parse("loud") < 0, "log levels");
 }
 
 static void test_template(void)
 {
-    json_t *v = mcp_uri_template_match("test://template/{id}/data",
+    json_t *v = mcp_registry_template_match("test://template/{id}/data",
                                        "test://template/42/data");
     CHECK(v && !strcmp(json_string_value(json_object_get(v, "id")), "42"),
           "a template binds its variable");
     json_decref(v);
-    v = mcp_uri_template_match("test://template/{id}/data", "test://template//data");
+    v = mcp_registry_template_match("test://template/{id}/data", "test://template//data");
     CHECK(!v, "an empty variable does not match");
-    v = mcp_uri_template_match("test://template/{id}/data", "test://template/1/2/data");
+    v = mcp_registry_template_match("test://template/{id}/data", "test://template/1/2/data");
     CHECK(!v, "a variable does not span '/'");
-    v = mcp_uri_template_match("test://t/{a}", "test://t/x/extra");
+    v = mcp_registry_template_match("test://t/{a}", "test://t/x/extra");
     CHECK(!v, "trailing text does not match");
 }
 
@@ -787,7 +787,7 @@ static void test_protocol(void)
     CHECK(mcp_registry_add_prompt(reg, &greet_prompt) == NULL, "a prompt registers");
     mcp_registry_seal(reg);
 
-    mcp_session_new(pool, &s);
+    mcp_record_new(pool, &s);
     memset(&ctx, 0, sizeof(ctx));
     ctx.pool = pool;
     ctx.reg = reg;
@@ -868,11 +868,11 @@ static void test_protocol(void)
     res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":14,\"method\":\"resources/subscribe\","
                   "\"params\":{\"uri\":\"test://item/7\"}}");
     CHECK(ctx.session_dirty
-          && json_array_size(mcp_lazy_get(pool, &s->subscriptions)) == 1,
+          && json_array_size(mcp_record_lazy_get(pool, &s->subscriptions)) == 1,
           "subscribing changes the session");
     res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":15,\"method\":\"resources/unsubscribe\","
                   "\"params\":{\"uri\":\"test://item/7\"}}");
-    CHECK(json_array_size(mcp_lazy_get(pool, &s->subscriptions)) == 0,
+    CHECK(json_array_size(mcp_record_lazy_get(pool, &s->subscriptions)) == 0,
           "unsubscribing undoes it");
 
     res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":16,\"method\":\"prompts/get\","
@@ -934,7 +934,7 @@ static void test_utf8(void)
 
     for (i = 0; cases[i]; i++) {
         json_t *j = json_stringn(cases[i], strlen(cases[i]));
-        if (mcp_utf8_valid(cases[i], strlen(cases[i])) != (j != NULL)) {
+        if (mcp_json_utf8_valid(cases[i], strlen(cases[i])) != (j != NULL)) {
             agree = 0;
             printf("# utf8 disagrees with jansson on case %d\n", i);
         }
@@ -953,7 +953,7 @@ static void test_utf8(void)
                                                       : (seed >> 8));
         }
         j = json_stringn((const char *)buf, (size_t)n);
-        if (mcp_utf8_valid((const char *)buf, (apr_size_t)n) != (j != NULL)) {
+        if (mcp_json_utf8_valid((const char *)buf, (apr_size_t)n) != (j != NULL)) {
             agree = 0;
         }
         json_decref(j);
@@ -974,7 +974,7 @@ static void test_client_bounds(void)
     info = mcp_json_pool_own(pool, json_pack(
         "{s:s, s:s, s:s, s:s, s:{s:s}}", "name", big, "version", big,
         "title", big, "description", big, "extra", "k", big));
-    b = mcp_json_pool_own(pool, mcp_client_info_bounded(info));
+    b = mcp_json_pool_own(pool, mcp_record_client_info(info));
     dump = mcp_json_dump(pool, b, &len);
     CHECK(json_object_size(b) == 3
           && json_string_length(obj_get(b, "name", NULL)) == MCP_CLIENT_NAME_MAX
@@ -991,7 +991,7 @@ static void test_client_bounds(void)
     }
     big[200] = '\0';
     info = mcp_json_pool_own(pool, json_pack("{s:s}", "name", big));
-    b = mcp_json_pool_own(pool, mcp_client_info_bounded(info));
+    b = mcp_json_pool_own(pool, mcp_record_client_info(info));
     CHECK(json_string_length(obj_get(b, "name", NULL)) == MCP_CLIENT_NAME_MAX / 2,
           "a name of quotes is cut where its escaped form reaches the limit");
     for (i = 0; i < 100; i++) {
@@ -999,7 +999,7 @@ static void test_client_bounds(void)
     }
     big[100] = '\0';
     info = mcp_json_pool_own(pool, json_pack("{s:s}", "name", big));
-    b = mcp_json_pool_own(pool, mcp_client_info_bounded(info));
+    b = mcp_json_pool_own(pool, mcp_record_client_info(info));
     CHECK(json_string_length(obj_get(b, "name", NULL)) == MCP_CLIENT_NAME_MAX / 6,
           "control characters count as \\u00XX");
     /* never cut inside a character: 3-byte euro signs, 64-byte limit */
@@ -1009,13 +1009,13 @@ static void test_client_bounds(void)
     big[300] = '\0';
     info = mcp_json_pool_own(pool, json_pack("{s:s, s:s}", "name", "n",
                                              "version", big));
-    b = mcp_json_pool_own(pool, mcp_client_info_bounded(info));
+    b = mcp_json_pool_own(pool, mcp_record_client_info(info));
     CHECK(json_string_length(obj_get(b, "version", NULL)) == 63
           && !strcmp(json_string_value(obj_get(b, "name", NULL)), "n"),
           "a version of euro signs is cut between characters (63 of 64 bytes)");
     info = mcp_json_pool_own(pool, json_pack("{s:i, s:s}", "name", 5,
                                              "version", "1"));
-    b = mcp_json_pool_own(pool, mcp_client_info_bounded(info));
+    b = mcp_json_pool_own(pool, mcp_record_client_info(info));
     CHECK(json_object_size(b) == 1 && obj_get(b, "version", NULL),
           "a name that is not a string is not kept");
 
@@ -1025,7 +1025,7 @@ static void test_client_bounds(void)
         "\"roots\":{\"listChanged\":true},\"tasks\":{\"list\":{},\"cancel\":{},"
         "\"requests\":{\"sampling\":{\"createMessage\":{}},\"elicitation\":"
         "{\"create\":{}}}},\"custom\":{\"a\":1}}", 0, NULL));
-    b = mcp_json_pool_own(pool, mcp_client_caps_bounded(caps));
+    b = mcp_json_pool_own(pool, mcp_record_client_caps(caps));
     json_object_del(caps, "custom");
     CHECK(json_equal(b, caps), "the capabilities of a real client are kept "
           "whole, without non-standard keys");
@@ -1033,7 +1033,7 @@ static void test_client_bounds(void)
         "{s:{s:s}, s:{s:b}, s:b, s:{s:{s:s}}, s:{s:s}}", "sampling", "junk", big,
         "roots", "listChanged", 1, "elicitation", 1,
         "experimental", "x", "y", big, "huge", "h", big));
-    b = mcp_json_pool_own(pool, mcp_client_caps_bounded(caps));
+    b = mcp_json_pool_own(pool, mcp_record_client_caps(caps));
     dump = mcp_json_dump(pool, b, &len);
     CHECK(json_object_size(b) == 3
           && json_is_object(obj_get(b, "sampling", NULL))
@@ -1055,7 +1055,7 @@ static void test_client_bounds(void)
             json_object_set_new(many, keys[i], json_pack("{s:s}", "k",
                                                          big + 300 - 60 * i));
         }
-        b = mcp_json_pool_own(pool, mcp_client_caps_bounded(many));
+        b = mcp_json_pool_own(pool, mcp_record_client_caps(many));
         dump = mcp_json_dump(pool, b, &len);
         ok = json_object_size(b) == 5 && len <= MCP_CLIENT_CAPS_MAX;
     }
@@ -1065,7 +1065,7 @@ static void test_client_bounds(void)
 static mcp_session_t *sample_session(void)
 {
     mcp_session_t *s;
-    mcp_session_new(pool, &s);
+    mcp_record_new(pool, &s);
     s->protocol_version = "2025-11-25";
     s->endpoint = "example.org:80/mcp";
     s->node = "node-a/01020304";
@@ -1085,7 +1085,7 @@ static int parses_alike(const char *rec, apr_size_t len, mcp_session_t **out)
     if (wr != APR_SUCCESS) {
         return fr != APR_SUCCESS ? -1 : 0;   /* both refuse: -1 */
     }
-    if (fr == APR_SUCCESS && !mcp_session_same(pool, f, w)) {
+    if (fr == APR_SUCCESS && !mcp_record_same(pool, f, w)) {
         return 0;
     }
     *out = w;
@@ -1184,15 +1184,15 @@ static void test_record_fits(void)
         "sampling", "x", big, (int)90, "roots", "x", big, (int)80,
         "elicitation", "x", big, (int)70, "tasks", "x", big, (int)60,
         "experimental", "x", big, (int)50));
-    mcp_lazy_set(pool, &s->client_info, mcp_client_info_bounded(info));
-    mcp_lazy_set(pool, &s->client_caps, mcp_client_caps_bounded(caps));
+    mcp_record_lazy_set(pool, &s->client_info, mcp_record_client_info(info));
+    mcp_record_lazy_set(pool, &s->client_caps, mcp_record_client_caps(caps));
     s->log_level = 7;
     rec = mcp_record_serialize(pool, s, 100000, &len);
     CHECK(rec && len < 900 && mcp_record_parse(pool, rec, len, &t) == APR_SUCCESS
-          && json_object_size(mcp_lazy_get(pool, &t->client_caps)) == 5,
+          && json_object_size(mcp_record_lazy_get(pool, &t->client_caps)) == 5,
           apr_psprintf(pool, "a session from a huge initialize takes %d bytes, "
                        "untrimmed (fits memory mode's 959); capabilities %d",
-                       (int)len, (int)strlen(mcp_json_dump(pool, mcp_lazy_get(
+                       (int)len, (int)strlen(mcp_json_dump(pool, mcp_record_lazy_get(
                            pool, &t->client_caps), NULL))));
     CHECK(mcp_record_fits(pool, s, len) && !mcp_record_fits(pool, s, len - 1),
           "mcp_record_fits is exact");
@@ -1248,7 +1248,7 @@ static void test_limits_protocol(void)
 
     mcp_registry_add_resource(reg, &many_template);
     mcp_registry_seal(reg);
-    mcp_session_new(pool, &s);
+    mcp_record_new(pool, &s);
     memset(&ctx, 0, sizeof(ctx));
     ctx.pool = pool;
     ctx.reg = reg;
@@ -1267,12 +1267,12 @@ static void test_limits_protocol(void)
     b = mcp_rpc_parse(pool, init, strlen(init), &code, &msg);
     res = mcp_json_pool_own(pool, mcp_protocol_initialize(
         &ctx, &APR_ARRAY_IDX(b->msgs, 0, mcp_msg_t)));
-    c = mcp_lazy_get(pool, &s->client_info);
+    c = mcp_record_lazy_get(pool, &s->client_info);
     CHECK(json_object_get(res, "result")
           && json_string_length(json_object_get(c, "name")) == MCP_CLIENT_NAME_MAX
           && !json_object_get(c, "description")
-          && json_object_size(mcp_lazy_get(pool, &s->client_caps)) == 2
-          && !json_object_size(json_object_get(mcp_lazy_get(pool, &s->client_caps),
+          && json_object_size(mcp_record_lazy_get(pool, &s->client_caps)) == 2
+          && !json_object_size(json_object_get(mcp_record_lazy_get(pool, &s->client_caps),
                                                "sampling")),
           "initialize keeps a bounded clientInfo and capabilities");
     CHECK(mcp_record_serialize(pool, s, 959, &len) && len < 700,
@@ -1286,7 +1286,7 @@ static void test_limits_protocol(void)
     res = request(&ctx, apr_psprintf(pool, "{\"jsonrpc\":\"2.0\",\"id\":2,"
         "\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"x:%s\"}}", uri));
     CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS && !ctx.session_dirty
-          && !json_array_size(mcp_lazy_get(pool, &s->subscriptions))
+          && !json_array_size(mcp_record_lazy_get(pool, &s->subscriptions))
           && strstr(json_string_value(json_object_get(json_object_get(res, "error"),
                                                       "message")), "512 bytes"),
           "a 1.2 KB URI is refused with -32602, nothing changes");
@@ -1301,7 +1301,7 @@ static void test_limits_protocol(void)
     CHECK(i > 0 && i < MCP_SUBSCRIPTIONS_MAX && error_code(res) == MCP_ERR_INVALID_PARAMS
           && strstr(json_string_value(json_object_get(json_object_get(res, "error"),
                                                       "message")), "959 bytes")
-          && json_array_size(mcp_lazy_get(pool, &s->subscriptions)) == (size_t)i,
+          && json_array_size(mcp_record_lazy_get(pool, &s->subscriptions)) == (size_t)i,
           apr_psprintf(pool, "subscriptions stop with -32602 when the record is "
                        "full (%d kept)", i));
     CHECK(mcp_record_serialize(pool, s, 959, &len) && len <= 959
@@ -1311,7 +1311,7 @@ static void test_limits_protocol(void)
                   "\"resources/unsubscribe\",\"params\":{\"uri\":"
                   "\"test://item/0000000000000000000000000000000000000000\"}}");
     CHECK(json_object_get(res, "result")
-          && json_array_size(mcp_lazy_get(pool, &s->subscriptions)) == (size_t)i - 1,
+          && json_array_size(mcp_record_lazy_get(pool, &s->subscriptions)) == (size_t)i - 1,
           "unsubscribing makes room");
 
     ctx.max_record = 0;
@@ -1323,7 +1323,7 @@ static void test_limits_protocol(void)
             break;
         }
     }
-    CHECK(json_array_size(mcp_lazy_get(pool, &s->subscriptions))
+    CHECK(json_array_size(mcp_record_lazy_get(pool, &s->subscriptions))
           == MCP_SUBSCRIPTIONS_MAX && error_code(res) == MCP_ERR_INVALID_PARAMS,
           "without a record limit, at most MCP_SUBSCRIPTIONS_MAX subscriptions");
 

@@ -6,7 +6,7 @@
 #include "mcp_private.h"
 #include "mcp_config.h"
 
-void *mcp_create_srv_conf(apr_pool_t *p, server_rec *s)
+void *mcp_config_create_srv(apr_pool_t *p, server_rec *s)
 {
     mcp_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
     sc->ttl = -1;
@@ -17,7 +17,7 @@ void *mcp_create_srv_conf(apr_pool_t *p, server_rec *s)
     return sc;
 }
 
-void *mcp_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+void *mcp_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
 {
     mcp_srv_conf_t *base = basev, *add = addv;
     mcp_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
@@ -38,14 +38,14 @@ void *mcp_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     return sc;
 }
 
-void *mcp_create_dir_conf(apr_pool_t *p, char *dir)
+void *mcp_config_create_dir(apr_pool_t *p, char *dir)
 {
     mcp_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
     dc->max_message = -1;
     return dc;
 }
 
-void *mcp_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
 {
     mcp_dir_conf_t *base = basev, *add = addv;
     mcp_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
@@ -58,46 +58,46 @@ void *mcp_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     return dc;
 }
 
-mcp_mode_e mcp_conf_mode(const mcp_srv_conf_t *sc)
+mcp_mode_e mcp_config_mode(const mcp_srv_conf_t *sc)
 {
     return sc->mode ? sc->mode : MCP_MODE_MEMORY;
 }
 
-apr_interval_time_t mcp_conf_ttl(const mcp_srv_conf_t *sc)
+apr_interval_time_t mcp_config_ttl(const mcp_srv_conf_t *sc)
 {
     return sc->ttl >= 0 ? sc->ttl : MCP_DEFAULT_TTL;
 }
 
-apr_interval_time_t mcp_conf_refresh_after(const mcp_srv_conf_t *sc)
+apr_interval_time_t mcp_config_refresh_after(const mcp_srv_conf_t *sc)
 {
-    return sc->refresh_after >= 0 ? sc->refresh_after : mcp_conf_ttl(sc) / 2;
+    return sc->refresh_after >= 0 ? sc->refresh_after : mcp_config_ttl(sc) / 2;
 }
 
-apr_interval_time_t mcp_conf_timeout(const mcp_srv_conf_t *sc)
+apr_interval_time_t mcp_config_timeout(const mcp_srv_conf_t *sc)
 {
     return sc->store_timeout >= 0 ? sc->store_timeout : MCP_DEFAULT_TIMEOUT;
 }
 
-const char *mcp_conf_prefix(const mcp_srv_conf_t *sc)
+const char *mcp_config_prefix(const mcp_srv_conf_t *sc)
 {
     return sc->key_prefix ? sc->key_prefix : MCP_DEFAULT_PREFIX;
 }
 
-apr_interval_time_t mcp_conf_handshake_ttl(const mcp_srv_conf_t *sc)
+apr_interval_time_t mcp_config_handshake_ttl(const mcp_srv_conf_t *sc)
 {
-    apr_interval_time_t ttl = mcp_conf_ttl(sc);
+    apr_interval_time_t ttl = mcp_config_ttl(sc);
     apr_interval_time_t h = sc->handshake_ttl >= 0 ? sc->handshake_ttl
                                                    : MCP_DEFAULT_HANDSHAKE_TTL;
     /* never longer than a whole session may live */
     return h < ttl ? h : ttl;
 }
 
-apr_interval_time_t mcp_conf_breaker(const mcp_srv_conf_t *sc)
+apr_interval_time_t mcp_config_breaker(const mcp_srv_conf_t *sc)
 {
     return sc->breaker >= 0 ? sc->breaker : MCP_DEFAULT_BREAKER;
 }
 
-apr_off_t mcp_conf_max_message(const mcp_dir_conf_t *dc)
+apr_off_t mcp_config_max_message(const mcp_dir_conf_t *dc)
 {
     return dc->max_message >= 0 ? dc->max_message : MCP_DEFAULT_MAX_MESSAGE;
 }
@@ -128,7 +128,7 @@ static const char *set_mode(cmd_parms *cmd, void *dc, const char *arg)
 static const char *known_stores(apr_pool_t *p)
 {
     apr_array_header_t *names = ap_list_provider_names(p, MCP_STORE_PROVIDER_GROUP,
-                                                       MCP_STORE_PROVIDER_VERSION);
+                                                       MCP_API_VERSION);
     apr_array_header_t *ext = apr_array_make(p, 4, sizeof(const char *));
     int i;
 
@@ -159,7 +159,7 @@ static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
     ap_str_tolower(scheme);
     provider = strcmp(scheme, "memory")
                ? ap_lookup_provider(MCP_STORE_PROVIDER_GROUP, scheme,
-                                    MCP_STORE_PROVIDER_VERSION)
+                                    MCP_API_VERSION)
                : NULL;
     if (!provider) {
         return apr_psprintf(cmd->pool, "%s: unknown store '%s' in '%s' (known "
@@ -168,7 +168,7 @@ static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
                             known_stores(cmd->temp_pool));
     }
     /* let the provider judge the address now, so `apachectl -t` does */
-    err = provider->create(&probe, arg, cmd->pool, cmd->temp_pool);
+    err = provider->create(&probe, arg, cmd->server, cmd->pool, cmd->temp_pool);
     if (err) {
         return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
     }
@@ -326,7 +326,7 @@ static const char *set_max_message(cmd_parms *cmd, void *dcv, const char *arg)
     return NULL;
 }
 
-const command_rec mcp_cmds[] = {
+const command_rec mcp_config_cmds[] = {
     AP_INIT_TAKE1("MCPSessionStorageMode", set_mode, NULL, RSRC_CONF,
                   "Where sessions live: memory (default) or external"),
     AP_INIT_TAKE1("MCPSessionStore", set_store, NULL, RSRC_CONF,
@@ -362,7 +362,7 @@ const command_rec mcp_cmds[] = {
     { NULL }
 };
 
-int mcp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+int mcp_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s)
 {
     int rv = OK;
@@ -370,7 +370,7 @@ int mcp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     for (; s; s = s->next) {
         mcp_srv_conf_t *sc = ap_get_module_config(s->module_config,
                                                   &mcp_session_module);
-        if (mcp_conf_mode(sc) == MCP_MODE_EXTERNAL && !sc->store_spec) {
+        if (mcp_config_mode(sc) == MCP_MODE_EXTERNAL && !sc->store_spec) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MCPLOG(00101)
                          "MCPSessionStorageMode external needs MCPSessionStore "
                          "(e.g. MCPSessionStore redis://127.0.0.1:6379) for "
@@ -379,7 +379,7 @@ int mcp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                          (unsigned)s->port);
             rv = !OK;
         }
-        else if (mcp_conf_mode(sc) == MCP_MODE_MEMORY && sc->store_spec) {
+        else if (mcp_config_mode(sc) == MCP_MODE_MEMORY && sc->store_spec) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, MCPLOG(00102)
                          "MCPSessionStore %s is not used by server %s:%u: its "
                          "MCPSessionStorageMode is memory", sc->store_spec,

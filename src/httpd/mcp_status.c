@@ -39,7 +39,7 @@ static void stores(request_rec *r, int flags)
             ap_rprintf(r, "<tr><td>store</td><td>%s (mode %s, TTL %"
                        APR_TIME_T_FMT " s): %s</td></tr>\n",
                        ap_escape_html(r->pool, st->description),
-                       mcp_conf_mode(sc) == MCP_MODE_EXTERNAL ? "external"
+                       mcp_config_mode(sc) == MCP_MODE_EXTERNAL ? "external"
                                                               : "memory",
                        apr_time_sec(st->params.ttl),
                        healthy && !st->failing ? "healthy" : "<b>FAILING</b>");
@@ -74,7 +74,7 @@ int mcp_status_hook(request_rec *r, int flags)
 
     if (flags & AP_STATUS_SHORT) {
         ap_rprintf(r, "MCPSessionMode: %s\n",
-                   mcp_conf_mode(sc) == MCP_MODE_EXTERNAL ? "external" : "memory");
+                   mcp_config_mode(sc) == MCP_MODE_EXTERNAL ? "external" : "memory");
         stores(r, flags);
         ap_rprintf(r, "MCPSessionMemoryUsed: %d\nMCPSessionMemoryPending: %d\n"
                    "MCPSessionMemoryCapacity: %d\n"

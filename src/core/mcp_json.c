@@ -743,3 +743,38 @@ json_t *mcp_json_load(apr_pool_t *p, const char *buf, apr_size_t len)
                            &err);
     return mcp_json_pool_own(p, j);
 }
+
+int mcp_json_utf8_valid(const char *str, apr_size_t len)
+{
+    const unsigned char *c = (const unsigned char *)str, *end = c + len;
+
+    while (c < end) {
+        apr_uint32_t cp;
+        int n, i;
+
+        if (*c < 0x80) {
+            c++;
+            continue;
+        }
+        if (*c < 0xc2) {
+            return 0;               /* a continuation byte, or overlong */
+        }
+        n = *c < 0xe0 ? 1 : *c < 0xf0 ? 2 : *c < 0xf5 ? 3 : -1;
+        if (n < 0 || end - c <= n) {
+            return 0;
+        }
+        cp = *c & (0x3f >> n);
+        for (i = 1; i <= n; i++) {
+            if ((c[i] & 0xc0) != 0x80) {
+                return 0;
+            }
+            cp = (cp << 6) | (c[i] & 0x3f);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+            || (n == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
+            return 0;
+        }
+        c += n + 1;
+    }
+    return 1;
+}

@@ -44,10 +44,10 @@ typedef struct mcp_lazy_json_t {
 } mcp_lazy_json_t;
 
 /* The value (borrowed; pool-owned), parsing it on first use; NULL if absent. */
-json_t *mcp_lazy_get(apr_pool_t *p, mcp_lazy_json_t *l);
+json_t *mcp_record_lazy_get(apr_pool_t *p, mcp_lazy_json_t *l);
 
 /* Replace the value with `v` (a new reference handed to p, may be NULL). */
-void mcp_lazy_set(apr_pool_t *p, mcp_lazy_json_t *l, json_t *v);
+void mcp_record_lazy_set(apr_pool_t *p, mcp_lazy_json_t *l, json_t *v);
 
 typedef struct mcp_session_t {
     const char *id;             /* known only from the request, never stored */
@@ -66,30 +66,26 @@ typedef struct mcp_session_t {
 } mcp_session_t;
 
 /* A new session id (base64url of 32 random bytes) and its key. */
-apr_status_t mcp_session_new(apr_pool_t *p, mcp_session_t **s);
+apr_status_t mcp_record_new(apr_pool_t *p, mcp_session_t **s);
 
 /* Whether a presented id is plausible (visible ASCII 0x21-0x7E, sane
  * length); implausible ids are unknown sessions without a store look-up. */
-int mcp_session_id_plausible(const char *id);
+int mcp_record_id_plausible(const char *id);
 
 /* The store key of an id. */
-void mcp_session_key(const char *id, char key[MCP_KEY_LEN + 1]);
-
-/* Whether len bytes at s are UTF-8 as jansson accepts it (no overlong
- * forms, surrogates or code points past U+10FFFF). */
-int mcp_utf8_valid(const char *s, apr_size_t len);
+void mcp_record_key(const char *id, char key[MCP_KEY_LEN + 1]);
 
 /* What a session keeps of initialize's clientInfo: name, version and
  * title (strings), each cut at a character boundary to its limit above.
  * A new reference; info need not be an object. */
-json_t *mcp_client_info_bounded(json_t *info);
+json_t *mcp_record_client_info(json_t *info);
 
 /* What a session keeps of initialize's capabilities: the standard keys
  * (roots, sampling, elicitation, tasks, experimental) whose values are
  * objects, within MCP_CLIENT_CAPS_MAX bytes; a value that does not fit
  * is kept as {} (the client still declared the capability). A new
  * reference. */
-json_t *mcp_client_caps_bounded(json_t *caps);
+json_t *mcp_record_client_caps(json_t *caps);
 
 /* Whether the record of s, untrimmed, takes at most max bytes: a change
  * that would make it larger cannot be kept. */
@@ -103,7 +99,7 @@ char *mcp_record_serialize(apr_pool_t *p, const mcp_session_t *s,
 
 /* Parse a stored record; APR_EGENERAL if it is not one of ours. Records
  * this module wrote take a fast path that reads the flat fields in place
- * and leaves the nested ones to mcp_lazy_get(); anything unusual goes
+ * and leaves the nested ones to mcp_record_lazy_get(); anything unusual goes
  * through jansson. */
 apr_status_t mcp_record_parse(apr_pool_t *p, const char *rec, apr_size_t len,
                               mcp_session_t **s);
@@ -116,6 +112,6 @@ apr_status_t mcp_record_parse_slow(apr_pool_t *p, const char *rec,
                                    apr_size_t len, mcp_session_t **s);
 
 /* Whether two parsed sessions hold the same record fields. */
-int mcp_session_same(apr_pool_t *p, mcp_session_t *a, mcp_session_t *b);
+int mcp_record_same(apr_pool_t *p, mcp_session_t *a, mcp_session_t *b);
 
 #endif

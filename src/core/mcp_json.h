@@ -45,4 +45,8 @@ json_t *mcp_json_parse_bounded(apr_pool_t *p, const char *buf, apr_size_t len,
                                const mcp_json_limits_t *limits,
                                mcp_json_status_e *why, apr_size_t *cost);
 
+/* Whether len bytes at s are UTF-8 as jansson accepts it (no overlong
+ * forms, surrogates or code points past U+10FFFF). */
+int mcp_json_utf8_valid(const char *s, apr_size_t len);
+
 #endif

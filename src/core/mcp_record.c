@@ -3,17 +3,17 @@
 #include "apr_general.h"
 #include "mcp_record.h"
 #include "mcp_json.h"
-#include "mod_mcp_session.h"
+#include "mcp_tool.h"
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-void mcp_session_key(const char *id, char key[MCP_KEY_LEN + 1])
+void mcp_record_key(const char *id, char key[MCP_KEY_LEN + 1])
 {
     mcp_sha256_hex(id, strlen(id), key);
 }
 
-apr_status_t mcp_session_new(apr_pool_t *p, mcp_session_t **ps)
+apr_status_t mcp_record_new(apr_pool_t *p, mcp_session_t **ps)
 {
     unsigned char rnd[MCP_SESSION_ID_BYTES + 1];
     char *id = apr_palloc(p, MCP_SESSION_ID_LEN + 1);
@@ -42,14 +42,14 @@ apr_status_t mcp_session_new(apr_pool_t *p, mcp_session_t **ps)
 
     s = apr_pcalloc(p, sizeof(*s));
     s->id = id;
-    mcp_session_key(id, s->key);
+    mcp_record_key(id, s->key);
     s->created = s->last = apr_time_now();
     s->log_level = -1;
     *ps = s;
     return APR_SUCCESS;
 }
 
-int mcp_session_id_plausible(const char *id)
+int mcp_record_id_plausible(const char *id)
 {
     const unsigned char *c;
     apr_size_t n = 0;
@@ -65,7 +65,7 @@ int mcp_session_id_plausible(const char *id)
     return 1;
 }
 
-json_t *mcp_lazy_get(apr_pool_t *p, mcp_lazy_json_t *l)
+json_t *mcp_record_lazy_get(apr_pool_t *p, mcp_lazy_json_t *l)
 {
     if (!l->value && l->raw) {
         l->value = mcp_json_load(p, l->raw, l->len);
@@ -74,45 +74,10 @@ json_t *mcp_lazy_get(apr_pool_t *p, mcp_lazy_json_t *l)
     return l->value;
 }
 
-void mcp_lazy_set(apr_pool_t *p, mcp_lazy_json_t *l, json_t *v)
+void mcp_record_lazy_set(apr_pool_t *p, mcp_lazy_json_t *l, json_t *v)
 {
     l->value = mcp_json_pool_own(p, v);
     l->raw = NULL;
-}
-
-int mcp_utf8_valid(const char *str, apr_size_t len)
-{
-    const unsigned char *c = (const unsigned char *)str, *end = c + len;
-
-    while (c < end) {
-        apr_uint32_t cp;
-        int n, i;
-
-        if (*c < 0x80) {
-            c++;
-            continue;
-        }
-        if (*c < 0xc2) {
-            return 0;               /* a continuation byte, or overlong */
-        }
-        n = *c < 0xe0 ? 1 : *c < 0xf0 ? 2 : *c < 0xf5 ? 3 : -1;
-        if (n < 0 || end - c <= n) {
-            return 0;
-        }
-        cp = *c & (0x3f >> n);
-        for (i = 1; i <= n; i++) {
-            if ((c[i] & 0xc0) != 0x80) {
-                return 0;
-            }
-            cp = (cp << 6) | (c[i] & 0x3f);
-        }
-        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-            || (n == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
-            return 0;
-        }
-        c += n + 1;
-    }
-    return 1;
 }
 
 /* How many bytes of a UTF-8 string to keep so that its JSON form (escapes
@@ -147,7 +112,7 @@ static apr_size_t json_prefix(const char *str, apr_size_t len, apr_size_t max)
     return i;
 }
 
-json_t *mcp_client_info_bounded(json_t *info)
+json_t *mcp_record_client_info(json_t *info)
 {
     static const struct { const char *name; apr_size_t max; } keep[] = {
         { "name", MCP_CLIENT_NAME_MAX },
@@ -168,7 +133,7 @@ json_t *mcp_client_info_bounded(json_t *info)
     return m;
 }
 
-json_t *mcp_client_caps_bounded(json_t *caps)
+json_t *mcp_record_client_caps(json_t *caps)
 {
     /* ClientCapabilities of MCP 2025-11-25; others are not standard */
     static const char *const keys[] = { "roots", "sampling", "elicitation",
@@ -226,7 +191,7 @@ static int set_bytes(apr_pool_t *p, json_t *j, const char *name,
     apr_size_t n = strlen(v), i;
     char *hex;
 
-    if (mcp_utf8_valid(v, n)) {
+    if (mcp_json_utf8_valid(v, n)) {
         json_object_set_new(j, name, json_stringn(v, n));
         return 0;
     }
@@ -246,9 +211,9 @@ static int set_bytes(apr_pool_t *p, json_t *j, const char *name,
 static json_t *record_json(apr_pool_t *p, mcp_session_t *s)
 {
     json_t *j = mcp_json_pool_own(p, json_object());
-    json_t *info = mcp_lazy_get(p, &s->client_info);
-    json_t *caps = mcp_lazy_get(p, &s->client_caps);
-    json_t *subs = mcp_lazy_get(p, &s->subscriptions);
+    json_t *info = mcp_record_lazy_get(p, &s->client_info);
+    json_t *caps = mcp_record_lazy_get(p, &s->client_caps);
+    json_t *subs = mcp_record_lazy_get(p, &s->subscriptions);
     int hex = 0;
 
     /* flat fields first: the fast reader stops caring after them */
@@ -676,7 +641,7 @@ static int same_string(const char *a, const char *b)
     return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-int mcp_session_same(apr_pool_t *p, mcp_session_t *a, mcp_session_t *b)
+int mcp_record_same(apr_pool_t *p, mcp_session_t *a, mcp_session_t *b)
 {
     json_t *x, *y;
     return a->created == b->created && a->last == b->last
@@ -685,13 +650,13 @@ int mcp_session_same(apr_pool_t *p, mcp_session_t *a, mcp_session_t *b)
            && same_string(a->user, b->user)
            && same_string(a->endpoint, b->endpoint)
            && same_string(a->node, b->node)
-           && ((x = mcp_lazy_get(p, &a->client_info),
-                y = mcp_lazy_get(p, &b->client_info), !x && !y)
+           && ((x = mcp_record_lazy_get(p, &a->client_info),
+                y = mcp_record_lazy_get(p, &b->client_info), !x && !y)
                || (x && y && json_equal(x, y)))
-           && ((x = mcp_lazy_get(p, &a->client_caps),
-                y = mcp_lazy_get(p, &b->client_caps), !x && !y)
+           && ((x = mcp_record_lazy_get(p, &a->client_caps),
+                y = mcp_record_lazy_get(p, &b->client_caps), !x && !y)
                || (x && y && json_equal(x, y)))
-           && ((x = mcp_lazy_get(p, &a->subscriptions),
-                y = mcp_lazy_get(p, &b->subscriptions), !x && !y)
+           && ((x = mcp_record_lazy_get(p, &a->subscriptions),
+                y = mcp_record_lazy_get(p, &b->subscriptions), !x && !y)
                || (x && y && json_equal(x, y)));
 }

@@ -119,7 +119,7 @@
 #include "mod_status.h"
 
 #include "mcp_private.h"
-#include "mcp_session_store.h"
+#include "mod_mcp_session.h"
 
 #if !APR_HAS_THREADS
 #error "mcp_store_redis.c needs APR with threads"
@@ -230,7 +230,7 @@ static int valid_host_name(const char *h, apr_size_t len)
 }
 
 static const char *redis_create(void **instance, const char *spec,
-                                apr_pool_t *p, apr_pool_t *ptemp)
+                                server_rec *s, apr_pool_t *p, apr_pool_t *ptemp)
 {
     const char *hint = "expected redis://HOST[:PORT] with HOST a host name "
                        "or IPv4 address and PORT 1-65535 (default 6379)";
@@ -1262,11 +1262,13 @@ static apr_status_t write_checked(redis_store_t *st, const char *key,
 /* --------------------------------------------------------------------- */
 /* The provider                                                          */
 
-static apr_status_t redis_create_session(void *instance, const char *key,
-                                         const char *record, apr_size_t len,
-                                         apr_pool_t *p)
+static apr_status_t redis_create_session(void *instance,
+                                         const mcp_store_ctx_t *c,
+                                         const char *key, const char *record,
+                                         apr_size_t len)
 {
     redis_store_t *st = instance;
+    apr_pool_t *p = c->pool;
     apr_size_t elen;
     char *e;
     apr_status_t rv;
@@ -1283,11 +1285,12 @@ static apr_status_t redis_create_session(void *instance, const char *key,
     return rv;
 }
 
-static apr_status_t redis_fetch(void *instance, const char *key,
-                                apr_pool_t *p, char **record,
+static apr_status_t redis_fetch(void *instance, const mcp_store_ctx_t *c,
+                                const char *key, char **record,
                                 apr_size_t *len)
 {
     redis_store_t *st = instance;
+    apr_pool_t *p = c->pool;
     char *val = NULL, *body = NULL;
     apr_size_t vlen = 0;
     apr_int64_t written = 0;
@@ -1354,11 +1357,12 @@ static apr_status_t redis_fetch(void *instance, const char *key,
 
 /* Conditional: write only while the record is there (see the top of this
  * file), and give a session in its handshake the full TTL. */
-static apr_status_t redis_update(void *instance, const char *key,
-                                 const char *record, apr_size_t len,
-                                 apr_pool_t *p)
+static apr_status_t redis_update(void *instance, const mcp_store_ctx_t *c,
+                                 const char *key, const char *record,
+                                 apr_size_t len)
 {
     redis_store_t *st = instance;
+    apr_pool_t *p = c->pool;
     char *val;
     apr_size_t vlen;
     apr_status_t rv;
@@ -1377,10 +1381,11 @@ static apr_status_t redis_update(void *instance, const char *key,
     return rv;
 }
 
-static apr_status_t redis_remove(void *instance, const char *key,
-                                 apr_pool_t *p)
+static apr_status_t redis_remove(void *instance, const mcp_store_ctx_t *c,
+                                 const char *key)
 {
     redis_store_t *st = instance;
+    apr_pool_t *p = c->pool;
     const char *rkey = record_key(st, key, p);
     char one[] = "1";
     apr_status_t rv, existed;
@@ -1481,17 +1486,21 @@ static const mcp_store_provider_t redis_provider = {
     redis_create,
     redis_init,
     redis_child_init,
+    NULL,                       /* max_record: MCP_STORE_MAX_RECORD */
     redis_create_session,
     redis_fetch,
     redis_update,
     redis_remove,
     redis_describe,
     redis_healthy,
-    redis_status
+    redis_status,
+    NULL,                       /* update_if: issue 12 (no WATCH/scripts
+                                 * in apr_redis) */
+    NULL,                       /* publish, wait: no pub/sub in apr_redis */
+    NULL
 };
 
 void mcp_store_redis_register(apr_pool_t *p)
 {
-    ap_register_provider(p, MCP_STORE_PROVIDER_GROUP, "redis",
-                         MCP_STORE_PROVIDER_VERSION, &redis_provider);
+    mcp_register_store(p, &redis_provider);
 }

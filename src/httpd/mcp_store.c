@@ -8,6 +8,7 @@
 #include "http_config.h"
 #include "http_log.h"
 #include "ap_mpm.h"
+#include "ap_provider.h"
 #include "mcp_private.h"
 #include "mcp_store.h"
 
@@ -30,39 +31,36 @@ static mcp_store_t *store_make(apr_pool_t *pconf, apr_pool_t *ptemp,
     const char *spec, *err, *sig;
     apr_status_t rv = APR_SUCCESS;
 
-    if (mcp_conf_mode(sc) == MCP_MODE_EXTERNAL) {
+    if (mcp_config_mode(sc) == MCP_MODE_EXTERNAL) {
         spec = sc->store_spec;
     }
     else {
         spec = "memory://";
         sc->provider = ap_lookup_provider(MCP_STORE_PROVIDER_GROUP, "memory",
-                                          MCP_STORE_PROVIDER_VERSION);
+                                          MCP_API_VERSION);
     }
     /* Virtual hosts with the same settings share one instance (and so,
      * for Redis, one connection pool per child). */
     sig = apr_psprintf(ptemp, "%s|%s|%" APR_TIME_T_FMT "|%" APR_TIME_T_FMT
                        "|%" APR_TIME_T_FMT "|%" APR_TIME_T_FMT "|%"
-                       APR_TIME_T_FMT, spec, mcp_conf_prefix(sc),
-                       mcp_conf_ttl(sc), mcp_conf_refresh_after(sc),
-                       mcp_conf_timeout(sc), mcp_conf_handshake_ttl(sc),
-                       mcp_conf_breaker(sc));
+                       APR_TIME_T_FMT, spec, mcp_config_prefix(sc),
+                       mcp_config_ttl(sc), mcp_config_refresh_after(sc),
+                       mcp_config_timeout(sc), mcp_config_handshake_ttl(sc),
+                       mcp_config_breaker(sc));
     st = apr_hash_get(shared, sig, APR_HASH_KEY_STRING);
     if (st) {
         goto leave;
     }
     st = apr_pcalloc(pconf, sizeof(*st));
     st->provider = sc->provider;
-    st->params.key_prefix = mcp_conf_prefix(sc);
-    st->params.ttl = mcp_conf_ttl(sc);
-    st->params.refresh_after = mcp_conf_refresh_after(sc);
-    st->params.timeout = mcp_conf_timeout(sc);
-    st->params.capacity = mcp_store_memory_capacity();
+    st->params.key_prefix = mcp_config_prefix(sc);
+    st->params.ttl = mcp_config_ttl(sc);
+    st->params.refresh_after = mcp_config_refresh_after(sc);
+    st->params.timeout = mcp_config_timeout(sc);
     st->params.threads_per_child = threads;
-    st->params.handshake_ttl = mcp_conf_handshake_ttl(sc);
-    st->breaker = mcp_conf_breaker(sc);
-    st->max_record = strcmp(st->provider->name, "memory")
-                     ? MCP_STORE_MAX_RECORD : mcp_store_memory_max_record();
-    err = st->provider->create(&st->instance, spec, pconf, ptemp);
+    st->params.handshake_ttl = mcp_config_handshake_ttl(sc);
+    st->breaker = mcp_config_breaker(sc);
+    err = st->provider->create(&st->instance, spec, s, pconf, ptemp);
     if (err) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MCPLOG(00310) "%s", err);
         rv = APR_EINVAL;
@@ -74,6 +72,9 @@ static mcp_store_t *store_make(apr_pool_t *pconf, apr_pool_t *ptemp,
                      "cannot start the session store %s", spec);
         goto leave;
     }
+    st->max_record = st->provider->max_record
+                     ? st->provider->max_record(st->instance)
+                     : MCP_STORE_MAX_RECORD;
     st->description = st->provider->describe
                       ? st->provider->describe(st->instance, pconf)
                       : st->provider->name;
@@ -107,7 +108,7 @@ apr_status_t mcp_store_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     for (vs = s; vs; vs = vs->next) {
         mcp_srv_conf_t *sc = ap_get_module_config(vs->module_config,
                                                   &mcp_session_module);
-        if (mcp_conf_mode(sc) == MCP_MODE_MEMORY) {
+        if (mcp_config_mode(sc) == MCP_MODE_MEMORY) {
             memory_used = 1;
         }
     }
@@ -202,6 +203,15 @@ void mcp_store_note(mcp_store_t *st, request_rec *r, const char *op,
                       "session store %s failed to %s a session", st->description,
                       op);
     }
+}
+
+/* What a provider gets to allocate and log with. */
+static const mcp_store_ctx_t *call_ctx(request_rec *r, mcp_store_ctx_t *ctx)
+{
+    ctx->pool = r->pool;
+    ctx->s = r->server;
+    ctx->r = r;
+    return ctx;
 }
 
 /* ------------------------------------------------------------------ */
@@ -316,12 +326,13 @@ apr_status_t mcp_store_fetch(mcp_store_t *st, request_rec *r, const char *key,
                              char **record, apr_size_t *len)
 {
     mcp_store_call_t c;
+    mcp_store_ctx_t ctx;
     apr_status_t rv;
 
     if ((rv = call_begin(st, r, &c, "read")) != APR_SUCCESS) {
         return rv;
     }
-    rv = st->provider->fetch(st->instance, key, r->pool, record, len);
+    rv = st->provider->fetch(st->instance, call_ctx(r, &ctx), key, record, len);
     call_end(st, r, &c);
     mcp_store_note(st, r, "read", rv);
     return rv;
@@ -331,13 +342,14 @@ apr_status_t mcp_store_create(mcp_store_t *st, request_rec *r, const char *key,
                               const char *record, apr_size_t len)
 {
     mcp_store_call_t c;
+    mcp_store_ctx_t ctx;
     apr_status_t rv;
 
     if ((rv = call_begin(st, r, &c, "create")) != APR_SUCCESS) {
         return rv;
     }
-    rv = st->provider->create_session(st->instance, key, record, len,
-                                      r->pool);
+    rv = st->provider->create_session(st->instance, call_ctx(r, &ctx), key,
+                                      record, len);
     call_end(st, r, &c);
     if (!APR_STATUS_IS_ENOSPC(rv)) {
         mcp_store_note(st, r, "create", rv);
@@ -349,12 +361,14 @@ apr_status_t mcp_store_update(mcp_store_t *st, request_rec *r, const char *key,
                               const char *record, apr_size_t len)
 {
     mcp_store_call_t c;
+    mcp_store_ctx_t ctx;
     apr_status_t rv;
 
     if ((rv = call_begin(st, r, &c, "update")) != APR_SUCCESS) {
         return rv;
     }
-    rv = st->provider->update(st->instance, key, record, len, r->pool);
+    rv = st->provider->update(st->instance, call_ctx(r, &ctx), key, record,
+                              len);
     call_end(st, r, &c);
     mcp_store_note(st, r, "update", rv);
     return rv;
@@ -363,12 +377,13 @@ apr_status_t mcp_store_update(mcp_store_t *st, request_rec *r, const char *key,
 apr_status_t mcp_store_remove(mcp_store_t *st, request_rec *r, const char *key)
 {
     mcp_store_call_t c;
+    mcp_store_ctx_t ctx;
     apr_status_t rv;
 
     if ((rv = call_begin(st, r, &c, "delete")) != APR_SUCCESS) {
         return rv;
     }
-    rv = st->provider->remove(st->instance, key, r->pool);
+    rv = st->provider->remove(st->instance, call_ctx(r, &ctx), key);
     call_end(st, r, &c);
     mcp_store_note(st, r, "delete", rv);
     return rv;

@@ -256,7 +256,7 @@ apr_status_t mcp_endpoint_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                          sc->endpoint_host, e->path, e->file, e->line,
                          server_label(ptemp, vs));
             if (sc->endpoint_host_derived
-                && mcp_conf_mode(sc) == MCP_MODE_EXTERNAL) {
+                && mcp_config_mode(sc) == MCP_MODE_EXTERNAL) {
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs, MCPLOG(00111)
                              "MCP endpoint '%s%s' (%s:%u) is named after '%s', "
                              "a host name httpd derived itself since %s has "

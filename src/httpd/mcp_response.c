@@ -10,7 +10,7 @@
 #include "mcp_json.h"
 #include "mcp_rpc.h"
 
-void mcp_responder_init(mcp_responder_t *rs, request_rec *r,
+void mcp_response_init(mcp_responder_t *rs, request_rec *r,
                         const char *session_id)
 {
     memset(rs, 0, sizeof(*rs));
@@ -76,7 +76,7 @@ static void start_sse(mcp_responder_t *rs)
     rs->sse = 1;
 }
 
-apr_status_t mcp_responder_event(void *baton, json_t *msg)
+apr_status_t mcp_response_event(void *baton, json_t *msg)
 {
     mcp_responder_t *rs = baton;
     if (rs->r->connection->aborted) {
@@ -88,7 +88,7 @@ apr_status_t mcp_responder_event(void *baton, json_t *msg)
     return write_event(rs, msg, 1);
 }
 
-int mcp_responder_finish(mcp_responder_t *rs, json_t *body)
+int mcp_response_finish(mcp_responder_t *rs, json_t *body)
 {
     request_rec *r = rs->r;
     apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
@@ -134,7 +134,7 @@ int mcp_responder_finish(mcp_responder_t *rs, json_t *body)
     return OK;
 }
 
-int mcp_http_error(request_rec *r, int status, int code, const char *message)
+int mcp_response_error(request_rec *r, int status, int code, const char *message)
 {
     const char *body = mcp_rpc_error_body(r->pool, code, message);
     apr_size_t len = strlen(body);
@@ -149,7 +149,7 @@ int mcp_http_error(request_rec *r, int status, int code, const char *message)
     return DONE;
 }
 
-int mcp_http_accepted(request_rec *r)
+int mcp_response_accepted(request_rec *r)
 {
     r->status = HTTP_ACCEPTED;
     ap_set_content_length(r, 0);

@@ -33,13 +33,13 @@ const char *mcp_protocol_negotiate(const char *requested)
     return MCP_PROTOCOL_LATEST;
 }
 
-const char *mcp_log_level_name(int level)
+const char *mcp_protocol_log_level_name(int level)
 {
     return (level >= 0 && level <= MCP_LOG_EMERGENCY) ? level_names[level]
                                                        : "debug";
 }
 
-int mcp_log_level_parse(const char *name)
+int mcp_protocol_log_level_parse(const char *name)
 {
     int i;
     for (i = 0; name && level_names[i]; i++) {
@@ -151,7 +151,7 @@ static apr_status_t op_log(mcp_call_t *call, mcp_log_level_e level,
         return APR_SUCCESS;     /* below the level the client chose */
     }
     params = json_object();
-    json_object_set_new(params, "level", json_string(mcp_log_level_name(level)));
+    json_object_set_new(params, "level", json_string(mcp_protocol_log_level_name(level)));
     if (logger) {
         json_object_set_new(params, "logger", json_string(logger));
     }
@@ -189,7 +189,7 @@ static apr_status_t op_add_completion(mcp_call_t *call, const char *value)
 {
     call_impl_t *c = IMPL(call);
 
-    if (!value || !mcp_utf8_valid(value, strlen(value))) {
+    if (!value || !mcp_json_utf8_valid(value, strlen(value))) {
         return APR_EINVAL;
     }
     c->completions_total++;
@@ -203,13 +203,13 @@ static apr_status_t op_add_completion(mcp_call_t *call, const char *value)
 static json_t *op_client_capabilities(mcp_call_t *call)
 {
     mcp_session_t *s = IMPL(call)->ctx->session;
-    return s ? mcp_lazy_get(call->pool, &s->client_caps) : NULL;
+    return s ? mcp_record_lazy_get(call->pool, &s->client_caps) : NULL;
 }
 
 static json_t *op_client_info(mcp_call_t *call)
 {
     mcp_session_t *s = IMPL(call)->ctx->session;
-    return s ? mcp_lazy_get(call->pool, &s->client_info) : NULL;
+    return s ? mcp_record_lazy_get(call->pool, &s->client_info) : NULL;
 }
 
 static apr_status_t op_invalid_params(mcp_call_t *call, const char *message)
@@ -313,10 +313,10 @@ json_t *mcp_protocol_initialize(mcp_ctx_t *ctx, const mcp_msg_t *msg)
     /* Only a bounded part is kept: an anonymous initialize must not be
      * able to park kilobytes in the store for a whole TTL. */
     if (json_is_object(info)) {
-        mcp_lazy_set(ctx->pool, &s->client_info, mcp_client_info_bounded(info));
+        mcp_record_lazy_set(ctx->pool, &s->client_info, mcp_record_client_info(info));
     }
     if (json_is_object(caps)) {
-        mcp_lazy_set(ctx->pool, &s->client_caps, mcp_client_caps_bounded(caps));
+        mcp_record_lazy_set(ctx->pool, &s->client_caps, mcp_record_client_caps(caps));
     }
     server = json_pack("{s:s, s:s}", "name", ctx->reg->server_name,
                        "version", ctx->reg->server_version);
@@ -450,7 +450,7 @@ static const mcp_resource_t *find_resource(mcp_ctx_t *ctx, const char *uri,
     }
     for (i = 0; i < ctx->reg->templates->nelts; i++) {
         res = APR_ARRAY_IDX(ctx->reg->templates, i, const mcp_resource_t *);
-        *vars = mcp_uri_template_match(res->uri_template, uri);
+        *vars = mcp_registry_template_match(res->uri_template, uri);
         if (*vars) {
             mcp_json_pool_own(ctx->pool, *vars);
             return res;
@@ -513,7 +513,7 @@ static json_t *resources_subscription(mcp_ctx_t *ctx, const mcp_msg_t *msg,
         return mcp_rpc_error(msg->id, MCP_ERR_INVALID_PARAMS,
                              "Invalid params: 'uri' must be a string", NULL);
     }
-    old = mcp_lazy_get(ctx->pool, &s->subscriptions);
+    old = mcp_record_lazy_get(ctx->pool, &s->subscriptions);
     subs = json_is_array(old) ? json_copy(old) : json_array();
     json_array_foreach(subs, i, v) {
         if (json_equal(v, juri)) {
@@ -539,9 +539,9 @@ static json_t *resources_subscription(mcp_ctx_t *ctx, const mcp_msg_t *msg,
                                               MCP_SUBSCRIPTIONS_MAX), NULL);
         }
         json_array_append(subs, juri);
-        mcp_lazy_set(ctx->pool, &s->subscriptions, subs);
+        mcp_record_lazy_set(ctx->pool, &s->subscriptions, subs);
         if (!session_keeps(ctx)) {
-            mcp_lazy_set(ctx->pool, &s->subscriptions, json_incref(old));
+            mcp_record_lazy_set(ctx->pool, &s->subscriptions, json_incref(old));
             return not_kept(ctx, msg, "another subscription");
         }
         ctx->session_dirty = 1;
@@ -551,7 +551,7 @@ static json_t *resources_subscription(mcp_ctx_t *ctx, const mcp_msg_t *msg,
         json_array_remove(subs, i);
         ctx->session_dirty = 1;
     }
-    mcp_lazy_set(ctx->pool, &s->subscriptions, subs);
+    mcp_record_lazy_set(ctx->pool, &s->subscriptions, subs);
     return mcp_rpc_result(msg->id, json_object());
 }
 
@@ -663,7 +663,7 @@ static json_t *completion_complete(mcp_ctx_t *ctx, const mcp_msg_t *msg)
 
 static json_t *logging_set_level(mcp_ctx_t *ctx, const mcp_msg_t *msg)
 {
-    int level = mcp_log_level_parse(json_string_value(
+    int level = mcp_protocol_log_level_parse(json_string_value(
                     json_object_get(msg->params, "level")));
     if (level < 0) {
         return mcp_rpc_error(msg->id, MCP_ERR_INVALID_PARAMS, "Invalid params: "

@@ -10,7 +10,7 @@
 #include "apr_tables.h"
 #include "apr_hash.h"
 #include <jansson.h>
-#include "mod_mcp_session.h"
+#include "mcp_tool.h"
 
 typedef struct mcp_registry_t {
     apr_pool_t *pool;
@@ -48,6 +48,6 @@ void mcp_registry_seal(mcp_registry_t *reg);
 
 /* Match `uri` against RFC 6570 level-1 template `tpl`; on a match returns
  * an object of the variables (new reference), else NULL. */
-json_t *mcp_uri_template_match(const char *tpl, const char *uri);
+json_t *mcp_registry_template_match(const char *tpl, const char *uri);
 
 #endif

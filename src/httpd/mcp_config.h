@@ -46,25 +46,25 @@ typedef struct mcp_dir_conf_t {
     const char *endpoint_name;              /* MCPEndpointName; NULL: unset */
 } mcp_dir_conf_t;
 
-extern const command_rec mcp_cmds[];
+extern const command_rec mcp_config_cmds[];
 
-void *mcp_create_srv_conf(apr_pool_t *p, server_rec *s);
-void *mcp_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
-void *mcp_create_dir_conf(apr_pool_t *p, char *dir);
-void *mcp_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
+void *mcp_config_create_srv(apr_pool_t *p, server_rec *s);
+void *mcp_config_merge_srv(apr_pool_t *p, void *basev, void *addv);
+void *mcp_config_create_dir(apr_pool_t *p, char *dir);
+void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
 
 /* Effective values after merging. */
-mcp_mode_e mcp_conf_mode(const mcp_srv_conf_t *sc);
-apr_interval_time_t mcp_conf_ttl(const mcp_srv_conf_t *sc);
-apr_interval_time_t mcp_conf_refresh_after(const mcp_srv_conf_t *sc);
-apr_interval_time_t mcp_conf_timeout(const mcp_srv_conf_t *sc);
-const char *mcp_conf_prefix(const mcp_srv_conf_t *sc);
-apr_interval_time_t mcp_conf_handshake_ttl(const mcp_srv_conf_t *sc);
-apr_interval_time_t mcp_conf_breaker(const mcp_srv_conf_t *sc);
-apr_off_t mcp_conf_max_message(const mcp_dir_conf_t *dc);
+mcp_mode_e mcp_config_mode(const mcp_srv_conf_t *sc);
+apr_interval_time_t mcp_config_ttl(const mcp_srv_conf_t *sc);
+apr_interval_time_t mcp_config_refresh_after(const mcp_srv_conf_t *sc);
+apr_interval_time_t mcp_config_timeout(const mcp_srv_conf_t *sc);
+const char *mcp_config_prefix(const mcp_srv_conf_t *sc);
+apr_interval_time_t mcp_config_handshake_ttl(const mcp_srv_conf_t *sc);
+apr_interval_time_t mcp_config_breaker(const mcp_srv_conf_t *sc);
+apr_off_t mcp_config_max_message(const mcp_dir_conf_t *dc);
 
 /* check_config: refuse half configurations (runs for `apachectl -t`). */
-int mcp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+int mcp_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s);
 
 #endif

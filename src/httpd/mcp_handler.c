@@ -72,7 +72,7 @@ static const char *short_key(request_rec *r, const mcp_session_t *s)
 static int unavailable(request_rec *r, const char *retry, const char *message)
 {
     apr_table_setn(r->err_headers_out, "Retry-After", retry);
-    return mcp_http_error(r, HTTP_SERVICE_UNAVAILABLE, MCP_ERR_SERVER, message);
+    return mcp_response_error(r, HTTP_SERVICE_UNAVAILABLE, MCP_ERR_SERVER, message);
 }
 
 /* APR_EAGAIN: the store is up but this process cannot use it now (the
@@ -89,7 +89,7 @@ static int store_unavailable(request_rec *r, apr_status_t rv)
 static int session_not_found(request_rec *r)
 {
     MCP_STAT_INC(not_found);
-    return mcp_http_error(r, HTTP_NOT_FOUND, MCP_ERR_SESSION, "Session not found");
+    return mcp_response_error(r, HTTP_NOT_FOUND, MCP_ERR_SESSION, "Session not found");
 }
 
 /* ------------------------------------------------------------------ */
@@ -177,15 +177,15 @@ static int request_session(req_t *q, mcp_session_t **ps)
     apr_status_t rv;
 
     if (!sid) {
-        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_SERVER,
+        return mcp_response_error(r, HTTP_BAD_REQUEST, MCP_ERR_SERVER,
                               "Bad Request: Mcp-Session-Id header is required");
     }
-    if (!mcp_session_id_plausible(sid)) {
+    if (!mcp_record_id_plausible(sid)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00201)
                       "malformed Mcp-Session-Id: unknown session");
         return session_not_found(r);
     }
-    mcp_session_key(sid, key);
+    mcp_record_key(sid, key);
     rv = mcp_store_fetch(q->st, r, key, &rec, &len);
     if (APR_STATUS_IS_NOTFOUND(rv)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00202)
@@ -223,7 +223,7 @@ static int request_session(req_t *q, mcp_session_t **ps)
                       key, s->node, q->st->description);
     }
     if (version && !mcp_protocol_supported(version)) {
-        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_SERVER,
+        return mcp_response_error(r, HTTP_BAD_REQUEST, MCP_ERR_SERVER,
                               apr_psprintf(r->pool, "Bad Request: Unsupported "
                                            "protocol version: %s (supported "
                                            "versions: %s)", version,
@@ -290,7 +290,7 @@ static int is_json(request_rec *r)
 static int too_large(request_rec *r, apr_off_t max)
 {
     r->connection->keepalive = AP_CONN_CLOSE;
-    return mcp_http_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, MCP_ERR_SERVER,
+    return mcp_response_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, MCP_ERR_SERVER,
                           apr_psprintf(r->pool, "Payload Too Large: Request "
                                        "body must not exceed %" APR_OFF_T_FMT
                                        " bytes", max));
@@ -378,11 +378,11 @@ static int post_initialize(req_t *q, mcp_batch_t *b)
     char *rec;
 
     if (b->msgs->nelts != 1) {
-        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_INVALID_REQUEST,
+        return mcp_response_error(r, HTTP_BAD_REQUEST, MCP_ERR_INVALID_REQUEST,
                               "Invalid Request: Only one initialization request "
                               "is allowed");
     }
-    if ((rv = mcp_session_new(r->pool, &s)) != APR_SUCCESS) {
+    if ((rv = mcp_record_new(r->pool, &s)) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, MCPLOG(00210)
                       "no random bytes for a session id");
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -399,7 +399,7 @@ static int post_initialize(req_t *q, mcp_batch_t *b)
     answer = mcp_json_pool_own(r->pool, mcp_protocol_initialize(&ctx, msg));
     rec = mcp_record_serialize(r->pool, s, q->st->max_record, &len);
     if (!rec) {
-        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_INVALID_REQUEST,
+        return mcp_response_error(r, HTTP_BAD_REQUEST, MCP_ERR_INVALID_REQUEST,
                               "Invalid Request: the initialize parameters are "
                               "too large to keep");
     }
@@ -427,8 +427,8 @@ static int post_initialize(req_t *q, mcp_batch_t *b)
                   "session %s created at %s for %s, protocol %s, in %s",
                   short_key(r, s), q->endpoint, r->user ? r->user : "anonymous",
                   s->protocol_version, q->st->description);
-    mcp_responder_init(&rs, r, s->id);
-    return mcp_responder_finish(&rs, answer);
+    mcp_response_init(&rs, r, s->id);
+    return mcp_response_finish(&rs, answer);
 }
 
 static int is_list_method(const char *method)
@@ -481,20 +481,20 @@ static int post_in_session(req_t *q, mcp_batch_t *b)
     }
     if (b->is_array && (!s->protocol_version
                         || strcmp(s->protocol_version, MCP_PROTOCOL_BATCHING))) {
-        return mcp_http_error(r, HTTP_BAD_REQUEST, MCP_ERR_INVALID_REQUEST,
+        return mcp_response_error(r, HTTP_BAD_REQUEST, MCP_ERR_INVALID_REQUEST,
                               apr_psprintf(r->pool, "Invalid Request: Batches "
                                            "are not supported in protocol "
                                            "version %s", s->protocol_version));
     }
 
-    mcp_responder_init(&rs, r, s->id);
+    mcp_response_init(&rs, r, s->id);
     memset(&ctx, 0, sizeof(ctx));
     ctx.pool = r->pool;
     ctx.reg = registry;
     ctx.session = s;
     ctx.r = r;
     ctx.max_record = q->st->max_record;
-    ctx.emit = mcp_responder_event;
+    ctx.emit = mcp_response_event;
     ctx.emit_baton = &rs;
     if (b->requests) {
         answers = mcp_json_pool_own(r->pool, json_array());
@@ -521,16 +521,16 @@ static int post_in_session(req_t *q, mcp_batch_t *b)
         return rc;
     }
     if (!answers) {
-        return mcp_http_accepted(r);
+        return mcp_response_accepted(r);
     }
-    return mcp_responder_finish(&rs, b->is_array ? answers
+    return mcp_response_finish(&rs, b->is_array ? answers
                                 : json_array_get(answers, 0));
 }
 
 static int handle_post(req_t *q)
 {
     request_rec *r = q->r;
-    apr_off_t max = mcp_conf_max_message(q->dc);
+    apr_off_t max = mcp_config_max_message(q->dc);
     mcp_batch_t *b;
     const char *message;
     apr_size_t len = 0;
@@ -538,12 +538,12 @@ static int handle_post(req_t *q)
     int code, rc;
 
     if (!accepts_both(r)) {
-        return mcp_http_error(r, HTTP_NOT_ACCEPTABLE, MCP_ERR_SERVER,
+        return mcp_response_error(r, HTTP_NOT_ACCEPTABLE, MCP_ERR_SERVER,
                               "Not Acceptable: Client must accept both "
                               "application/json and text/event-stream");
     }
     if (!is_json(r)) {
-        return mcp_http_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, MCP_ERR_SERVER,
+        return mcp_response_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, MCP_ERR_SERVER,
                               "Unsupported Media Type: Content-Type must be "
                               "application/json");
     }
@@ -555,7 +555,7 @@ static int handle_post(req_t *q)
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00214)
                       "refused body of %" APR_SIZE_T_FMT " bytes: %s", len,
                       message);
-        return mcp_http_error(r, HTTP_BAD_REQUEST, code, message);
+        return mcp_response_error(r, HTTP_BAD_REQUEST, code, message);
     }
     if (b->has_initialize) {
         return post_initialize(q, b);
@@ -637,7 +637,7 @@ int mcp_handler(request_rec *r)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MCPLOG(00216)
                       "refused Origin %s (not this host's and not in "
                       "MCPAllowedOrigins)", origin);
-        return mcp_http_error(r, HTTP_FORBIDDEN, MCP_ERR_SERVER,
+        return mcp_response_error(r, HTTP_FORBIDDEN, MCP_ERR_SERVER,
                               apr_psprintf(r->pool, "Forbidden: Invalid Origin "
                                            "header: %s", origin));
     }
@@ -653,7 +653,7 @@ int mcp_handler(request_rec *r)
         /* GET streams come later; 405 is what the spec allows meanwhile */
         apr_table_setn(r->headers_out, "Allow", "POST, DELETE");
         r->allowed = (AP_METHOD_BIT << M_POST) | (AP_METHOD_BIT << M_DELETE);
-        return mcp_http_error(r, HTTP_METHOD_NOT_ALLOWED, MCP_ERR_SERVER,
+        return mcp_response_error(r, HTTP_METHOD_NOT_ALLOWED, MCP_ERR_SERVER,
                               "Method not allowed.");
     }
 }

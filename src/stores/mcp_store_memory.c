@@ -35,6 +35,7 @@
 #include "http_log.h"
 #include "ap_mpm.h"
 #include "mcp_private.h"
+#include "mod_mcp_session.h"
 #include "mcp_store.h"
 
 #define SEG_MAGIC        0x4d435053u    /* "MCPS" */
@@ -479,7 +480,7 @@ static int drop_oldest_pending(apr_time_t now, char victim[9],
 }
 
 static const char *memory_create(void **instance, const char *spec,
-                                 apr_pool_t *p, apr_pool_t *ptemp)
+                                 server_rec *s, apr_pool_t *p, apr_pool_t *ptemp)
 {
     *instance = apr_pcalloc(p, sizeof(memory_instance_t));
     return NULL;
@@ -499,9 +500,10 @@ static apr_status_t memory_init(void *instance, const mcp_store_params_t *params
     return (seg && seg->capacity) ? APR_SUCCESS : APR_EINIT;
 }
 
-static apr_status_t memory_create_session(void *instance, const char *key,
-                                          const char *record, apr_size_t len,
-                                          apr_pool_t *p)
+static apr_status_t memory_create_session(void *instance,
+                                          const mcp_store_ctx_t *c,
+                                          const char *key, const char *record,
+                                          apr_size_t len)
 {
     memory_instance_t *mi = instance;
     unsigned char k[32];
@@ -569,8 +571,9 @@ unlock:
     return rv;
 }
 
-static apr_status_t memory_fetch(void *instance, const char *key, apr_pool_t *p,
-                                 char **record, apr_size_t *len)
+static apr_status_t memory_fetch(void *instance, const mcp_store_ctx_t *c,
+                                 const char *key, char **record,
+                                 apr_size_t *len)
 {
     memory_instance_t *mi = instance;
     unsigned char k[32];
@@ -600,15 +603,15 @@ static apr_status_t memory_fetch(void *instance, const char *key, apr_pool_t *p,
             }
         }
         *len = sl->len;
-        *record = apr_pstrmemdup(p, sl->data, sl->len);
+        *record = apr_pstrmemdup(c->pool, sl->data, sl->len);
     }
     unlock();
     return rv;
 }
 
-static apr_status_t memory_update(void *instance, const char *key,
-                                  const char *record, apr_size_t len,
-                                  apr_pool_t *p)
+static apr_status_t memory_update(void *instance, const mcp_store_ctx_t *c,
+                                  const char *key, const char *record,
+                                  apr_size_t len)
 {
     memory_instance_t *mi = instance;
     unsigned char k[32];
@@ -644,7 +647,8 @@ static apr_status_t memory_update(void *instance, const char *key,
     return rv;
 }
 
-static apr_status_t memory_remove(void *instance, const char *key, apr_pool_t *p)
+static apr_status_t memory_remove(void *instance, const mcp_store_ctx_t *c,
+                                  const char *key)
 {
     unsigned char k[32];
     apr_uint32_t *link;
@@ -675,22 +679,30 @@ static int memory_healthy(void *instance)
     return 1;
 }
 
+static apr_size_t memory_max_record(void *instance)
+{
+    return MEMORY_MAX_RECORD;
+}
+
 static const mcp_store_provider_t memory_provider = {
     "memory",
     memory_create,
     memory_init,
     NULL,
+    memory_max_record,
     memory_create_session,
     memory_fetch,
     memory_update,
     memory_remove,
     memory_describe,
     memory_healthy,
+    NULL,
+    NULL,
+    NULL,
     NULL
 };
 
 void mcp_store_memory_register(apr_pool_t *p)
 {
-    ap_register_provider(p, MCP_STORE_PROVIDER_GROUP, "memory",
-                         MCP_STORE_PROVIDER_VERSION, &memory_provider);
+    mcp_register_store(p, &memory_provider);
 }

@@ -54,7 +54,7 @@ json_t *mcp_protocol_request(mcp_ctx_t *ctx, const mcp_msg_t *msg);
 /* Take one notification or response from the client. */
 void mcp_protocol_notification(mcp_ctx_t *ctx, const mcp_msg_t *msg);
 
-const char *mcp_log_level_name(int level);
-int mcp_log_level_parse(const char *name);
+const char *mcp_protocol_log_level_name(int level);
+int mcp_protocol_log_level_parse(const char *name);
 
 #endif

@@ -220,7 +220,7 @@ void mcp_registry_seal(mcp_registry_t *reg)
                                           json_pack("{s:o}", "prompts", arr));
 }
 
-json_t *mcp_uri_template_match(const char *tpl, const char *uri)
+json_t *mcp_registry_template_match(const char *tpl, const char *uri)
 {
     json_t *vars = json_object();
     const char *t = tpl, *u = uri;
