@@ -24,6 +24,8 @@
 #
 # Prints one line per violation and exits 1 when there is any.
 # Environment: APXS, MAKE, NM.
+# The tree's paths hold no blanks: word splitting of file lists is meant.
+# shellcheck disable=SC2013,SC2016,SC2046
 set -u
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -62,7 +64,7 @@ C_POSIX=" assert.h complex.h ctype.h errno.h fenv.h float.h inttypes.h iso646.h
  netdb.h net/if.h netinet/in.h netinet/tcp.h nl_types.h poll.h pthread.h pwd.h
  regex.h sched.h search.h semaphore.h spawn.h strings.h syslog.h termios.h
  unistd.h utime.h wordexp.h malloc.h "
-C_POSIX=" $(echo $C_POSIX) "
+C_POSIX=$(printf '%s' "$C_POSIX" | tr '\n' ' ')
 HTTPD_INC=$("$APXS" -q INCLUDEDIR 2>/dev/null) || HTTPD_INC=""
 
 # ---------------------------------------------------------------------------
@@ -150,7 +152,7 @@ else
     bad "b) make -f Makefile.apxs core failed:"
     sed 's/^/    /' "$TMP/core.log" >&2
 fi
-done_with "b) make core alone, without ${HTTPD_INC:-httpd's include directory}"
+done_with "b) make core alone, without ${HTTPD_INC:-the httpd include directory}"
 
 # ---------------------------------------------------------------------------
 # c) exported names: a file's topic is its functions' prefix
@@ -229,7 +231,7 @@ for src in $(find src -name '*.c' ! -path 'src/core/*' | sort) mod_mcp_session.c
         bad "c) no object for $src: build first (make -f Makefile.apxs); is it in GLUE_SRC?"
         continue
     fi
-    if [ "$src" -nt "$obj" ]; then
+    if [ -n "$(find "$src" -newer "$obj")" ]; then
         bad "c) $obj is older than $src: build first (make -f Makefile.apxs)"
         continue
     fi
