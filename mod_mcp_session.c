@@ -3,18 +3,55 @@
  * with sessions shared by all children (memory) or a whole fleet
  * (external store).
  *
- * Where things are:
- *   this file               module record, hooks, startup
- *   src/mcp_config.c        directives
- *   src/mcp_endpoint.c      endpoint identity (which SetHandler section)
- *   src/mcp_handler.c       the request handler: start reading here
- *   src/mcp_response.c      JSON / SSE / error answers
- *   src/mcp_store*.c        session stores (memory, redis) and their choice
- *   src/mcp_status.c        mod_status section
- *   src/mcp_protocol.c      MCP methods (httpd-free core)
- *   src/mcp_rpc.c           JSON-RPC parsing (httpd-free core)
- *   src/mcp_record.c        session records and ids (httpd-free core)
- *   src/mcp_registry.c      tools, resources, prompts (httpd-free core)
+ * Where things are (the same list as README.md's "Where the code is";
+ * scripts/check-tree.sh checks that both name every file). The core never
+ * includes an httpd header: `make -f Makefile.apxs core` builds it alone.
+ *
+ *   mod_mcp_session.c              module record, hooks, startup
+ *
+ *   src/core/: the protocol, httpd-free
+ *   src/core/mcp_protocol.c        MCP methods
+ *   src/core/mcp_protocol.h        the call context (mcp_ctx_t), versions
+ *   src/core/mcp_rpc.c             JSON-RPC: parse a body, results, errors
+ *   src/core/mcp_rpc.h             error codes, messages, batches, limits
+ *   src/core/mcp_record.c          session records, ids, store keys
+ *   src/core/mcp_record.h          mcp_session_t, what a session keeps
+ *   src/core/mcp_registry.c        what is offered; lists; URI templates
+ *   src/core/mcp_registry.h        mcp_registry_t
+ *   src/core/mcp_json.c            JSON reader/writer, pool-owned values
+ *   src/core/mcp_json.h            its interface, parse limits
+ *   src/core/mcp_sha256.c          SHA-256 (store keys)
+ *   src/core/mcp_sha256.h          its interface
+ *   src/core/mcp_version.h         the module's name and version
+ *
+ *   src/httpd/: the httpd glue
+ *   src/httpd/mcp_handler.c        the request handler: start reading here
+ *   src/httpd/mcp_handler.h        handler name, the registry it serves
+ *   src/httpd/mcp_response.c       JSON, SSE and error answers
+ *   src/httpd/mcp_response.h       mcp_responder_t
+ *   src/httpd/mcp_config.c         directives, defaults, apachectl -t checks
+ *   src/httpd/mcp_config.h         server and directory configuration
+ *   src/httpd/mcp_endpoint.c       endpoint identity (which SetHandler)
+ *   src/httpd/mcp_endpoint.h       its interface
+ *   src/httpd/mcp_provider.c       provider modules, found at startup
+ *   src/httpd/mcp_provider.h       its interface
+ *   src/httpd/mcp_store.c          each host's store; store calls, breaker
+ *   src/httpd/mcp_store.h          mcp_store_t
+ *   src/httpd/mcp_node.c           node name, counters of all children
+ *   src/httpd/mcp_node.h           its interface
+ *   src/httpd/mcp_status.c         mod_status section
+ *   src/httpd/mcp_status.h         its hook
+ *   src/httpd/mcp_private.h        module declaration, MCPLOG (glue only)
+ *
+ *   src/stores/: the session store providers built in
+ *   src/stores/mcp_store_memory.c  shared memory (a server's children)
+ *   src/stores/mcp_store_redis.c   Redis (a fleet)
+ *
+ *   include/: the public C API
+ *   include/mcp_api.h              API version, provider group names
+ *   include/mcp_tool.h             tools, resources, prompts (no httpd)
+ *   include/mcp_session_store.h    store provider interface (no httpd)
+ *   include/mod_mcp_session.h      mcp_register_* wrappers (httpd)
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -31,9 +68,8 @@
 #include "mcp_registry.h"
 #include "mcp_status.h"
 #include "mcp_store.h"
+#include "mcp_version.h"
 
-#define MCP_SERVER_NAME    "mod_mcp_session"
-#define MCP_SERVER_VERSION "0.2.0"
 #define MCPLOG(n) "MCPS" #n ": "
 
 /* The one symbol httpd needs: the build hides everything else
@@ -49,7 +85,7 @@ static int build_registry(apr_pool_t *pconf, server_rec *s)
                                           MCP_RESOURCE_PROVIDER_GROUP,
                                           MCP_PROMPT_PROVIDER_GROUP };
     mcp_registry_t *reg = mcp_registry_create(pconf, MCP_SERVER_NAME,
-                                              MCP_SERVER_VERSION);
+                                              MCP_VERSION);
     int g, i;
 
     for (g = 0; g < 3; g++) {

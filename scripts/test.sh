@@ -6,9 +6,10 @@
 # 1. installs what is missing (apt-get update only then);
 # 2. npm install in t/node (if t/node/package.json exists);
 # 3. builds the modules (make -f Makefile.apxs) and runs the unit tests
-#    (make -f Makefile.apxs unit, if t/unit/unit_tests.c exists), then three
+#    (make -f Makefile.apxs unit, if t/unit/unit_tests.c exists), then
 #    checks counted as one test each: only the module records are exported
-#    (make -f Makefile.apxs symbols), `make install DESTDIR=...` installs
+#    (make -f Makefile.apxs symbols), the tree follows its rules
+#    (scripts/check-tree.sh), `make install DESTDIR=...` installs
 #    exactly the expected files, and the Debian packages build and pass
 #    lintian (make -f Makefile.apxs deb, skipped with MCP_TEST_DEB=0);
 # 4. runs the Apache::Test suite (t/*.t) twice, from copies of the tree owned
@@ -202,8 +203,9 @@ check_install() {
     "$HTTPD" -t -f "$WORK/install-httpd.conf"
 }
 
-say "checks: exported symbols, make install, Debian packages"
+say "checks: exported symbols, tree rules, make install, Debian packages"
 run_check symbols make -f Makefile.apxs symbols
+run_check tree sh scripts/check-tree.sh
 run_check install check_install
 if [ "$MCP_TEST_DEB" != 0 ]; then
     # from the source tree (tracked files), outside it

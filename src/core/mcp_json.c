@@ -578,21 +578,21 @@ static json_t *read_value(in_t *in, int depth)
             ws(in);
             if (in->c >= in->end || *in->c != '"' || !read_string(in, &s, &n)
                 || memchr(s, '\0', n)) {
-                goto fail;
+                goto leave;
             }
             /* an escaped key lives in scratch: copy it, the value's
              * strings reuse scratch */
             if (!charge(in, COST_MEMBER + (s == in->scratch ? 2 * n : n))) {
-                goto fail;
+                goto leave;
             }
             key = s == in->scratch ? apr_pstrmemdup(in->p, s, n) : s;
             if (json_object_getn(v, key, n)) {
-                goto fail;  /* a duplicate key */
+                goto leave;  /* a duplicate key */
             }
             ws(in);
             if (in->c >= in->end || *in->c++ != ':'
                 || !(item = read_value(in, depth + 1))) {
-                goto fail;
+                goto leave;
             }
             json_object_setn_new_nocheck(v, key, n, item);
             ws(in);
@@ -604,7 +604,7 @@ static json_t *read_value(in_t *in, int depth)
                 in->c++;
                 return v;
             }
-            goto fail;
+            goto leave;
         }
     case '[':
         if (depth >= MAX_DEPTH || !charge(in, COST_ARRAY)) {
@@ -624,10 +624,10 @@ static json_t *read_value(in_t *in, int depth)
             if (depth == 0 && in->max_top_items
                 && ++items > in->max_top_items) {
                 in->why = MCP_JSON_TOO_MANY;
-                goto fail;
+                goto leave;
             }
             if (!charge(in, COST_SLOT) || !(item = read_value(in, depth + 1))) {
-                goto fail;
+                goto leave;
             }
             json_array_append_new(v, item);
             ws(in);
@@ -639,7 +639,7 @@ static json_t *read_value(in_t *in, int depth)
                 in->c++;
                 return v;
             }
-            goto fail;
+            goto leave;
         }
     case '"':
         if (!read_string(in, &s, &n) || !charge(in, COST_STRING + n)) {
@@ -667,7 +667,8 @@ static json_t *read_value(in_t *in, int depth)
     default:
         return charge(in, COST_NUMBER) ? read_number(in) : NULL;
     }
-fail:
+leave:
+    /* only a container that failed midway gets here: drop what it holds */
     json_decref(v);
     return NULL;
 }

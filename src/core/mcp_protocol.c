@@ -50,6 +50,17 @@ int mcp_protocol_log_level_parse(const char *name)
     return -1;
 }
 
+void mcp_protocol_ctx_init(mcp_ctx_t *ctx, apr_pool_t *p,
+                           const mcp_registry_t *reg, mcp_session_t *s,
+                           apr_size_t max_record)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->pool = p;
+    ctx->reg = reg;
+    ctx->session = s;
+    ctx->max_record = max_record;
+}
+
 /* ------------------------------------------------------------------ */
 /* The call context handed to provider callbacks                       */
 

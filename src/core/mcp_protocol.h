@@ -36,6 +36,14 @@ typedef struct mcp_ctx_t {
     void *emit_baton;
 } mcp_ctx_t;
 
+/* Set up ctx for the messages of one request: the pool they allocate
+ * from, what the server offers, the session (NULL before initialize
+ * made one) and the store's record limit (0: none). The rest starts
+ * zeroed; a transport then sets r and emit. */
+void mcp_protocol_ctx_init(mcp_ctx_t *ctx, apr_pool_t *p,
+                           const mcp_registry_t *reg, mcp_session_t *s,
+                           apr_size_t max_record);
+
 int mcp_protocol_supported(const char *version);
 
 /* The version to answer an initialize that asked for `requested`. */

@@ -138,92 +138,103 @@ static void set_opt(json_t *o, const char *name, const char *value)
     }
 }
 
-void mcp_registry_seal(mcp_registry_t *reg)
+static json_t *tool_json(const mcp_registry_t *reg, const void *item)
 {
-    json_t *arr;
+    const mcp_tool_t *t = item;
+    json_t *o = json_object();
+
+    json_object_set_new(o, "name", json_string(t->name));
+    set_opt(o, "title", t->title);
+    set_opt(o, "description", t->description);
+    json_object_set(o, "inputSchema", apr_hash_get(reg->schema_by_tool, t->name,
+                                                   APR_HASH_KEY_STRING));
+    if (t->output_schema) {
+        json_object_set_new(o, "outputSchema",
+                            json_loads(t->output_schema, 0, NULL));
+    }
+    return o;
+}
+
+/* A concrete resource or a template (add_resource made sure it is one). */
+static json_t *resource_json(const mcp_registry_t *reg, const void *item)
+{
+    const mcp_resource_t *r = item;
+    json_t *o = r->uri ? json_pack("{s:s, s:s}", "uri", r->uri, "name", r->name)
+                       : json_pack("{s:s, s:s}", "uriTemplate", r->uri_template,
+                                   "name", r->name);
+
+    set_opt(o, "title", r->title);
+    set_opt(o, "description", r->description);
+    set_opt(o, "mimeType", r->mime_type);
+    return o;
+}
+
+static json_t *prompt_json(const mcp_registry_t *reg, const void *item)
+{
+    const mcp_prompt_t *pr = item;
+    json_t *o = json_pack("{s:s}", "name", pr->name);
+
+    set_opt(o, "title", pr->title);
+    set_opt(o, "description", pr->description);
+    if (pr->args && pr->args[0].name) {
+        const mcp_prompt_arg_t *a;
+        json_t *args = json_array();
+        for (a = pr->args; a->name; a++) {
+            json_t *ao = json_pack("{s:s, s:b}", "name", a->name,
+                                   "required", a->required);
+            set_opt(ao, "description", a->description);
+            json_array_append_new(args, ao);
+        }
+        json_object_set_new(o, "arguments", args);
+    }
+    return o;
+}
+
+/* One list method's result: the entries of `items` (pointers), sorted by
+ * cmp, each as to_json makes it, under `key`. */
+typedef struct list_spec_t {
+    apr_array_header_t *items;
+    int (*cmp)(const void *, const void *);
+    const char *key;
+    json_t *(*to_json)(const mcp_registry_t *reg, const void *item);
+    json_t **result;
+} list_spec_t;
+
+static void list_build(mcp_registry_t *reg, const list_spec_t *l)
+{
+    json_t *arr = json_array();
     int i;
 
-    qsort(reg->tools->elts, reg->tools->nelts, sizeof(void *), cmp_tool);
-    qsort(reg->prompts->elts, reg->prompts->nelts, sizeof(void *), cmp_prompt);
-    qsort(reg->resources->elts, reg->resources->nelts, sizeof(void *),
-          cmp_resource);
-    qsort(reg->templates->elts, reg->templates->nelts, sizeof(void *),
-          cmp_resource);
-
-    arr = json_array();
-    for (i = 0; i < reg->tools->nelts; i++) {
-        const mcp_tool_t *t = APR_ARRAY_IDX(reg->tools, i, const mcp_tool_t *);
-        json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(t->name));
-        set_opt(o, "title", t->title);
-        set_opt(o, "description", t->description);
-        json_object_set(o, "inputSchema",
-                        apr_hash_get(reg->schema_by_tool, t->name,
-                                     APR_HASH_KEY_STRING));
-        if (t->output_schema) {
-            json_object_set_new(o, "outputSchema",
-                                json_loads(t->output_schema, 0, NULL));
-        }
-        json_array_append_new(arr, o);
+    qsort(l->items->elts, l->items->nelts, sizeof(void *), l->cmp);
+    for (i = 0; i < l->items->nelts; i++) {
+        json_array_append_new(arr, l->to_json(reg, APR_ARRAY_IDX(l->items, i,
+                                                                 const void *)));
     }
-    reg->tools_list = mcp_json_pool_own(reg->pool, json_pack("{s:o}", "tools", arr));
+    *l->result = mcp_json_pool_own(reg->pool, json_pack("{s:o}", l->key, arr));
+}
 
-    arr = json_array();
-    for (i = 0; i < reg->resources->nelts; i++) {
-        const mcp_resource_t *r = APR_ARRAY_IDX(reg->resources, i,
-                                                const mcp_resource_t *);
-        json_t *o = json_pack("{s:s, s:s}", "uri", r->uri, "name", r->name);
-        set_opt(o, "title", r->title);
-        set_opt(o, "description", r->description);
-        set_opt(o, "mimeType", r->mime_type);
-        json_array_append_new(arr, o);
-    }
-    reg->resources_list = mcp_json_pool_own(reg->pool,
-                                            json_pack("{s:o}", "resources", arr));
+void mcp_registry_seal(mcp_registry_t *reg)
+{
+    const list_spec_t lists[] = {
+        { reg->tools, cmp_tool, "tools", tool_json, &reg->tools_list },
+        { reg->resources, cmp_resource, "resources", resource_json,
+          &reg->resources_list },
+        { reg->templates, cmp_resource, "resourceTemplates", resource_json,
+          &reg->templates_list },
+        { reg->prompts, cmp_prompt, "prompts", prompt_json, &reg->prompts_list },
+    };
+    apr_size_t i;
 
-    arr = json_array();
-    for (i = 0; i < reg->templates->nelts; i++) {
-        const mcp_resource_t *r = APR_ARRAY_IDX(reg->templates, i,
-                                                const mcp_resource_t *);
-        json_t *o = json_pack("{s:s, s:s}", "uriTemplate", r->uri_template,
-                              "name", r->name);
-        set_opt(o, "title", r->title);
-        set_opt(o, "description", r->description);
-        set_opt(o, "mimeType", r->mime_type);
-        json_array_append_new(arr, o);
+    for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        list_build(reg, &lists[i]);
     }
-    reg->templates_list = mcp_json_pool_own(reg->pool,
-                                            json_pack("{s:o}", "resourceTemplates",
-                                                      arr));
-
-    arr = json_array();
-    for (i = 0; i < reg->prompts->nelts; i++) {
-        const mcp_prompt_t *pr = APR_ARRAY_IDX(reg->prompts, i,
-                                               const mcp_prompt_t *);
-        json_t *o = json_pack("{s:s}", "name", pr->name);
-        set_opt(o, "title", pr->title);
-        set_opt(o, "description", pr->description);
-        if (pr->args && pr->args[0].name) {
-            const mcp_prompt_arg_t *a;
-            json_t *args = json_array();
-            for (a = pr->args; a->name; a++) {
-                json_t *ao = json_pack("{s:s, s:b}", "name", a->name,
-                                       "required", a->required);
-                set_opt(ao, "description", a->description);
-                json_array_append_new(args, ao);
-            }
-            json_object_set_new(o, "arguments", args);
-        }
-        json_array_append_new(arr, o);
-    }
-    reg->prompts_list = mcp_json_pool_own(reg->pool,
-                                          json_pack("{s:o}", "prompts", arr));
 }
 
 json_t *mcp_registry_template_match(const char *tpl, const char *uri)
 {
     json_t *vars = json_object();
     const char *t = tpl, *u = uri;
+    int matched = 0;
 
     while (*t) {
         if (*t == '{') {
@@ -231,7 +242,7 @@ json_t *mcp_registry_template_match(const char *tpl, const char *uri)
             const char *stop;
             char *name;
             if (!end) {
-                goto nomatch;
+                goto leave;
             }
             name = strndup(t + 1, (size_t)(end - t - 1));
             t = end + 1;
@@ -242,21 +253,21 @@ json_t *mcp_registry_template_match(const char *tpl, const char *uri)
             }
             if (stop == u) {
                 free(name);
-                goto nomatch;
+                goto leave;
             }
             json_object_set_new(vars, name, json_stringn(u, (size_t)(stop - u)));
             free(name);
             u = stop;
         }
         else if (*t++ != *u++) {
-            goto nomatch;
+            goto leave;
         }
     }
-    if (*u) {
-        goto nomatch;
+    matched = !*u;
+leave:
+    if (!matched) {
+        json_decref(vars);
+        vars = NULL;
     }
     return vars;
-nomatch:
-    json_decref(vars);
-    return NULL;
 }

@@ -390,12 +390,8 @@ static int post_initialize(req_t *q, mcp_batch_t *b)
     s->endpoint = q->endpoint;
     s->user = r->user;
     s->node = mcp_node_id();
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.pool = r->pool;
-    ctx.reg = registry;
-    ctx.session = s;
+    mcp_protocol_ctx_init(&ctx, r->pool, registry, s, q->st->max_record);
     ctx.r = r;
-    ctx.max_record = q->st->max_record;
     answer = mcp_json_pool_own(r->pool, mcp_protocol_initialize(&ctx, msg));
     rec = mcp_record_serialize(r->pool, s, q->st->max_record, &len);
     if (!rec) {
@@ -488,12 +484,8 @@ static int post_in_session(req_t *q, mcp_batch_t *b)
     }
 
     mcp_response_init(&rs, r, s->id);
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.pool = r->pool;
-    ctx.reg = registry;
-    ctx.session = s;
+    mcp_protocol_ctx_init(&ctx, r->pool, registry, s, q->st->max_record);
     ctx.r = r;
-    ctx.max_record = q->st->max_record;
     ctx.emit = mcp_response_event;
     ctx.emit_baton = &rs;
     if (b->requests) {

@@ -136,10 +136,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     b = mcp_rpc_parse(p, (const char *)data, size, &code, &msg);
     if (b) {
         mcp_record_new(p, &s);
-        memset(&ctx, 0, sizeof(ctx));
-        ctx.pool = p;
-        ctx.reg = reg;
-        ctx.session = s;
+        mcp_protocol_ctx_init(&ctx, p, reg, s, 0);
         ctx.emit = drop;
         for (i = 0; i < b->msgs->nelts; i++) {
             const mcp_msg_t *m = &APR_ARRAY_IDX(b->msgs, i, mcp_msg_t);

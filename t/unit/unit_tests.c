@@ -788,10 +788,7 @@ static void test_protocol(void)
     mcp_registry_seal(reg);
 
     mcp_record_new(pool, &s);
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.pool = pool;
-    ctx.reg = reg;
-    ctx.session = s;
+    mcp_protocol_ctx_init(&ctx, pool, reg, s, 0);
     ctx.emit = capture;
     emitted = mcp_json_pool_own(pool, json_array());
 
@@ -1249,10 +1246,7 @@ static void test_limits_protocol(void)
     mcp_registry_add_resource(reg, &many_template);
     mcp_registry_seal(reg);
     mcp_record_new(pool, &s);
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.pool = pool;
-    ctx.reg = reg;
-    ctx.session = s;
+    mcp_protocol_ctx_init(&ctx, pool, reg, s, 0);
     s->endpoint = "example.org:80/mcp";
     s->node = "node-a/01020304";
 
@@ -1374,6 +1368,112 @@ static void test_limits_protocol(void)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* The list results, byte for byte, and the call context set-up        */
+
+static apr_status_t call_nothing(mcp_call_t *call, void *baton)
+{
+    return APR_SUCCESS;
+}
+
+static apr_status_t read_nothing_at(mcp_call_t *call, const char *uri,
+                                    void *baton)
+{
+    return APR_NOTFOUND;
+}
+
+/* Registered out of order: every list comes sorted. */
+static const mcp_tool_t list_tools[] = {
+    { "zeta", "Zeta", "Last tool", "{\"type\":\"object\",\"properties\":"
+      "{\"n\":{\"type\":\"integer\"}}}", "{\"type\":\"object\"}",
+      call_nothing, NULL },
+    { "alpha", NULL, NULL, NULL, NULL, call_nothing, NULL },
+};
+static const mcp_resource_t list_resources[] = {
+    { "test://r/2", NULL, "two", "Two", "The second", "text/plain",
+      read_nothing_at, NULL, NULL },
+    { "test://r/1", NULL, "one", NULL, NULL, NULL, read_nothing_at, NULL,
+      NULL },
+    { NULL, "test://t/{b}", "tb", "TB", "Template b", "application/json",
+      read_nothing_at, NULL, NULL },
+    { NULL, "test://t/{a}", "ta", NULL, NULL, NULL, read_nothing_at, NULL,
+      NULL },
+};
+static const mcp_prompt_arg_t list_prompt_args[] = {
+    { "who", "Whom to greet", 1 }, { "tone", NULL, 0 }, { NULL }
+};
+static const mcp_prompt_arg_t no_prompt_args[] = { { NULL } };
+static const mcp_prompt_t list_prompts[] = {
+    { "second", "Second", "With arguments", list_prompt_args, call_nothing,
+      NULL, NULL },
+    { "first", NULL, NULL, no_prompt_args, call_nothing, NULL, NULL },
+    { "bare", NULL, "No argument list", NULL, call_nothing, NULL, NULL },
+};
+
+static void test_lists(void)
+{
+    mcp_registry_t *reg = mcp_registry_create(pool, "unit", "1");
+    mcp_ctx_t ctx;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(list_tools) / sizeof(list_tools[0]); i++) {
+        mcp_registry_add_tool(reg, &list_tools[i]);
+    }
+    for (i = 0; i < sizeof(list_resources) / sizeof(list_resources[0]); i++) {
+        mcp_registry_add_resource(reg, &list_resources[i]);
+    }
+    for (i = 0; i < sizeof(list_prompts) / sizeof(list_prompts[0]); i++) {
+        mcp_registry_add_prompt(reg, &list_prompts[i]);
+    }
+    mcp_registry_seal(reg);
+    /* what the lists were before mcp_registry_seal had one builder */
+    CHECK(!strcmp(mcp_json_dump(pool, reg->tools_list, NULL),
+                  "{\"tools\":[{\"name\":\"alpha\",\"inputSchema\":{\"type\":"
+                  "\"object\"}},{\"name\":\"zeta\",\"title\":\"Zeta\","
+                  "\"description\":\"Last tool\",\"inputSchema\":{\"type\":"
+                  "\"object\",\"properties\":{\"n\":{\"type\":\"integer\"}}},"
+                  "\"outputSchema\":{\"type\":\"object\"}}]}"),
+          "tools/list result, byte for byte");
+    CHECK(!strcmp(mcp_json_dump(pool, reg->resources_list, NULL),
+                  "{\"resources\":[{\"uri\":\"test://r/1\",\"name\":\"one\"},"
+                  "{\"uri\":\"test://r/2\",\"name\":\"two\",\"title\":\"Two\","
+                  "\"description\":\"The second\",\"mimeType\":"
+                  "\"text/plain\"}]}"),
+          "resources/list result, byte for byte");
+    CHECK(!strcmp(mcp_json_dump(pool, reg->templates_list, NULL),
+                  "{\"resourceTemplates\":[{\"uriTemplate\":\"test://t/{a}\","
+                  "\"name\":\"ta\"},{\"uriTemplate\":\"test://t/{b}\","
+                  "\"name\":\"tb\",\"title\":\"TB\",\"description\":"
+                  "\"Template b\",\"mimeType\":\"application/json\"}]}"),
+          "resources/templates/list result, byte for byte");
+    CHECK(!strcmp(mcp_json_dump(pool, reg->prompts_list, NULL),
+                  "{\"prompts\":[{\"name\":\"bare\",\"description\":"
+                  "\"No argument list\"},{\"name\":\"first\"},{\"name\":"
+                  "\"second\",\"title\":\"Second\",\"description\":"
+                  "\"With arguments\",\"arguments\":[{\"name\":\"who\","
+                  "\"required\":true,\"description\":\"Whom to greet\"},"
+                  "{\"name\":\"tone\",\"required\":false}]}]}"),
+          "prompts/list result, byte for byte");
+
+    reg = mcp_registry_create(pool, "unit", "1");
+    mcp_registry_seal(reg);
+    CHECK(!strcmp(mcp_json_dump(pool, reg->tools_list, NULL), "{\"tools\":[]}")
+          && !strcmp(mcp_json_dump(pool, reg->resources_list, NULL),
+                     "{\"resources\":[]}")
+          && !strcmp(mcp_json_dump(pool, reg->templates_list, NULL),
+                     "{\"resourceTemplates\":[]}")
+          && !strcmp(mcp_json_dump(pool, reg->prompts_list, NULL),
+                     "{\"prompts\":[]}"),
+          "an empty registry lists empty arrays");
+
+    memset(&ctx, 0xff, sizeof(ctx));
+    mcp_protocol_ctx_init(&ctx, pool, reg, NULL, 959);
+    CHECK(ctx.pool == pool && ctx.reg == reg && !ctx.session
+          && ctx.max_record == 959 && !ctx.session_dirty && !ctx.r
+          && !ctx.emit && !ctx.emit_baton,
+          "mcp_protocol_ctx_init sets what it is given and zeroes the rest");
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -1395,6 +1495,7 @@ int main(void)
     test_record_bytes();
     test_record_fits();
     test_limits_protocol();
+    test_lists();
     apr_pool_destroy(pool);
     apr_terminate();
     printf("1..%d\n", passed + failed);
