@@ -57,7 +57,6 @@
 #include "http_config.h"
 #include "http_log.h"
 #include "http_request.h"
-#include "ap_provider.h"
 #include "mod_status.h"
 #include "apr_optional_hooks.h"
 
@@ -65,6 +64,8 @@
 #include "mcp_config.h"
 #include "mcp_endpoint.h"
 #include "mcp_handler.h"
+#include "mcp_node.h"
+#include "mcp_provider.h"
 #include "mcp_registry.h"
 #include "mcp_status.h"
 #include "mcp_store.h"
@@ -78,23 +79,26 @@ module AP_MODULE_DECLARE_DATA __attribute__((visibility("default")))
     mcp_session_module;
 
 /* Collect what provider modules registered; a broken entry stops startup,
- * since it is a bug in a module, not something to serve around. */
-static int build_registry(apr_pool_t *pconf, server_rec *s)
+ * since it is a bug in a module, not something to serve around, and so
+ * does one built for another API version (MCPS00003). Store providers are
+ * only checked here: check_config resolved the ones in use. */
+static int build_registry(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     static const char *const groups[] = { MCP_TOOL_PROVIDER_GROUP,
                                           MCP_RESOURCE_PROVIDER_GROUP,
-                                          MCP_PROMPT_PROVIDER_GROUP };
+                                          MCP_PROMPT_PROVIDER_GROUP,
+                                          MCP_STORE_PROVIDER_GROUP };
     mcp_registry_t *reg = mcp_registry_create(pconf, MCP_SERVER_NAME,
                                               MCP_VERSION);
-    int g, i;
+    apr_array_header_t *list;
+    int g, i, rc = OK;
 
-    for (g = 0; g < 3; g++) {
-        apr_array_header_t *names = ap_list_provider_names(pconf, groups[g],
-                                                           MCP_API_VERSION);
-        for (i = 0; names && i < names->nelts; i++) {
-            const char *name = APR_ARRAY_IDX(names, i,
-                                             ap_list_provider_names_t).provider_name;
-            const void *p = ap_lookup_provider(groups[g], name, MCP_API_VERSION);
+    for (g = 0; g < 4; g++) {
+        if (mcp_provider_list(ptemp, s, groups[g], &list) != APR_SUCCESS) {
+            rc = HTTP_INTERNAL_SERVER_ERROR;    /* logged; list them all */
+        }
+        for (i = 0; g < 3 && i < list->nelts; i++) {
+            const void *p = APR_ARRAY_IDX(list, i, mcp_provider_entry_t).provider;
             const char *err = NULL;
             switch (g) {
             case 0: err = mcp_registry_add_tool(reg, p); break;
@@ -107,6 +111,9 @@ static int build_registry(apr_pool_t *pconf, server_rec *s)
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
         }
+    }
+    if (rc != OK) {
+        return rc;
     }
     mcp_registry_seal(reg);
     mcp_handler_set_registry(reg);
@@ -123,10 +130,13 @@ static int mcp_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     apr_status_t rv;
     int rc;
 
-    if ((rc = build_registry(pconf, s)) != OK) {
+    if ((rc = build_registry(pconf, ptemp, s)) != OK) {
         return rc;
     }
-    rv = mcp_endpoint_post_config(pconf, ptemp, s);
+    rv = mcp_node_post_config(s);
+    if (rv == APR_SUCCESS) {
+        rv = mcp_endpoint_post_config(pconf, ptemp, s);
+    }
     if (rv == APR_SUCCESS) {
         rv = mcp_store_post_config(pconf, ptemp, s);
     }

@@ -1,10 +1,11 @@
 #include <string.h>
 #include "httpd.h"
 #include "apr_strings.h"
-#include "ap_provider.h"
 #include "http_log.h"
+#include "apr_hash.h"
 #include "mcp_private.h"
 #include "mcp_config.h"
+#include "mcp_provider.h"
 
 void *mcp_config_create_srv(apr_pool_t *p, server_rec *s)
 {
@@ -24,7 +25,7 @@ void *mcp_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
 
     sc->mode = add->mode ? add->mode : base->mode;
     sc->store_spec = add->store_spec ? add->store_spec : base->store_spec;
-    sc->provider = add->store_spec ? add->provider : base->provider;
+    sc->store_where = add->store_spec ? add->store_where : base->store_where;
     sc->ttl = add->ttl >= 0 ? add->ttl : base->ttl;
     sc->refresh_after = add->refresh_after >= 0 ? add->refresh_after
                                                 : base->refresh_after;
@@ -125,55 +126,24 @@ static const char *set_mode(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
-static const char *known_stores(apr_pool_t *p)
-{
-    apr_array_header_t *names = ap_list_provider_names(p, MCP_STORE_PROVIDER_GROUP,
-                                                       MCP_API_VERSION);
-    apr_array_header_t *ext = apr_array_make(p, 4, sizeof(const char *));
-    int i;
-
-    for (i = 0; names && i < names->nelts; i++) {
-        const char *n = APR_ARRAY_IDX(names, i, ap_list_provider_names_t).provider_name;
-        if (strcmp(n, "memory")) {
-            *(const char **)apr_array_push(ext) = apr_pstrcat(p, n, "://", NULL);
-        }
-    }
-    return ext->nelts ? apr_array_pstrcat(p, ext, ',') : "(none)";
-}
-
+/* The store's provider is found in check_config, once every module has
+ * registered its own: here only the form is checked. */
 static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
 {
     mcp_srv_conf_t *sc = srv_conf(cmd);
-    const mcp_store_provider_t *provider;
-    const char *sep = strstr(arg, "://"), *err;
-    void *probe = NULL;
-    char *scheme;
+    const char *sep = strstr(arg, "://");
 
     if (!sep || sep == arg) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a store address; "
                             "expected SCHEME://ADDRESS, e.g. "
-                            "redis://127.0.0.1:6379 (known schemes: %s)",
-                            cmd->cmd->name, arg, known_stores(cmd->temp_pool));
-    }
-    scheme = apr_pstrmemdup(cmd->temp_pool, arg, sep - arg);
-    ap_str_tolower(scheme);
-    provider = strcmp(scheme, "memory")
-               ? ap_lookup_provider(MCP_STORE_PROVIDER_GROUP, scheme,
-                                    MCP_API_VERSION)
-               : NULL;
-    if (!provider) {
-        return apr_psprintf(cmd->pool, "%s: unknown store '%s' in '%s' (known "
-                            "schemes: %s); a module providing it must be "
-                            "loaded first", cmd->cmd->name, scheme, arg,
-                            known_stores(cmd->temp_pool));
-    }
-    /* let the provider judge the address now, so `apachectl -t` does */
-    err = provider->create(&probe, arg, cmd->server, cmd->pool, cmd->temp_pool);
-    if (err) {
-        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+                            "redis://127.0.0.1:6379", cmd->cmd->name, arg);
     }
     sc->store_spec = arg;
-    sc->provider = provider;
+    sc->store_where = cmd->directive
+                      ? apr_psprintf(cmd->pool, "%s:%d",
+                                     cmd->directive->filename,
+                                     cmd->directive->line_num)
+                      : "command line";
     return NULL;
 }
 
@@ -362,9 +332,68 @@ const command_rec mcp_config_cmds[] = {
     { NULL }
 };
 
+/* "redis://,toy://": the schemes MCPSessionStore takes. */
+static const char *known_stores(apr_pool_t *p)
+{
+    apr_array_header_t *list, *ext = apr_array_make(p, 4, sizeof(const char *));
+    int i;
+
+    mcp_provider_list(p, NULL, MCP_STORE_PROVIDER_GROUP, &list);
+    for (i = 0; i < list->nelts; i++) {
+        const char *n = APR_ARRAY_IDX(list, i, mcp_provider_entry_t).name;
+        if (strcmp(n, "memory")) {
+            APR_ARRAY_PUSH(ext, const char *) = apr_pstrcat(p, n, "://", NULL);
+        }
+    }
+    return ext->nelts ? apr_array_pstrcat(p, ext, ',') : "(none)";
+}
+
+/* Find the provider of s's MCPSessionStore and let it judge the address
+ * (the instance is thrown away). A failure is logged once per message:
+ * virtual hosts inherit the main server's store. */
+static int resolve_store(apr_pool_t *ptemp, server_rec *s, mcp_srv_conf_t *sc,
+                         apr_hash_t *logged)
+{
+    const char *spec = sc->store_spec, *other = NULL, *err;
+    char *scheme = apr_pstrmemdup(ptemp, spec, strstr(spec, "://") - spec);
+    void *probe = NULL;
+
+    ap_str_tolower(scheme);
+    /* memory is MCPSessionStorageMode's, not an external store */
+    sc->provider = strcmp(scheme, "memory")
+                   ? mcp_provider_lookup(ptemp, MCP_STORE_PROVIDER_GROUP,
+                                         scheme, &sc->provider_minor, &other)
+                   : NULL;
+    if (!sc->provider) {
+        err = other
+              ? apr_psprintf(ptemp, MCPLOG(00104) "MCPSessionStore %s (%s): %s",
+                             spec, sc->store_where,
+                             mcp_provider_refusal(ptemp,
+                                                  MCP_STORE_PROVIDER_GROUP,
+                                                  scheme, other))
+              : apr_psprintf(ptemp, MCPLOG(00103) "MCPSessionStore: unknown "
+                             "store '%s' in '%s' (known schemes: %s); is the "
+                             "module providing it loaded? (%s)", scheme, spec,
+                             known_stores(ptemp), sc->store_where);
+    }
+    else if ((err = sc->provider->create(&probe, spec, s, ptemp, ptemp))) {
+        err = apr_psprintf(ptemp, MCPLOG(00105) "MCPSessionStore: %s (%s)",
+                           err, sc->store_where);
+    }
+    else {
+        return OK;
+    }
+    if (!apr_hash_get(logged, err, APR_HASH_KEY_STRING)) {
+        apr_hash_set(logged, err, APR_HASH_KEY_STRING, err);
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "%s", err);
+    }
+    return !OK;
+}
+
 int mcp_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s)
 {
+    apr_hash_t *logged = apr_hash_make(ptemp);
     int rv = OK;
 
     for (; s; s = s->next) {
@@ -385,6 +414,11 @@ int mcp_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                          "MCPSessionStorageMode is memory", sc->store_spec,
                          s->server_hostname ? s->server_hostname : "(default)",
                          (unsigned)s->port);
+        }
+        /* judged wherever it is set, used or not, as when the directive
+         * itself checked it */
+        if (sc->store_spec && resolve_store(ptemp, s, sc, logged) != OK) {
+            rv = !OK;
         }
     }
     return rv;

@@ -25,7 +25,10 @@ struct mcp_store_t;
 typedef struct mcp_srv_conf_t {
     mcp_mode_e mode;
     const char *store_spec;                 /* MCPSessionStore */
-    const mcp_store_provider_t *provider;   /* chosen by store_spec's scheme */
+    const char *store_where;                /* its file:line, for logs */
+    /* Set in check_config from store_spec's scheme (when it has one). */
+    const mcp_store_provider_t *provider;
+    int provider_minor;                     /* the API minor it was built for */
     apr_interval_time_t ttl;                /* -1: unset */
     apr_interval_time_t refresh_after;      /* -1: unset */
     apr_interval_time_t store_timeout;      /* -1: unset */
@@ -63,7 +66,10 @@ apr_interval_time_t mcp_config_handshake_ttl(const mcp_srv_conf_t *sc);
 apr_interval_time_t mcp_config_breaker(const mcp_srv_conf_t *sc);
 apr_off_t mcp_config_max_message(const mcp_dir_conf_t *dc);
 
-/* check_config: refuse half configurations (runs for `apachectl -t`). */
+/* check_config (runs for `apachectl -t` too): refuse half
+ * configurations, and resolve every MCPSessionStore to its provider, which
+ * judges the address (modules load in any order: all are registered by
+ * now). */
 int mcp_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s);
 

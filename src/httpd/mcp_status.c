@@ -7,6 +7,7 @@
 #include "mod_status.h"
 #include "mcp_private.h"
 #include "mcp_config.h"
+#include "mcp_node.h"
 #include "mcp_status.h"
 #include "mcp_store.h"
 
@@ -55,7 +56,7 @@ static void stores(request_rec *r, int flags)
 
 int mcp_status_hook(request_rec *r, int flags)
 {
-    mcp_stats_t *c = mcp_stats();
+    mcp_node_stats_t *c = mcp_node_stats();
     mcp_srv_conf_t *sc = ap_get_module_config(ap_server_conf->module_config,
                                               &mcp_session_module);
     struct { const char *name; apr_uint32_t value; } rows[] = {

@@ -8,8 +8,8 @@
 #include "http_config.h"
 #include "http_log.h"
 #include "ap_mpm.h"
-#include "ap_provider.h"
 #include "mcp_private.h"
+#include "mcp_provider.h"
 #include "mcp_store.h"
 
 #define OUTAGE_LOG_INTERVAL 30  /* seconds between repeated outage logs */
@@ -27,17 +27,25 @@ static mcp_store_t *store_make(apr_pool_t *pconf, apr_pool_t *ptemp,
                                int threads, apr_hash_t *shared,
                                apr_status_t *prv)
 {
-    mcp_store_t *st;
+    mcp_store_t *st = NULL;
     const char *spec, *err, *sig;
     apr_status_t rv = APR_SUCCESS;
 
     if (mcp_config_mode(sc) == MCP_MODE_EXTERNAL) {
-        spec = sc->store_spec;
+        spec = sc->store_spec;      /* resolved by mcp_config_check */
     }
     else {
         spec = "memory://";
-        sc->provider = ap_lookup_provider(MCP_STORE_PROVIDER_GROUP, "memory",
-                                          MCP_API_VERSION);
+        sc->provider = mcp_provider_lookup(ptemp, MCP_STORE_PROVIDER_GROUP,
+                                           "memory", &sc->provider_minor,
+                                           &err);
+    }
+    if (!sc->provider) {
+        /* a bug: check_config refuses what has no provider */
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MCPLOG(00347)
+                     "no session store provider for %s", spec);
+        rv = APR_EINIT;
+        goto leave;
     }
     /* Virtual hosts with the same settings share one instance (and so,
      * for Redis, one connection pool per child). */
@@ -53,6 +61,7 @@ static mcp_store_t *store_make(apr_pool_t *pconf, apr_pool_t *ptemp,
     }
     st = apr_pcalloc(pconf, sizeof(*st));
     st->provider = sc->provider;
+    st->provider_minor = sc->provider_minor;
     st->params.key_prefix = mcp_config_prefix(sc);
     st->params.ttl = mcp_config_ttl(sc);
     st->params.refresh_after = mcp_config_refresh_after(sc);
@@ -94,29 +103,14 @@ leave:
 apr_status_t mcp_store_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                                    server_rec *s)
 {
-    mcp_srv_conf_t *main_sc = ap_get_module_config(s->module_config,
-                                                   &mcp_session_module);
     apr_hash_t *shared = apr_hash_make(ptemp);
-    int threads = 1, memory_used = 0;
+    int threads = 1;
     apr_status_t rv;
     server_rec *vs;
 
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
     if (threads < 1) {
         threads = 1;
-    }
-    for (vs = s; vs; vs = vs->next) {
-        mcp_srv_conf_t *sc = ap_get_module_config(vs->module_config,
-                                                  &mcp_session_module);
-        if (mcp_config_mode(sc) == MCP_MODE_MEMORY) {
-            memory_used = 1;
-        }
-    }
-    rv = mcp_store_memory_segment(s, main_sc->capacity ? main_sc->capacity
-                                                    : MCP_DEFAULT_CAPACITY,
-                                  memory_used);
-    if (rv != APR_SUCCESS) {
-        return rv;
     }
     for (vs = s; vs; vs = vs->next) {
         mcp_srv_conf_t *sc = ap_get_module_config(vs->module_config,

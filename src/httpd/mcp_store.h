@@ -1,7 +1,6 @@
 /*
  * The session store as the handler sees it: one provider instance per
- * virtual host, chosen at startup, plus the counters shared by all
- * children (they live in the shared segment of the memory store).
+ * virtual host, chosen at startup.
  */
 #ifndef MCP_STORE_H
 #define MCP_STORE_H
@@ -11,12 +10,17 @@
 #include "apr_thread_mutex.h"
 #include "mcp_session_store.h"
 #include "mcp_config.h"
+/* the counters store results are counted in (MCP_STAT_INC) */
+#include "mcp_node.h"
 
 /* A store call in progress (on the caller's stack), see mcp_store_fetch. */
 typedef struct mcp_store_call_t mcp_store_call_t;
 
 typedef struct mcp_store_t {
     const mcp_store_provider_t *provider;
+    int provider_minor;             /* the API minor it was built for: a
+                                     * field a later minor added is read
+                                     * only when this is at least that */
     void *instance;
     mcp_store_params_t params;
     const char *description;        /* for logs and mod_status */
@@ -37,40 +41,16 @@ typedef struct mcp_store_t {
     apr_uint32_t refused;           /* calls it failed fast */
 } mcp_store_t;
 
-/* Counters for mod_status, shared by all children of this server and
- * kept across graceful restarts. */
-typedef struct mcp_stats_t {
-    volatile apr_uint32_t created;
-    volatile apr_uint32_t resumed;      /* served a session another node made */
-    volatile apr_uint32_t not_found;
-    volatile apr_uint32_t expired;
-    volatile apr_uint32_t deleted;
-    volatile apr_uint32_t store_errors;
-    volatile apr_uint32_t refused_full;
-    volatile apr_uint32_t requests;
-    volatile apr_uint32_t reclaimed;    /* memory: expired slots swept for reuse */
-    volatile apr_uint32_t evicted;      /* memory: pending sessions dropped
-                                         * for a new one when full */
-} mcp_stats_t;
-
-#define MCP_STAT_INC(f) apr_atomic_inc32(&mcp_stats()->f)
-
-mcp_stats_t *mcp_stats(void);
-
-/* Provider registration (register_hooks). */
+/* The providers built into this module (register_hooks). */
 void mcp_store_memory_register(apr_pool_t *p);
 void mcp_store_redis_register(apr_pool_t *p);
 
-/* The shared segment: counters, and the session table when any server
- * uses memory mode. Kept across restarts with ap_retained_data. */
-apr_status_t mcp_store_memory_segment(server_rec *s, int capacity,
-                                      int with_table);
-apr_size_t mcp_store_memory_max_record(void);
-/* Bytes of shared memory the table uses per session slot, and slots. */
+/* The memory store's table, for mod_status and logs: bytes of shared
+ * memory per session slot, slots, slots in use, and sessions in memory
+ * that have not completed their handshake (0 when there is no table). */
 apr_size_t mcp_store_memory_slot_bytes(void);
 int mcp_store_memory_capacity(void);
 int mcp_store_memory_used(void);
-/* Sessions in memory that have not completed their handshake. */
 int mcp_store_memory_pending(void);
 
 /* post_config: give every server_rec its store; child_init likewise. */
@@ -95,8 +75,5 @@ apr_status_t mcp_store_create(mcp_store_t *st, request_rec *r, const char *key,
 apr_status_t mcp_store_update(mcp_store_t *st, request_rec *r, const char *key,
                               const char *record, apr_size_t len);
 apr_status_t mcp_store_remove(mcp_store_t *st, request_rec *r, const char *key);
-
-/* This node's name, stored in records it creates. */
-const char *mcp_node_id(void);
 
 #endif

@@ -21,25 +21,41 @@
  * neither expire every session nor make them immortal. It is system-wide,
  * so it is the same in every child and across graceful restarts (which
  * keep the segment; a reboot does not).
+ *
+ * The segment is made or attached by the first init() of a configuration
+ * pass, with MCPSessionCapacity slots; every other instance of the pass
+ * uses it too, and a pass without any instance releases it.
+ *
+ * Messages between children (publish/wait) go through a ring of
+ * RING_SLOTS messages after the slots, numbered by a 64-bit sequence, under
+ * the same lock. A waiter sleeps on a futex word that every publish bumps:
+ * a futex holds nothing, so a waiter that dies leaves nothing behind (a
+ * process-shared condition variable could stay broken).
  */
 #include "httpd.h"
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#endif
 #include "apr_strings.h"
 #include "apr_shm.h"
 #include "apr_general.h"
 #include "http_config.h"
 #include "http_log.h"
-#include "ap_mpm.h"
 #include "mcp_private.h"
 #include "mod_mcp_session.h"
+#include "mcp_config.h"
+#include "mcp_node.h"
 #include "mcp_store.h"
 
 #define SEG_MAGIC        0x4d435053u    /* "MCPS" */
-#define SEG_LAYOUT       3u
+#define SEG_LAYOUT       4u
 #define SLOT_BYTES       1016
 #define RETAINED_KEY     "mod_mcp_session-shm"
 /* The incremental sweep: buckets visited per step (about as many slots:
@@ -52,6 +68,11 @@
 #define SWEEP_STEP       256u
 #define SWEEP_PAUSE      apr_time_from_msec(1)
 #define SWEEP_BURST      apr_time_from_msec(16)
+/* Messages between children: the last RING_SLOTS are kept (about 4 KB
+ * each); a waiter further behind gets APR_INCOMPLETE. */
+#define RING_SLOTS       128u
+/* Waiting without futexes: steps of at most this long. */
+#define POLL_STEP        apr_time_from_msec(10)
 
 typedef struct slot_t {
     unsigned char key[32];
@@ -81,9 +102,25 @@ typedef struct seg_header_t {
     apr_uint32_t sweep_cursor;      /* the next bucket the sweep visits */
     apr_uint32_t sweep_from;        /* creates sweep once used reaches it */
     apr_time_t sweep_due;           /* fruitless steps are paid up to here */
-    mcp_stats_t stats;
-    char node[64];
+    /* The message ring: messages ring_first + 1 .. ring_seq were
+     * published into it; the last RING_SLOTS of them are there. */
+    apr_uint64_t ring_first;        /* wall clock in us when it was made, so
+                                     * that a cursor of an older ring is
+                                     * below it */
+    apr_uint64_t ring_seq;          /* the latest message */
+    apr_uint32_t ring_wake;         /* futex word, bumped by every publish */
+    apr_uint32_t ring_waiters;      /* asleep on it (a dead one stays
+                                     * counted: it only costs a wake) */
 } seg_header_t;
+
+/* One message of the ring. */
+typedef struct ring_msg_t {
+    apr_uint64_t seq;               /* 0 while being written */
+    apr_uint32_t len;
+    apr_uint32_t channel_len;
+    char channel[MCP_STORE_CHANNEL_MAX];
+    char data[MCP_STORE_MAX_MESSAGE];
+} ring_msg_t;
 
 typedef struct retained_t {
     apr_shm_t *shm;
@@ -99,23 +136,9 @@ typedef struct memory_instance_t {
 static seg_header_t *seg;
 static apr_uint32_t *buckets;
 static slot_t *slots;
-/* Counters before the segment exists (configuration tests). */
-static mcp_stats_t fallback_stats;
-
-mcp_stats_t *mcp_stats(void)
-{
-    return seg ? &seg->stats : &fallback_stats;
-}
-
-const char *mcp_node_id(void)
-{
-    return seg ? seg->node : "unknown";
-}
-
-apr_size_t mcp_store_memory_max_record(void)
-{
-    return MEMORY_MAX_RECORD;
-}
+static ring_msg_t *ring;
+/* 1 once an instance of this configuration pass attached the segment */
+static int attached;
 
 apr_size_t mcp_store_memory_slot_bytes(void)
 {
@@ -155,7 +178,8 @@ static apr_size_t segment_size(apr_uint32_t capacity, apr_uint32_t nbuckets)
 {
     return APR_ALIGN_DEFAULT(sizeof(seg_header_t))
            + APR_ALIGN_DEFAULT(nbuckets * sizeof(apr_uint32_t))
-           + (apr_size_t)capacity * sizeof(slot_t);
+           + (apr_size_t)capacity * sizeof(slot_t)
+           + RING_SLOTS * sizeof(ring_msg_t);
 }
 
 static void attach(void *base)
@@ -165,6 +189,7 @@ static void attach(void *base)
                                + APR_ALIGN_DEFAULT(sizeof(seg_header_t)));
     slots = (slot_t *)((char *)buckets
                        + APR_ALIGN_DEFAULT(seg->nbuckets * sizeof(apr_uint32_t)));
+    ring = (ring_msg_t *)(slots + seg->capacity);
 }
 
 static apr_status_t format_segment(void *base, apr_uint32_t capacity,
@@ -172,8 +197,6 @@ static apr_status_t format_segment(void *base, apr_uint32_t capacity,
 {
     seg_header_t *h = base;
     pthread_mutexattr_t attr;
-    unsigned char rnd[4];
-    char host[48];
     apr_uint32_t i;
 
     memset(h, 0, sizeof(*h));
@@ -188,18 +211,15 @@ static apr_status_t format_segment(void *base, apr_uint32_t capacity,
         return APR_EGENERAL;
     }
     pthread_mutexattr_destroy(&attr);
-    if (gethostname(host, sizeof(host)) != 0) {
-        apr_cpystrn(host, "localhost", sizeof(host));
-    }
-    host[sizeof(host) - 1] = '\0';
-    apr_generate_random_bytes(rnd, sizeof(rnd));
-    apr_snprintf(h->node, sizeof(h->node), "%s/%02x%02x%02x%02x", host,
-                 rnd[0], rnd[1], rnd[2], rnd[3]);
+    h->ring_first = h->ring_seq = (apr_uint64_t)apr_time_now();
     attach(base);
     memset(buckets, 0, nbuckets * sizeof(apr_uint32_t));
     for (i = 0; i < capacity; i++) {
         slots[i].expires = 0;
         slots[i].next = (i + 1 < capacity) ? i + 2 : 0;
+    }
+    for (i = 0; i < RING_SLOTS; i++) {
+        ring[i].seq = 0;
     }
     h->free_head = capacity ? 1 : 0;
     /* nearly full: from there on creates sweep, so that expired slots are
@@ -208,11 +228,12 @@ static apr_status_t format_segment(void *base, apr_uint32_t capacity,
     return APR_SUCCESS;
 }
 
-apr_status_t mcp_store_memory_segment(server_rec *s, int capacity,
-                                      int with_table)
+/* Attach the table kept from the previous generation when it has the
+ * same layout and capacity, else make a new one (dropping the old). */
+static apr_status_t segment_attach(server_rec *s, apr_uint32_t cap)
 {
     retained_t *ret;
-    apr_uint32_t cap = with_table ? (apr_uint32_t)capacity : 0, nb = 1;
+    apr_uint32_t nb = 1;
     apr_size_t size;
     apr_status_t rv = APR_SUCCESS;
 
@@ -265,15 +286,48 @@ apr_status_t mcp_store_memory_segment(server_rec *s, int capacity,
                      "cannot create the process-shared session table lock");
         goto leave;
     }
-    if (cap) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MCPLOG(00305)
-                     "session table in shared memory: %u sessions, %"
-                     APR_SIZE_T_FMT " bytes (%" APR_SIZE_T_FMT " per session), "
-                     "node %s", cap, size, mcp_store_memory_slot_bytes(),
-                     seg->node);
-    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MCPLOG(00305)
+                 "session table in shared memory: %u sessions, %"
+                 APR_SIZE_T_FMT " bytes (%" APR_SIZE_T_FMT " per session, "
+                 "%" APR_SIZE_T_FMT " for the last %u messages between "
+                 "children), node %s", cap, size,
+                 mcp_store_memory_slot_bytes(),
+                 (apr_size_t)RING_SLOTS * sizeof(ring_msg_t), RING_SLOTS,
+                 mcp_node_id());
 leave:
     return rv;
+}
+
+/* The end of a configuration pass (pconf cleanup): the next pass attaches
+ * again. */
+static apr_status_t pass_end(void *unused)
+{
+    attached = 0;
+    return APR_SUCCESS;
+}
+
+/* post_config, after every store's init(): a pass in which no server keeps
+ * sessions in memory lets the table go. */
+static int memory_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    retained_t *ret = ap_retained_data_get(RETAINED_KEY);
+    seg_header_t *h;
+
+    if (attached || !ret || !ret->shm) {
+        return OK;
+    }
+    h = apr_shm_baseaddr_get(ret->shm);
+    if (h->magic == SEG_MAGIC && h->used) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, MCPLOG(00323)
+                     "no server keeps sessions in memory any more "
+                     "(MCPSessionStorageMode): the %u sessions held there "
+                     "are dropped", h->used);
+    }
+    apr_shm_destroy(ret->shm);
+    ret->shm = NULL;
+    seg = NULL;
+    return OK;
 }
 
 /* The pending list, least recently used first. Called locked. */
@@ -405,7 +459,7 @@ static apr_uint32_t *find(const unsigned char key[32], apr_time_t now)
         if (!memcmp(sl->key, key, 32)) {
             if (sl->expires <= now) {
                 slot_free(link, *link);
-                apr_atomic_inc32(&seg->stats.expired);
+                MCP_STAT_INC(expired);
                 return NULL;
             }
             return link;
@@ -439,8 +493,8 @@ static apr_uint32_t sweep_step(apr_time_t now)
     }
     seg->sweep_cursor = b;
     if (freed) {
-        apr_atomic_add32(&seg->stats.expired, freed);
-        apr_atomic_add32(&seg->stats.reclaimed, freed);
+        apr_atomic_add32(&mcp_node_stats()->expired, freed);
+        apr_atomic_add32(&mcp_node_stats()->reclaimed, freed);
     }
     return freed;
 }
@@ -470,11 +524,11 @@ static int drop_oldest_pending(apr_time_t now, char victim[9],
      * only freed */
     slot_free(*link ? link : &gone, idx);
     if (live) {
-        apr_atomic_inc32(&seg->stats.evicted);
+        MCP_STAT_INC(evicted);
     }
     else {
-        apr_atomic_inc32(&seg->stats.expired);
-        apr_atomic_inc32(&seg->stats.reclaimed);
+        MCP_STAT_INC(expired);
+        MCP_STAT_INC(reclaimed);
     }
     return live;
 }
@@ -491,13 +545,28 @@ static apr_status_t memory_init(void *instance, const mcp_store_params_t *params
                                 apr_pool_t *ptemp)
 {
     memory_instance_t *mi = instance;
+    /* MCPSessionCapacity is the main server's (GLOBAL_ONLY, and every
+     * virtual host's merged configuration carries it) */
+    mcp_srv_conf_t *sc = ap_get_module_config(s->module_config,
+                                              &mcp_session_module);
+    apr_status_t rv = APR_SUCCESS;
 
     mi->ttl = params->ttl;
     mi->handshake_ttl = params->handshake_ttl > 0
                         && params->handshake_ttl < params->ttl
                         ? params->handshake_ttl : params->ttl;
     mi->s = s;
-    return (seg && seg->capacity) ? APR_SUCCESS : APR_EINIT;
+    if (!attached) {
+        rv = segment_attach(s, (apr_uint32_t)(sc->capacity
+                                              ? sc->capacity
+                                              : MCP_DEFAULT_CAPACITY));
+        if (rv == APR_SUCCESS) {
+            attached = 1;
+            apr_pool_cleanup_register(pconf, NULL, pass_end,
+                                      apr_pool_cleanup_null);
+        }
+    }
+    return rv;
 }
 
 static apr_status_t memory_create_session(void *instance,
@@ -536,7 +605,7 @@ static apr_status_t memory_create_session(void *instance,
     }
     if (!seg->free_head) {
         rv = APR_ENOSPC;
-        goto unlock;
+        goto leave;
     }
     idx = seg->free_head;
     sl = &slots[idx - 1];
@@ -553,7 +622,7 @@ static apr_status_t memory_create_session(void *instance,
     pending_append(idx);
     seg->pending++;
     seg->used++;
-unlock:
+leave:
     unlock();
     /* logs outside the lock */
     if (evicted) {
@@ -609,15 +678,17 @@ static apr_status_t memory_fetch(void *instance, const mcp_store_ctx_t *c,
     return rv;
 }
 
-static apr_status_t memory_update(void *instance, const mcp_store_ctx_t *c,
-                                  const char *key, const char *record,
-                                  apr_size_t len)
+/* update(), and update_if() when expected is set: replace the record of
+ * a live session (only if it is still `expected`). */
+static apr_status_t replace(memory_instance_t *mi, const char *key,
+                            const char *expected, apr_size_t expected_len,
+                            const char *record, apr_size_t len)
 {
-    memory_instance_t *mi = instance;
     unsigned char k[32];
     apr_time_t now = mono_now();
     apr_uint32_t *link;
     apr_status_t rv;
+    slot_t *sl;
 
     if (len > MEMORY_MAX_RECORD) {
         return APR_EINVAL;
@@ -628,23 +699,48 @@ static apr_status_t memory_update(void *instance, const mcp_store_ctx_t *c,
     link = find(k, now);
     if (!link) {
         rv = APR_NOTFOUND;      /* deleted meanwhile: stays deleted */
+        goto leave;
     }
-    else {
-        slot_t *sl = &slots[*link - 1];
-        if (sl->pending) {
-            /* the handshake is done (notifications/initialized): a
-             * session for the whole TTL, never evicted */
-            pending_unlink(*link);
-            sl->pending = 0;
-            seg->pending--;
-        }
-        memcpy(sl->data, record, len);
-        sl->data[len] = '\0';
-        sl->len = (apr_uint16_t)len;
-        sl->expires = now + mi->ttl;
+    sl = &slots[*link - 1];
+    if (expected && (sl->len != expected_len
+                     || memcmp(sl->data, expected, expected_len))) {
+        rv = MCP_STORE_ECHANGED;
+        goto leave;
     }
+    if (sl->pending) {
+        /* the handshake is done (notifications/initialized): a session
+         * for the whole TTL, never evicted */
+        pending_unlink(*link);
+        sl->pending = 0;
+        seg->pending--;
+    }
+    memcpy(sl->data, record, len);
+    sl->data[len] = '\0';
+    sl->len = (apr_uint16_t)len;
+    sl->expires = now + mi->ttl;
+leave:
     unlock();
     return rv;
+}
+
+static apr_status_t memory_update(void *instance, const mcp_store_ctx_t *c,
+                                  const char *key, const char *record,
+                                  apr_size_t len)
+{
+    return replace(instance, key, NULL, 0, record, len);
+}
+
+static apr_status_t memory_update_if(void *instance, const mcp_store_ctx_t *c,
+                                     const char *key, const char *expected,
+                                     apr_size_t expected_len,
+                                     const char *record, apr_size_t len)
+{
+    if (!expected && expected_len) {
+        return APR_EINVAL;
+    }
+    /* NULL would mean "unconditional" to replace() */
+    return replace(instance, key, expected ? expected : "", expected_len,
+                   record, len);
 }
 
 static apr_status_t memory_remove(void *instance, const mcp_store_ctx_t *c,
@@ -664,6 +760,160 @@ static apr_status_t memory_remove(void *instance, const mcp_store_ctx_t *c,
     else {
         slot_free(link, *link);
     }
+    unlock();
+    return rv;
+}
+
+/* ------------------------------------------------------------------ */
+/* Messages between children                                           */
+
+#ifdef __linux__
+/* Sleep until *word is no longer `seen` (or a wake, a signal, the
+ * timeout). Not FUTEX_PRIVATE: the word is shared between processes. */
+static void ring_sleep(apr_uint32_t *word, apr_uint32_t seen,
+                       apr_interval_time_t t)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)(t / APR_USEC_PER_SEC);
+    ts.tv_nsec = (long)(t % APR_USEC_PER_SEC) * 1000;
+    syscall(SYS_futex, word, FUTEX_WAIT, seen, &ts, NULL, 0);
+}
+
+static void ring_wake(apr_uint32_t *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+#else
+/* No futex: poll. */
+static void ring_sleep(apr_uint32_t *word, apr_uint32_t seen,
+                       apr_interval_time_t t)
+{
+    apr_sleep(t < POLL_STEP ? t : POLL_STEP);
+}
+
+static void ring_wake(apr_uint32_t *word)
+{
+}
+#endif
+
+/* 1..MCP_STORE_CHANNEL_MAX bytes of visible ASCII; its length or 0. */
+static apr_size_t channel_ok(const char *channel)
+{
+    apr_size_t n = 0;
+
+    if (!channel) {
+        return 0;
+    }
+    for (; channel[n]; n++) {
+        if (n == MCP_STORE_CHANNEL_MAX || channel[n] <= ' '
+            || channel[n] > '~') {
+            return 0;
+        }
+    }
+    return n;
+}
+
+static apr_status_t memory_publish(void *instance, const mcp_store_ctx_t *c,
+                                   const char *channel, const char *msg,
+                                   apr_size_t len)
+{
+    apr_size_t clen = channel_ok(channel);
+    apr_uint32_t waiters;
+    apr_uint64_t seq;
+    apr_status_t rv;
+    ring_msg_t *m;
+
+    if (!clen || len > MCP_STORE_MAX_MESSAGE || (!msg && len)) {
+        return APR_EINVAL;
+    }
+    if ((rv = lock()) != APR_SUCCESS) {
+        return rv;
+    }
+    /* written before it is counted: a publisher that dies in between
+     * leaves a slot that waiters see as dropped (seq 0), nothing torn */
+    seq = seg->ring_seq + 1;
+    m = &ring[seq % RING_SLOTS];
+    m->seq = 0;
+    m->len = (apr_uint32_t)len;
+    m->channel_len = (apr_uint32_t)clen;
+    memcpy(m->channel, channel, clen);
+    if (len) {
+        memcpy(m->data, msg, len);
+    }
+    m->seq = seq;
+    seg->ring_seq = seq;
+    seg->ring_wake++;
+    waiters = seg->ring_waiters;
+    unlock();
+    if (waiters) {
+        ring_wake(&seg->ring_wake);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t memory_wait(void *instance, const mcp_store_ctx_t *c,
+                                const char *channel, apr_uint64_t *cursor,
+                                apr_interval_time_t timeout, char **msg,
+                                apr_size_t *len)
+{
+    apr_size_t clen = channel_ok(channel);
+    apr_time_t now = mono_now(), deadline;
+    apr_uint64_t from, seq;
+    apr_uint32_t seen;
+    apr_status_t rv;
+
+    if (!clen || !cursor) {
+        return APR_EINVAL;
+    }
+    deadline = timeout <= 0 ? now : timeout > APR_INT64_MAX - now
+               ? APR_INT64_MAX : now + timeout;
+    if ((rv = lock()) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!*cursor) {
+        *cursor = seg->ring_seq;        /* from now */
+    }
+    for (;;) {
+        /* the oldest message still in the ring is from + 1 */
+        from = seg->ring_seq - seg->ring_first > RING_SLOTS
+               ? seg->ring_seq - RING_SLOTS : seg->ring_first;
+        if (*cursor < from || *cursor > seg->ring_seq) {
+            /* wrapped past it, or a cursor of another ring (a table made
+             * anew at a restart): what it missed is gone */
+            *cursor = *cursor > seg->ring_seq ? seg->ring_seq : from;
+            rv = APR_INCOMPLETE;
+            goto leave;
+        }
+        for (seq = *cursor + 1; seq <= seg->ring_seq; seq++) {
+            ring_msg_t *m = &ring[seq % RING_SLOTS];
+
+            *cursor = seq;
+            if (m->seq != seq) {
+                rv = APR_INCOMPLETE;    /* its publisher died writing it */
+                goto leave;
+            }
+            if (m->channel_len == clen && !memcmp(m->channel, channel, clen)) {
+                *len = m->len;
+                *msg = apr_pstrmemdup(c->pool, m->data, m->len);
+                goto leave;
+            }
+        }
+        now = mono_now();
+        if (now >= deadline) {
+            rv = APR_TIMEUP;
+            goto leave;
+        }
+        seen = seg->ring_wake;
+        seg->ring_waiters++;
+        unlock();
+        ring_sleep(&seg->ring_wake, seen, deadline - now);
+        if ((rv = lock()) != APR_SUCCESS) {
+            return rv;
+        }
+        seg->ring_waiters--;
+    }
+leave:
     unlock();
     return rv;
 }
@@ -697,12 +947,14 @@ static const mcp_store_provider_t memory_provider = {
     memory_describe,
     memory_healthy,
     NULL,
-    NULL,
-    NULL,
-    NULL
+    memory_update_if,
+    memory_publish,
+    memory_wait
 };
 
 void mcp_store_memory_register(apr_pool_t *p)
 {
     mcp_register_store(p, &memory_provider);
+    /* after every other post_config, so after every store's init() */
+    ap_hook_post_config(memory_post_config, NULL, NULL, APR_HOOK_REALLY_LAST);
 }

@@ -1,0 +1,41 @@
+/*
+ * This node: its name, stored in the session records it creates, and the
+ * counters shown by mod_status, shared by all children of this server in
+ * a small shared segment of their own, kept across restarts whatever the
+ * storage mode.
+ */
+#ifndef MCP_NODE_H
+#define MCP_NODE_H
+
+#include "httpd.h"
+#include "apr_atomic.h"
+
+typedef struct mcp_node_stats_t {
+    volatile apr_uint32_t created;
+    volatile apr_uint32_t resumed;      /* served a session another node made */
+    volatile apr_uint32_t not_found;
+    volatile apr_uint32_t expired;
+    volatile apr_uint32_t deleted;
+    volatile apr_uint32_t store_errors;
+    volatile apr_uint32_t refused_full;
+    volatile apr_uint32_t requests;
+    volatile apr_uint32_t reclaimed;    /* memory: expired slots swept for reuse */
+    volatile apr_uint32_t evicted;      /* memory: pending sessions dropped
+                                         * for a new one when full */
+} mcp_node_stats_t;
+
+#define MCP_STAT_INC(f) apr_atomic_inc32(&mcp_node_stats()->f)
+
+/* The counters (a process-local set before post_config, e.g. in
+ * `apachectl -t`). */
+mcp_node_stats_t *mcp_node_stats(void);
+
+/* This node's name: "HOST/8 hex digits", made once and kept across
+ * restarts; "unknown" before post_config. */
+const char *mcp_node_id(void);
+
+/* post_config, on every pass and in every mode: attach the segment kept
+ * from the previous generation, or make it. */
+apr_status_t mcp_node_post_config(server_rec *s);
+
+#endif
