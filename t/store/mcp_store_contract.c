@@ -821,7 +821,10 @@ static void section_data(suite_t *S)
 /* ------------------------------------------------------------------ */
 /* Lifetimes                                                           */
 
-typedef enum { EV_SLIDE, EV_GONE, EV_ALIVE } ev_kind_t;
+/* a fetch that finds it alive (sliding it), a fetch that finds it gone,
+ * a fetch that finds it alive (not sliding it), an update that finds it
+ * gone and does not bring it back */
+typedef enum { EV_SLIDE, EV_GONE, EV_ALIVE, EV_GONE_UPDATE } ev_kind_t;
 
 typedef struct life_t {
     const char *what;
@@ -866,6 +869,21 @@ static void life_event(suite_t *S, apr_pool_t *p, ev_t *e)
         return;                 /* decided already */
     }
     start = apr_time_now();
+    if (e->kind == EV_GONE_UPDATE) {
+        rv = s_update(S, ctx_of(S, p), l->key, "{\"late\":1}", 10);
+        if (rv != APR_NOTFOUND) {
+            life_decide(l, MCP_CONTRACT_FAIL, apr_psprintf(S->pool,
+                "update %" APR_TIME_T_FMT " ms after its last use: %s, want "
+                "APR_NOTFOUND", apr_time_as_msec(start - l->touch),
+                status_name(p, rv)));
+            return;
+        }
+        why = fetch_not_gone(S, p, l->key, "the update");
+        if (why) {
+            life_decide(l, MCP_CONTRACT_FAIL, apr_pstrdup(S->pool, why));
+        }
+        return;
+    }
     rv = s_fetch(S, ctx_of(S, p), l->key, &rec, &len);
     end = apr_time_now();
     if (e->kind == EV_GONE) {
@@ -980,13 +998,16 @@ static void section_lifetimes(suite_t *S)
     static const char *const what[] = {
         "a session fetched every 0.35 ttl outlives its ttl",
         "a session left alone is gone after ttl (+ ttl/4)",
+        "update of a session that expired is APR_NOTFOUND and does not "
+        "revive it",
         "a session never updated lives on while fetched every 0.35 "
         "handshake_ttl",
         "a session never updated is gone after handshake_ttl (+ slack)",
         "the first update gives a session the full ttl",
         "the first update_if gives a session the full ttl"
     };
-    enum { SLIDING, LEFT, HS_SLIDING, HS_GONE, FIRST_UPDATE, FIRST_IF, N };
+    enum { SLIDING, LEFT, EXPIRED, HS_SLIDING, HS_GONE, FIRST_UPDATE, FIRST_IF,
+           N };
     apr_interval_time_t T = S->params->ttl, H = S->params->handshake_ttl;
     apr_interval_time_t slack = T / 4, hs_slack;
     life_t l[N];
@@ -1015,6 +1036,7 @@ static void section_lifetimes(suite_t *S)
 
     life_start(S, p, &l[SLIDING], what[SLIDING], "update", 100);
     life_start(S, p, &l[LEFT], what[LEFT], "update", 110);
+    life_start(S, p, &l[EXPIRED], what[EXPIRED], "update", 115);
     life_start(S, p, &l[HS_SLIDING], what[HS_SLIDING], NULL, 120);
     life_start(S, p, &l[HS_GONE], what[HS_GONE], "fetch", 130);
     life_start(S, p, &l[FIRST_UPDATE], what[FIRST_UPDATE], "update", 140);
@@ -1043,6 +1065,8 @@ static void section_lifetimes(suite_t *S)
                &l[SLIDING]);
     }
     add_ev(evs, &n, l[LEFT].touch + T + slack, EV_GONE, &l[LEFT]);
+    add_ev(evs, &n, l[EXPIRED].touch + T + slack, EV_GONE_UPDATE,
+           &l[EXPIRED]);
     l[HS_SLIDING].limit = H / 2;
     for (k = 1; k <= 4; k++) {                  /* the last one past H */
         add_ev(evs, &n, l[HS_SLIDING].touch + k * (H * 35 / 100), EV_SLIDE,
@@ -1540,7 +1564,8 @@ static void section_publish(suite_t *S)
         "is not missed",
         "messages on a channel arrive in publish order, then APR_TIMEUP",
         "channels do not see each other's messages",
-        "every wait sees every message (two cursors on one channel)",
+        "every wait sees every message (two cursors on one channel), each "
+        "its own copy",
         "a message of MCP_STORE_MAX_MESSAGE bytes of every byte value (NUL "
         "too) arrives intact",
         "a channel of MCP_STORE_CHANNEL_MAX visible ASCII characters works",
@@ -1670,12 +1695,17 @@ static void section_publish(suite_t *S)
         why = pub(S, p, ch, "for-both", 8);
     }
     if (!why) {
-        why = next_is(S, p, ch, &cur, "for-both", 8);
+        rv = s_wait(S, ctx_of(S, p), ch, &cur, TIMEUP_WAIT, &msg, &len);
+        why = differs(p, "wait", rv, msg, len, "for-both", 8);
+        if (!why) {
+            memset(msg, 'x', len);      /* the caller's copy, from c->pool */
+        }
     }
     if (!why) {
         why = next_is(S, p, ch, &cur2, "for-both", 8);
         if (why) {
-            why = apr_pstrcat(p, "the second cursor: ", why, NULL);
+            why = apr_pstrcat(p, "the second cursor, after the first one's "
+                              "copy was written to: ", why, NULL);
         }
     }
     verdict(S, what[6], why);
