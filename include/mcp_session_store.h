@@ -88,8 +88,9 @@ struct request_rec;
 #define MCP_STORE_KEY_LEN           64
 #define MCP_STORE_MAX_RECORD        (16 * 1024)
 /* publish/wait: channel names are 1..MCP_STORE_CHANNEL_MAX bytes of
- * visible ASCII; a provider with publish() takes messages of at least
- * MCP_STORE_MAX_MESSAGE bytes. */
+ * visible ASCII (0x21-0x7e); both calls answer APR_EINVAL at once for any
+ * other. A provider with publish() takes messages of at least
+ * MCP_STORE_MAX_MESSAGE bytes (any bytes, NUL included). */
 #define MCP_STORE_CHANNEL_MAX       128
 #define MCP_STORE_MAX_MESSAGE       4096
 
