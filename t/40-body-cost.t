@@ -153,7 +153,7 @@ sub check {
 }
 
 # A 4 MiB body may build 16 MiB of values (see MCP_RPC_COST_* in
-# src/mcp_rpc.h) and is held twice while it is read: 40 MiB is the bound.
+# src/core/mcp_rpc.h) and is held twice while it is read: 40 MiB is the bound.
 for my $s (@shapes) {
     my ($name, $body, $status, $code, $re) = @$s;
     cmp_ok length($body), '<=', $LIMIT, "$name: the body is within MCPMaxMessageSize";
