@@ -126,6 +126,30 @@ static const char *toy_create(void **instance, const char *spec,
     return NULL;
 }
 
+/* The sessions and messages are malloc'd (they come and go at any rate):
+ * freed with the instance's pool. */
+static apr_status_t toy_free(void *data)
+{
+    toy_t *t = data;
+    apr_hash_index_t *hi;
+    int i;
+
+    for (hi = apr_hash_first(NULL, t->sessions); hi; hi = apr_hash_next(hi)) {
+        toy_session_t *ts = apr_hash_this_val(hi);
+        free(ts->rec);
+        free(ts);
+    }
+    for (hi = apr_hash_first(NULL, t->channels); hi; hi = apr_hash_next(hi)) {
+        toy_channel_t *ch = apr_hash_this_val(hi);
+        for (i = 0; i < MCP_TOY_BACKLOG; i++) {
+            free(ch->msg[i]);
+        }
+        free(ch->name);
+        free(ch);
+    }
+    return APR_SUCCESS;
+}
+
 /* Every configuration pass has an instance of its own (create() ran
  * again): the tables and the lock live in its pool, not in a child's. */
 static apr_status_t toy_init(void *instance, const mcp_store_params_t *params,
@@ -141,6 +165,7 @@ static apr_status_t toy_init(void *instance, const mcp_store_params_t *params,
                        ? params->handshake_ttl : params->ttl;
     t->sessions = apr_hash_make(pconf);
     t->channels = apr_hash_make(pconf);
+    apr_pool_cleanup_register(pconf, t, toy_free, apr_pool_cleanup_null);
     rv = apr_thread_mutex_create(&t->lock, APR_THREAD_MUTEX_DEFAULT, pconf);
     if (rv == APR_SUCCESS) {
         rv = apr_thread_cond_create(&t->published, pconf);
