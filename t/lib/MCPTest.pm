@@ -707,6 +707,7 @@ sub skip_unless_node {
 #   json    1: application/json answers instead of the SDK's SSE
 #   name    label (reported by backend_session and stats)
 #   path    MCP path (default /mcp)
+#   tls     [cert.pem, key.pem]: serve HTTPS (->url is https://...)
 # Waits for its ready line (dies after 30 s). Stopped at END.
 #   ->url            the MCPBackend value (http://127.0.0.1:PORT/mcp or
 #                    unix:/path|http://localhost/mcp)
@@ -1319,7 +1320,8 @@ sub output   { MCPTest::read_from($_[0]{log_file}) }
 sub url {
     my $self = shift;
     return "unix:$self->{socket}|http://localhost$self->{path}" if $self->{socket};
-    return "http://127.0.0.1:$self->{port}$self->{path}";
+    my $scheme = $self->{tls} ? 'https' : 'http';
+    return "$scheme://127.0.0.1:$self->{port}$self->{path}";
 }
 
 # ->base -> http://127.0.0.1:PORT (TCP only): for a <Proxy> or BalancerMember
@@ -1331,7 +1333,8 @@ sub start {
     my @args = (MCPTest::node_dir() . '/backend.mjs', "--$self->{mode}", '--name', $self->{name},
                 '--path', $self->{path},
                 ($self->{socket} ? ('--socket', $self->{socket}) : ('--port', $self->{port})),
-                ($self->{json} ? ('--json') : ()));
+                ($self->{json} ? ('--json') : ()),
+                ($self->{tls} ? ('--tls-cert', $self->{tls}[0], '--tls-key', $self->{tls}[1]) : ()));
     my $offset = MCPTest::file_size($self->{log_file});
     my $pid = fork;
     croak "fork: $!" unless defined $pid;
@@ -1399,6 +1402,10 @@ sub _get {
         : IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{port},
                                 Proto => 'tcp', Timeout => 5);
     return undef unless $s;
+    if ($self->{tls}) {
+        require IO::Socket::SSL;
+        IO::Socket::SSL->start_SSL($s, SSL_verify_mode => 0, Timeout => 5) or return undef;
+    }
     my $text = '';
     my $ok = eval {
         local $SIG{ALRM} = sub { die "timeout\n" };

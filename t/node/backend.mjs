@@ -19,6 +19,7 @@
 //   --json       enableJsonResponse: answers are application/json instead of
 //                the SDK's default SSE stream (notifications then dropped)
 //   --name       a label reported by backend_session and /__stats
+//   --tls-cert F, --tls-key F  serve HTTPS (the side endpoint too)
 //
 // Tools: echo {text}; add {a, b} (String(a + b)); slow_notify {count,
 // interval_ms, kind: "log"|"progress"} sends `count` notifications (log
@@ -31,13 +32,20 @@
 // names); broadcast {text} sends a notifications/message that belongs to no
 // request (it goes to the session's GET stream, if one is open).
 //
+// An initialize whose clientInfo.name is "backend-refuse-400" gets 400 with a
+// JSON-RPC error (-32602 "Refused by the backend"); "backend-refuse-200" gets
+// 200 application/json with a JSON-RPC error (-32603): refusals without a
+// session.
+//
 // Side endpoint (same listener, never counted): GET /__stats answers
 // {"instance", "pid", "name", "mode", "total", "byMethod", "byStatus",
 //  "initialize", "initialized", "deletes", "gets", "sessions", "log": [...]};
 // each log entry is {n, t, method, path, rpc, init, sid, status, headers}
+// (and initParams, the params of an initialize)
 // (the last 2000 requests); /__stats?log=0 leaves the log out.
 // Prints "backend ready <mode> <url> pid=<pid> instance=<id>" once listening.
 import http from 'node:http';
+import https from 'node:https';
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod/v4';
@@ -45,7 +53,10 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 
-const opts = { mode: 'stateful', host: '127.0.0.1', port: null, socket: null, path: '/mcp', json: false, name: 'backend' };
+const opts = {
+  mode: 'stateful', host: '127.0.0.1', port: null, socket: null, path: '/mcp', json: false, name: 'backend',
+  tlsCert: null, tlsKey: null,
+};
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -57,6 +68,8 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--path') opts.path = argv[++i];
   else if (a === '--json') opts.json = true;
   else if (a === '--name') opts.name = argv[++i];
+  else if (a === '--tls-cert') opts.tlsCert = argv[++i];
+  else if (a === '--tls-key') opts.tlsKey = argv[++i];
   else {
     console.error(`backend: unknown argument ${a}`);
     process.exit(2);
@@ -94,6 +107,7 @@ function record(req, body) {
     n: stats.total, t: Date.now(), method: req.method, path: req.url, rpc: rpc.join(','),
     init, sid: req.headers['mcp-session-id'] ?? null, status: null, headers: { ...req.headers },
   };
+  if (init) entry.initParams = msgs.find((m) => isInitializeRequest(m)).params;
   log.push(entry);
   if (log.length > LOG_MAX) log.shift();
   return entry;
@@ -274,7 +288,7 @@ async function handleStateful(req, res, body) {
   return rpcError(res, 400, -32000, 'Bad Request: No valid session ID provided');
 }
 
-const httpServer = http.createServer(async (req, res) => {
+const handler = async (req, res) => {
   const url = new URL(req.url, 'http://localhost');
   if (url.pathname === '/__stats') {
     sendJson(res, 200, statsBody(url.searchParams.get('log') !== '0'));
@@ -299,6 +313,14 @@ const httpServer = http.createServer(async (req, res) => {
     if (url.pathname !== opts.path) {
       return rpcError(res, 404, -32000, `Not found: ${url.pathname}`);
     }
+    // an initialize the backend refuses, on demand (clientInfo.name)
+    const refuse = isInitializeRequest(body) ? body.params.clientInfo?.name : undefined;
+    if (refuse === 'backend-refuse-400') {
+      return sendJson(res, 400, { jsonrpc: '2.0', id: body.id, error: { code: -32602, message: 'Refused by the backend' } });
+    }
+    if (refuse === 'backend-refuse-200') {
+      return sendJson(res, 200, { jsonrpc: '2.0', id: body.id, error: { code: -32603, message: 'Backend cannot start a session' } });
+    }
     if (stateless) await handleStateless(req, res, body);
     else await handleStateful(req, res, body);
   } catch (e) {
@@ -310,13 +332,16 @@ const httpServer = http.createServer(async (req, res) => {
     if (!res.headersSent) rpcError(res, 500, -32603, 'Internal server error');
     else res.destroy();
   }
-});
+};
+const httpServer = opts.tlsCert
+  ? https.createServer({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) }, handler)
+  : http.createServer(handler);
 httpServer.keepAliveTimeout = 30000;
 
 function ready() {
   let where;
   if (opts.socket) where = `unix:${opts.socket}`;
-  else where = `http://${opts.host}:${httpServer.address().port}${opts.path}`;
+  else where = `${opts.tlsCert ? 'https' : 'http'}://${opts.host}:${httpServer.address().port}${opts.path}`;
   console.log(`backend ready ${opts.mode} ${where} pid=${process.pid} instance=${instance}`);
 }
 
