@@ -22,6 +22,8 @@
  *   src/core/mcp_json.h            its interface, parse limits
  *   src/core/mcp_sha256.c          SHA-256 (store keys)
  *   src/core/mcp_sha256.h          its interface
+ *   src/core/mcp_sse.c             a backend's answer: JSON, SSE reader
+ *   src/core/mcp_sse.h             its interface
  *   src/core/mcp_version.h         the module's name and version
  *
  *   src/httpd/: the httpd glue
