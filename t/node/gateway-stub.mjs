@@ -1,0 +1,174 @@
+// A minimal MCP backend for the gateway's own tests (t/60-gateway-core.t):
+// plain node:http, no SDK, so that every byte it sends is known. The
+// SDK-built backends are t/node/backend*.mjs.
+//
+//   node gateway-stub.mjs PORT [stateful|stateless] [json|sse] [SOCKET]
+//
+// MCP at /mcp (and any other path): initialize, notifications (202),
+// tools/call of
+//   echo {text}           the text back
+//   headers               what the request carried (session id, user
+//                         header, X-Forwarded-For, Cookie, protocol version)
+//   notify {count, ms}    count notifications ms apart, then the result (SSE)
+// GET with a session: an SSE stream with one notification, closed after
+// 300 ms. DELETE ends a session. Test controls (not MCP):
+//   GET  /stats           counts of what arrived, as JSON
+//   POST /forget          drop every session (as a restarted backend would)
+// With SOCKET it also listens on that unix socket.
+import http from 'node:http';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+
+const [port, mode = 'stateful', answer = 'json', socket] = process.argv.slice(2);
+const VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'];
+const sessions = new Map();
+const stats = { requests: 0, initialize: 0, posts: 0, gets: 0, deletes: 0,
+                notifications: 0, methods: {}, last: {} };
+
+function send(res, status, headers, body) {
+    res.writeHead(status, headers);
+    res.end(body);
+}
+
+function answerMessage(res, msg, headers) {
+    if (answer === 'sse') {
+        res.writeHead(200, { ...headers, 'Content-Type': 'text/event-stream',
+                             'Cache-Control': 'no-cache' });
+        res.write(`event: message\ndata: ${JSON.stringify(msg)}\n\n`);
+        res.end();
+    }
+    else {
+        send(res, 200, { ...headers, 'Content-Type': 'application/json' },
+             JSON.stringify(msg));
+    }
+}
+
+function handle(req, res, body) {
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname === '/stats') {
+        return send(res, 200, { 'Content-Type': 'application/json' },
+                    JSON.stringify(stats));
+    }
+    if (url.pathname === '/forget') {
+        sessions.clear();
+        return send(res, 200, {}, 'forgotten');
+    }
+    stats.requests++;
+    stats.last = { method: req.method, path: req.url,
+                   sid: req.headers['mcp-session-id'] ?? null,
+                   version: req.headers['mcp-protocol-version'] ?? null,
+                   user: req.headers['x-remote-user'] ?? null,
+                   cookie: req.headers['cookie'] ?? null,
+                   forwardedFor: req.headers['x-forwarded-for'] ?? null,
+                   contentLength: req.headers['content-length'] ?? null,
+                   accept: req.headers['accept'] ?? null };
+    const sid = req.headers['mcp-session-id'];
+    const known = mode === 'stateless' || (sid && sessions.has(sid));
+    if (req.method === 'DELETE') {
+        stats.deletes++;
+        if (mode === 'stateful' && sid && sessions.delete(sid)) {
+            return send(res, 200, {}, '');
+        }
+        return send(res, 404, { 'Content-Type': 'application/json' },
+                    '{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}');
+    }
+    if (req.method === 'GET') {
+        stats.gets++;
+        if (!known || mode === 'stateless') {
+            return send(res, mode === 'stateless' ? 405 : 404,
+                        { 'Content-Type': 'application/json' },
+                        '{"jsonrpc":"2.0","error":{"code":-32000,"message":"no"},"id":null}');
+        }
+        res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+        res.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"from the GET stream"}}\n\n');
+        setTimeout(() => res.end(), 300);
+        return;
+    }
+    stats.posts++;
+    let msg;
+    try { msg = JSON.parse(body); } catch (e) {
+        return send(res, 400, { 'Content-Type': 'application/json' },
+                    '{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"},"id":null}');
+    }
+    const msgs = Array.isArray(msg) ? msg : [msg];
+    for (const m of msgs) {
+        if (m.method) {
+            stats.methods[m.method] = (stats.methods[m.method] || 0) + 1;
+        }
+    }
+    if (msgs[0].method === 'initialize') {
+        stats.initialize++;
+        const asked = msgs[0].params?.protocolVersion;
+        const headers = {};
+        if (mode === 'stateful') {
+            const id = crypto.randomUUID();
+            sessions.set(id, { clientInfo: msgs[0].params?.clientInfo });
+            headers['Mcp-Session-Id'] = id;
+        }
+        return answerMessage(res, { jsonrpc: '2.0', id: msgs[0].id, result: {
+            protocolVersion: VERSIONS.includes(asked) ? asked : VERSIONS[0],
+            capabilities: { tools: {} },
+            serverInfo: { name: 'gateway-stub', version: '1' } } }, headers);
+    }
+    if (!known) {
+        return send(res, sid ? 404 : 400, { 'Content-Type': 'application/json' },
+                    '{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}');
+    }
+    const requests = msgs.filter((m) => m.method && m.id !== undefined);
+    if (!requests.length) {
+        stats.notifications += msgs.length;
+        return send(res, 202, {}, '');
+    }
+    const m = requests[0];
+    if (m.method === 'tools/call' && m.params?.name === 'notify') {
+        const count = m.params.arguments?.count ?? 3;
+        const ms = m.params.arguments?.ms ?? 300;
+        res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+        let i = 0;
+        const tick = () => {
+            if (i < count) {
+                res.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0',
+                    method: 'notifications/message',
+                    params: { level: 'info', data: `tick ${i}`, at: Date.now() } })}\n\n`);
+                i++;
+                setTimeout(tick, ms);
+            }
+            else {
+                res.end(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: m.id,
+                    result: { content: [{ type: 'text', text: `${count} ticks` }] } })}\n\n`);
+            }
+        };
+        tick();
+        return;
+    }
+    let result;
+    if (m.method === 'tools/call' && m.params?.name === 'echo') {
+        result = { content: [{ type: 'text', text: String(m.params.arguments?.text ?? '') }] };
+    }
+    else if (m.method === 'tools/call' && m.params?.name === 'headers') {
+        result = { content: [{ type: 'text', text: JSON.stringify(stats.last) }] };
+    }
+    else if (m.method === 'tools/list') {
+        result = { tools: [{ name: 'echo', inputSchema: { type: 'object' } }] };
+    }
+    else if (m.method === 'ping') {
+        result = {};
+    }
+    else {
+        return answerMessage(res, { jsonrpc: '2.0', id: m.id,
+                                    error: { code: -32601, message: 'Method not found' } }, {});
+    }
+    answerMessage(res, { jsonrpc: '2.0', id: m.id, result }, {});
+}
+
+function serve(req, res) {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
+}
+
+http.createServer(serve).listen(Number(port), '127.0.0.1');
+if (socket) {
+    try { fs.unlinkSync(socket); } catch (e) { /* none */ }
+    http.createServer(serve).listen(socket, () => fs.chmodSync(socket, 0o777));
+}
