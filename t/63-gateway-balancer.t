@@ -7,6 +7,8 @@
 #     process and id every time, no member ever answers 404); when that member
 #     is stopped, the next call succeeds through a replay on the other member,
 #     which then keeps the session; sessions of the other member are untouched.
+# The stateful pool names the sticky cookie the gateway sets for a route:
+# ProxySet stickysession=MCPBackendRoute.
 use strict;
 use warnings;
 
@@ -47,7 +49,7 @@ my $conf = <<"CONF";
 <Proxy "balancer://sf63">
     BalancerMember @{[ $sf[0]->base ]} route=c
     BalancerMember @{[ $sf[1]->base ]} route=d
-    ProxySet lbmethod=byrequests
+    ProxySet lbmethod=byrequests stickysession=MCPBackendRoute
 </Proxy>
 <Location /mcp-sf>
     SetHandler mcp-session
@@ -89,27 +91,36 @@ my $node = start_node(name => 'gw63', conf => $conf, location_conf => '    MCPBa
 my $u = $node->url('/mcp-sf');
 my @sessions;    # [ apache sid, instance, backend id ]
 my @init_before = map { $_->stats->{initialize} } @sf;
+my @initialized;
 for my $i (1 .. 6) {
-    my $sid = initialize($u);
-    my ($res, $bs) = backend_session($u, $sid);
+    my $res = mcp_post($u, init_message());
+    my $sid = $res->header('Mcp-Session-Id');
+    push @initialized, mcp_post($u, rpc('notifications/initialized', undef, undef),
+                                session_headers($sid))->code;
+    my ($r2, $bs) = backend_session($u, $sid);
     push @sessions, [ $sid, $bs->{instance} // 'none', $bs->{sessionId} // 'none' ];
 }
 ok !grep({ !is_session_id($_->[0]) } @sessions), 'stateful pool: 6 sessions';
+is_deeply \@initialized, [ (202) x 6 ], 'stateful pool: notifications/initialized accepted (202) in each';
 ok !grep({ $_->[2] !~ $UUID } @sessions), 'stateful pool: each has a backend session';
 my %held;
 $held{ $_->[1] }++ for @sessions;
 ok $held{ $sf[0]->instance } && $held{ $sf[1]->instance },
     'stateful pool: the initializes were spread over both members' or diag explain \%held;
 
+# two calls in a row per session: round robin alone would send the second
+# one to the other member
 my $sticky = 0;
-for my $round (1 .. 3) {
+for my $round (1 .. 2) {
     for my $s (@sessions) {
-        my ($res, $bs) = backend_session($u, $s->[0]);
-        $sticky++ if $res->code == 200 && ($bs->{instance} // '') eq $s->[1]
-                  && ($bs->{sessionId} // '') eq $s->[2];
+        for my $twice (1, 2) {
+            my ($res, $bs) = backend_session($u, $s->[0]);
+            $sticky++ if $res->code == 200 && ($bs->{instance} // '') eq $s->[1]
+                      && ($bs->{sessionId} // '') eq $s->[2];
+        }
     }
 }
-is $sticky, 18, 'stateful pool: every call of a session went back to its member and backend session';
+is $sticky, 24, 'stateful pool: every call of a session went back to its member and backend session';
 my @st = map { $_->stats } @sf;
 is $st[0]{initialize} + $st[1]{initialize} - $init_before[0] - $init_before[1], 6,
     'stateful pool: 6 initializes in all (no replay)';
@@ -141,10 +152,13 @@ is $kept->stats->{initialize} - $kept_init, scalar(@moved),
     '... through one replayed initialize each';
 my $after = 0;
 for my $s (@sessions) {
-    my ($res, $bs) = backend_session($u, $s->[0]);
-    $after++ if $res->code == 200 && ($bs->{instance} // '') eq $s->[1] && ($bs->{sessionId} // '') eq $s->[2];
+    for my $twice (1, 2) {
+        my ($res, $bs) = backend_session($u, $s->[0]);
+        $after++ if $res->code == 200 && ($bs->{instance} // '') eq $s->[1]
+                 && ($bs->{sessionId} // '') eq $s->[2];
+    }
 }
-is $after, scalar(@sessions), 'then every session stays on its (new) member and backend session';
+is $after, 2 * @sessions, 'then every session stays on its (new) member and backend session';
 is $kept->stats->{initialize} - $kept_init, scalar(@moved), '... without another initialize';
 
 done_testing();

@@ -910,7 +910,7 @@ sub pid            { MCPTest::read_pidfile($_[0]->pid_file) }
 # ->proxy_modules -> the proxy modules this node loads: $self->{proxy_modules}
 # when given, else what its MCPBackend lines need (mod_proxy and the
 # scheme's module; balancer:// adds the balancer, byrequests and shm slots;
-# https:// adds mod_ssl), else none.
+# https:// adds mod_ssl and its session cache), else none.
 sub proxy_modules {
     my $self = shift;
     return @{ $self->{proxy_modules} } if $self->{proxy_modules};
@@ -920,7 +920,7 @@ sub proxy_modules {
     my @m = ('proxy');
     for my $u (@urls) {
         push @m, 'proxy_http' if $u =~ m{^(?:https?://|unix:.*\|https?://)}i;
-        push @m, 'ssl' if $u =~ m{^https://|\|https://}i;
+        push @m, qw(ssl socache_shmcb) if $u =~ m{^https://|\|https://}i;
         push @m, 'proxy_fcgi' if $u =~ m{^fcgi://|\|fcgi://}i;
         push @m, qw(proxy_http proxy_balancer lbmethod_byrequests slotmem_shm)
             if $u =~ m{^balancer://}i;
