@@ -19,7 +19,7 @@ use Apache::Test qw(-withtestmore);
 use MCPTest;
 
 # A stopped member: mod_proxy cannot connect and puts it in error state.
-# expect-log: AH00957 AH01114 AH00959 AH01170 AH01102 AH01097
+# expect-log: AH00957 AH01114 AH00959
 
 skip_unless_node();
 
