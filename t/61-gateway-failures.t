@@ -214,4 +214,29 @@ for my $c (['/mcp', $sl, 'stateless'], ['/mcp-sf', $sf, 'stateful']) {
     is $t, 'z2', 'backend resumed: the same session works again';
 }
 
+# --- 4. what happened shows in mod_status and the debug log, per endpoint ------
+{
+    my $st = status_auto($node->url('/server-status')) || {};
+    my $count = sub {
+        my ($what, $path) = @_;
+        my @k = grep { /\Q$what\E/i && /\Q$path\E\)\s*$/ } keys %$st;
+        return @k == 1 ? $st->{ $k[0] } : undef;
+    };
+    my ($fwd, $rep, $fail) = map { $count->($_, '/mcp') } qw(forward replay fail);
+    ok +($fwd // 0) > 10, 'mod_status: requests forwarded to /mcp\'s backend (' . ($fwd // 'none') . ')'
+        or diag explain [ grep { /backend/i } sort keys %$st ];
+    ok +($fail // 0) >= 3, 'mod_status: /mcp\'s failures while its backend was down ('
+        . ($fail // 'none') . ')';
+    is $rep, 0, 'mod_status: no replay for a stateless backend';
+    my $rep_sf = $count->('replay', '/mcp-sf');
+    ok +($rep_sf // 0) >= 2, "mod_status: /mcp-sf's replays after its backend restarted ("
+        . ($rep_sf // 'none') . ')';
+    my $fail_json = $count->('fail', '/mcp-json');
+    ok +($fail_json // 0) >= 2, "mod_status: /mcp-json's timeouts counted as failures ("
+        . ($fail_json // 'none') . ')';
+    ok scalar(grep { /replay|re-initiali/i && m{/mcp-sf\b} && /\[mcp_session:debug\]/ }
+                   split /\n/, MCPTest::read_from($node->error_log_path)),
+        'the debug log says which endpoint replayed';
+}
+
 done_testing();
