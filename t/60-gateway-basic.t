@@ -329,7 +329,52 @@ ok $rc != 0 && $out =~ /MCPBackend/, 'httpd -t: an MCPBackend URL of no supporte
         'without MCPBackendUserHeader (off by default) no header names the user' or diag explain $h;
 }
 
-# --- 6. without MCPBackend nothing changes ---------------------------------------
+# --- 6. what the session keeps, large bodies, notifications, user binding -------
+{
+    # the version the backend negotiated is the session's: sent to the
+    # backend when the client leaves MCP-Protocol-Version out
+    my $u = $node->url('/mcp-sf');
+    my ($sid, $res) = initialize($u, protocolVersion => '2025-06-18');
+    is +(rpc_final($res) || {})->{result}{protocolVersion}, '2025-06-18',
+        'initialize 2025-06-18: the backend agreed';
+    my (undef, $m) = mcp_call($u, $sid, 'tools/call', { name => 'whoami', arguments => {} },
+                              'MCP-Protocol-Version' => undef);
+    is +(tool_json($m) || {})->{headers}{'mcp-protocol-version'}, '2025-06-18',
+        '... a request without MCP-Protocol-Version reaches the backend with the session\'s';
+
+    # bodies beyond what mod_proxy reads ahead (16 KiB) and far beyond
+    for my $c (['/mcp-json', 'stateful, JSON answers'], ['/mcp-unix', 'stateless, unix socket']) {
+        my ($path, $label) = @$c;
+        my $su = $node->url($path);
+        my $ssid = initialize($su);
+        for my $size (100_000, 1_000_000) {
+            my $text = join '', map { chr(0x41 + $_ % 26) } 1 .. $size;
+            my (undef, $em) = mcp_call($su, $ssid, 'tools/call', { name => 'echo', arguments => { text => $text } });
+            my $got = tool_json($em) // '';
+            ok $got eq $text, "$label: a $size-byte echo goes through whole"
+                or diag 'got ' . length($got) . ' bytes';
+        }
+        # a notification alone: 202 from the backend
+        my $r = mcp_post($su, rpc('notifications/cancelled', { requestId => 999, reason => 'test' }, undef),
+                         session_headers($ssid));
+        is $r->code, 202, "$label: a notification alone: 202";
+    }
+
+    # user binding is unchanged: bob gets 404 for alice's session, and it
+    # costs the backend nothing
+    $u = $node->url('/mcp-auth');
+    $sid = initialize($u, user => 'alice', password => 'alice-secret');
+    my $before = $sl->stats->{total};
+    check_error(mcp_post($u, rpc('tools/call', { name => 'echo', arguments => { text => 'x' } }),
+                         session_headers($sid), -user => 'bob', -password => 'bob-secret'),
+                404, -32001, qr/^Session not found$/, "/mcp-auth: bob with alice's session: 404");
+    is $sl->stats->{total} - $before, 0, "/mcp-auth: ... which never reached the backend";
+    my (undef, $am) = mcp_call($u, $sid, 'tools/call', { name => 'echo', arguments => { text => 'alice' } },
+                               -user => 'alice', -password => 'alice-secret');
+    is tool_json($am), 'alice', "/mcp-auth: alice's session still works";
+}
+
+# --- 7. without MCPBackend nothing changes ---------------------------------------
 {
     my $u = $node->url('/mcp-local');
     my $before = $sl->stats->{total};

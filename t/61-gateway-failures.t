@@ -72,11 +72,21 @@ my $sl = start_backend(mode => 'stateless', name => 'sl61');
 my $sf = start_backend(mode => 'stateful',  name => 'sf61');
 my $js = start_backend(mode => 'stateless', name => 'json61', json => 1);
 
+my $htpasswd = top_dir() . '/t/htpasswd';
 my $conf = <<"CONF";
 ProxyTimeout 3
 <Location /mcp-sf>
     SetHandler mcp-session
     MCPBackend @{[ $sf->url ]}
+</Location>
+<Location /mcp-sf-auth>
+    SetHandler mcp-session
+    MCPBackend @{[ $sf->url ]}
+    MCPBackendUserHeader X-MCP-User
+    AuthType Basic
+    AuthName mcp
+    AuthUserFile "$htpasswd"
+    Require valid-user
 </Location>
 <Location /mcp-json>
     SetHandler mcp-session
@@ -184,6 +194,33 @@ for my $c (['/mcp', $sl, 'stateless'], ['/mcp-sf', $sf, 'stateful']) {
     ok !@bad, "$label: the client got no error status (only the final 404 after DELETE)"
         or diag explain \@bad;
     note "$label: GET stream: " . join(' ', map { $_->{status} } grep { $_->{method} eq 'GET' } @{ $s->{wire} || [] });
+}
+
+# --- 2b. the replay repeats the client's own initialize, as its user -------------
+{
+    my $u = $node->url('/mcp-sf-auth');
+    my @alice = (-user => 'alice', -password => 'alice-secret');
+    my $params = { protocolVersion => '2025-06-18',
+                   capabilities => { roots => { listChanged => JSON::true() }, sampling => {} },
+                   clientInfo => { name => 'replay-check', version => '7.1', title => 'Replay check' } };
+    my $res = mcp_post($u, rpc('initialize', $params), @alice);
+    my $sid = $res->header('Mcp-Session-Id');
+    ok is_session_id($sid), 'alice: a session with capabilities and protocol 2025-06-18';
+    is mcp_post($u, rpc('notifications/initialized', undef, undef), session_headers($sid, '2025-06-18'),
+                @alice)->code, 202, '... initialized';
+    ok $sf->restart, 'stateful backend restarted';
+    my ($r2, $m) = mcp_call($u, $sid, 'tools/call', { name => 'whoami', arguments => {} },
+                            -version => '2025-06-18', @alice);
+    my $h = ref $m eq 'HASH' && ref $m->{result} eq 'HASH'
+          ? json_decode($m->{result}{content}[0]{text} // '') : undef;
+    is $h && $h->{headers}{'x-mcp-user'}, 'alice', 'after the replay: the call went through as alice';
+    my ($init) = grep { $_->{init} } @{ $sf->log || [] };
+    is_deeply $init && $init->{initParams}, $params,
+        "the replayed initialize carried the client's params: version, capabilities, clientInfo"
+        or diag explain $init && $init->{initParams};
+    is $init && $init->{headers}{'x-mcp-user'}, 'alice', '... and the user header';
+    is $init && $init->{headers}{'mcp-protocol-version'} // '2025-06-18', '2025-06-18',
+        '... and no other protocol version header';
 }
 
 # --- 3. backend hung, tool slower than ProxyTimeout ------------------------------
