@@ -51,8 +51,12 @@ my $node = start_node(name => 'gw64', location_conf => '    MCPBackend ' . $sl->
 # --- notifications stream through ------------------------------------------------
 for my $c (['/mcp', $sl, 'stateless'], ['/mcp-sf', $sf, 'stateful']) {
     my ($path, $be, $label) = @$c;
+    # each conversation ends with DELETE: a stateful backend then closes the
+    # SDK's GET stream, which holds an httpd worker until the backend ends it
+    # or ProxyTimeout passes (mod_proxy_http does not see the client leave an
+    # idle stream)
     my ($rc, $s, $err) = gw_client($node->url($path), 'connect', 'slow=4,800', 'slow=3,800,progress',
-                                   'slow=50,0');
+                                   'slow=50,0', 'delete');
     is $rc, 0, "$label: SDK client, three slow_notify calls" or diag "failures: @{ $s->{failures} || [] }\n$err";
     my ($log, $prog, $burst) = steps_named($s, 'slow');
     for my $r (['log messages', $log, 4], ['progress', $prog, 3]) {
@@ -86,7 +90,7 @@ for my $c (['/mcp', $sl, 'stateless'], ['/mcp-sf', $sf, 'stateful']) {
 
     my $before = $sf->stats;
     my ($rc, $s, $err) = gw_client($node->url('/mcp-sf'), 'connect', 'broadcast=over the GET stream',
-                                   'echo=after');
+                                   'echo=after', 'delete');
     is $rc, 0, 'stateful backend: SDK conversation' or diag "failures: @{ $s->{failures} || [] }\n$err";
     my ($get) = grep { $_->{method} eq 'GET' } @{ $s->{wire} || [] };
     is $get && $get->{status}, 200, "stateful backend: the SDK's GET stream is open (200)";
