@@ -10,6 +10,8 @@
 //   headers               what the request carried (session id, user
 //                         header, X-Forwarded-For, Cookie, protocol version)
 //   notify {count, ms}    count notifications ms apart, then the result (SSE)
+//   sleep {ms}            the result after ms (a slow tool)
+// An initialize whose clientInfo.name is "refuse-me" gets 400 and an error.
 // GET with a session: an SSE stream with one notification, closed after
 // 300 ms. DELETE ends a session. Test controls (not MCP):
 //   GET  /stats           counts of what arrived, as JSON
@@ -98,6 +100,11 @@ function handle(req, res, body) {
     }
     if (msgs[0].method === 'initialize') {
         stats.initialize++;
+        if (msgs[0].params?.clientInfo?.name === 'refuse-me') {
+            return send(res, 400, { 'Content-Type': 'application/json' },
+                        JSON.stringify({ jsonrpc: '2.0', id: msgs[0].id,
+                                         error: { code: -32602, message: 'refused by the backend' } }));
+        }
         const asked = msgs[0].params?.protocolVersion;
         const headers = {};
         if (mode === 'stateful') {
@@ -139,6 +146,12 @@ function handle(req, res, body) {
             }
         };
         tick();
+        return;
+    }
+    if (m.method === 'tools/call' && m.params?.name === 'sleep') {
+        setTimeout(() => answerMessage(res, { jsonrpc: '2.0', id: m.id, result: {
+            content: [{ type: 'text', text: 'slept' }] } }, {}),
+            m.params.arguments?.ms ?? 1000);
         return;
     }
     let result;
