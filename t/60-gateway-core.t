@@ -12,7 +12,7 @@
 # AH00898, AH01110, AH00959, AH01170) and the gateway says so (MCPS00601,
 # warn, and MCPS00603 when a replay fails).
 # expect-log: AH00957 AH01114 AH01102 AH00898 AH01110 AH00959 AH01170
-# expect-log: MCPS00601 MCPS00603 AH00940 AH01167
+# expect-log: MCPS00601 MCPS00603 AH00940 AH01167 AH01104
 use strict;
 use warnings;
 
@@ -253,6 +253,22 @@ is mcp_post($u, rpc('notifications/cancelled', { requestId => 1 }, undef),
     sleep 1.6;      # the stub answers the slow call meanwhile
     my (undef, $t) = echo($u, $sid, 'after the timeout');
     is $t, 'after the timeout', '... and the session works afterwards';
+}
+
+# a backend that closes the connection without answering, on a client
+# connection that was kept alive (mod_proxy alone would close the client's
+# connection without an answer, AH01104): 502, the connection and the
+# session stay usable
+{
+    my @ka = (-keepalive => 1);
+    my (undef, $t0) = echo($u, $sid, 'warm', @ka);
+    mcp_post("http://127.0.0.1:$bp/drop-next", '{}');
+    my $req = rpc('tools/call', { name => 'echo', arguments => { text => 'dropped' } });
+    gw_error(mcp_post($u, $req, session_headers($sid), @ka), 502, qr/^Bad Gateway/,
+             $req->{id}, 'the backend closed without answering (kept-alive client): 502');
+    is stats($bp)->{dropped}, 1, '... (the backend did drop it)';
+    my (undef, $t) = echo($u, $sid, 'after the drop', @ka);
+    is $t, 'after the drop', '... and the next request on the same connection works';
 }
 
 # a dead backend: 503 with Retry-After and the request's id; then back

@@ -16,6 +16,8 @@
 // 300 ms. DELETE ends a session. Test controls (not MCP):
 //   GET  /stats           counts of what arrived, as JSON
 //   POST /forget          drop every session (as a restarted backend would)
+//   POST /drop-next       close the connection of the next MCP request
+//                         without answering
 // With SOCKET it also listens on that unix socket.
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -24,6 +26,7 @@ import fs from 'node:fs';
 const [port, mode = 'stateful', answer = 'json', socket] = process.argv.slice(2);
 const VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'];
 const sessions = new Map();
+let dropNext = false;
 const stats = { requests: 0, initialize: 0, posts: 0, gets: 0, deletes: 0,
                 notifications: 0, methods: {}, last: {} };
 
@@ -54,6 +57,16 @@ function handle(req, res, body) {
     if (url.pathname === '/forget') {
         sessions.clear();
         return send(res, 200, {}, 'forgotten');
+    }
+    if (url.pathname === '/drop-next') {
+        dropNext = true;
+        return send(res, 200, {}, 'will drop');
+    }
+    if (dropNext) {
+        dropNext = false;
+        stats.dropped = (stats.dropped || 0) + 1;
+        req.socket.destroy();
+        return;
     }
     stats.requests++;
     stats.last = { method: req.method, path: req.url,
