@@ -733,7 +733,7 @@ int mcp_gateway_initialize(mcp_gateway_req_t *g)
      * backend is asked, so that one that cannot be kept costs no backend
      * session. */
     if ((rv = mcp_record_new(r->pool, &s)) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, MCPLOG(00607)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, MCPLOG(00610)
                       "no random bytes for a session id");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
