@@ -117,7 +117,8 @@ typedef struct sub_t {
         }                                                               \
     } while (0)
 
-/* Once per interval per process at `level`, else at debug. */
+/* Once per interval per process at `level`, else at debug. Into a
+ * variable first: ap_log_rerror is a macro that evaluates its level twice. */
 static int rate_limited(volatile apr_uint32_t *next, int level)
 {
     apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
@@ -212,7 +213,8 @@ static int gateway_fixups(request_rec *rr)
     }
     if ((user_header = mcp_config_user_header(g->dc))) {
         apr_table_unset(h, user_header);
-        if (g->r->user) {
+        /* (user_refused() answered 403 to a client whose name is not) */
+        if (g->r->user && user_sendable(g->r->user)) {
             apr_table_setn(h, user_header, g->r->user);
         }
     }
@@ -644,11 +646,13 @@ static int backend_failed(mcp_gateway_req_t *g, sub_t *sub, int rc,
                                                      sub->status)
                       : apr_psprintf(r->pool, "mod_proxy gave %d (see its "
                                      "error log line)", rc);
+    int level;
 
     GW_COUNT(g, failed);
-    ap_log_rerror(APLOG_MARK, rate_limited(&next_fail_log, APLOG_WARNING), 0, r,
-                  MCPLOG(00601) "backend %s of %s failed %s: %s; answered %d, "
-                  "%s%s (logged at most every %ds per process)",
+    level = rate_limited(&next_fail_log, APLOG_WARNING);
+    ap_log_rerror(APLOG_MARK, level, 0, r, MCPLOG(00601)
+                  "backend %s of %s failed %s: %s; answered %d, %s%s (logged "
+                  "at most every %ds per process)",
                   g->dc->backend, g->endpoint, what, why, status,
                   g->session ? "kept session " : "no session made",
                   g->session ? short_key(r, g->session) : "",
@@ -729,7 +733,7 @@ int mcp_gateway_initialize(mcp_gateway_req_t *g)
      * backend is asked, so that one that cannot be kept costs no backend
      * session. */
     if ((rv = mcp_record_new(r->pool, &s)) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, MCPLOG(00607)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, MCPLOG(00610)
                       "no random bytes for a session id");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -771,10 +775,10 @@ int mcp_gateway_initialize(mcp_gateway_req_t *g)
         return g->store_error(r, sub->store_rv);
     }
     if (sub->failed && sub->response) {
-        ap_log_rerror(APLOG_MARK, rate_limited(&next_fail_log, APLOG_WARNING),
-                      0, r, MCPLOG(00607) "backend %s answered initialize at "
-                      "%s unusably: %s", g->dc->backend, g->endpoint,
-                      sub->failed);
+        int level = rate_limited(&next_fail_log, APLOG_WARNING);
+        ap_log_rerror(APLOG_MARK, level, 0, r, MCPLOG(00607)
+                      "backend %s answered initialize at %s unusably: %s",
+                      g->dc->backend, g->endpoint, sub->failed);
     }
     g->session = NULL;
     return backend_failed(g, sub, rc, "on initialize");
@@ -796,6 +800,7 @@ static const char *replay(mcp_gateway_req_t *g)
     apr_status_t rv;
     sub_t *init, *note;
     char *rec;
+    int level;
 
     GW_COUNT(g, replayed);
     init = new_sub(g, SUB_CAPTURE, "POST", NULL, 0);
@@ -833,10 +838,11 @@ static const char *replay(mcp_gateway_req_t *g)
     }
     s->backend_id = init->new_id;
     s->backend_route = init->new_id ? init->new_route : NULL;
-    ap_log_rerror(APLOG_MARK, rate_limited(&next_replay_log, APLOG_INFO), 0, r,
-                  MCPLOG(00602) "session %s at %s: backend %s no longer knew "
-                  "its session (404%s%s): re-initialized it, %s%s%s (logged "
-                  "at most every %ds per process)", short_key(r, s),
+    level = rate_limited(&next_replay_log, APLOG_INFO);
+    ap_log_rerror(APLOG_MARK, level, 0, r, MCPLOG(00602)
+                  "session %s at %s: backend %s no longer knew its session "
+                  "(404%s%s): re-initialized it, %s%s%s (logged at most every "
+                  "%ds per process)", short_key(r, s),
                   g->endpoint, g->dc->backend, old ? ", route " : "",
                   old ? old : "", s->backend_id ? "stateful" : "now stateless",
                   s->backend_route ? ", route " : "",
@@ -892,11 +898,10 @@ int mcp_gateway_forward(mcp_gateway_req_t *g)
     if ((why = replay(g)) != NULL) {
         sub->failed = apr_pstrcat(r->pool, "re-initializing it after a 404 "
                                   "failed: ", why, NULL);
-        ap_log_rerror(APLOG_MARK, rate_limited(&next_replay_log,
-                                               APLOG_WARNING), 0, r,
-                      MCPLOG(00603) "session %s at %s: backend %s: %s",
-                      short_key(r, s), g->endpoint, g->dc->backend,
-                      sub->failed);
+        int level = rate_limited(&next_fail_log, APLOG_WARNING);
+        ap_log_rerror(APLOG_MARK, level, 0, r, MCPLOG(00603)
+                      "session %s at %s: backend %s: %s", short_key(r, s),
+                      g->endpoint, g->dc->backend, sub->failed);
         return backend_failed(g, sub, rc, apr_pstrcat(r->pool, "on ", what,
                                                      NULL));
     }

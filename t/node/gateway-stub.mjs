@@ -10,10 +10,14 @@
 //   headers               what the request carried (session id, user
 //                         header, X-Forwarded-For, Cookie, protocol version)
 //   notify {count, ms}    count notifications ms apart, then the result (SSE)
+//   sleep {ms}            the result after ms (a slow tool)
+// An initialize whose clientInfo.name is "refuse-me" gets 400 and an error.
 // GET with a session: an SSE stream with one notification, closed after
 // 300 ms. DELETE ends a session. Test controls (not MCP):
 //   GET  /stats           counts of what arrived, as JSON
 //   POST /forget          drop every session (as a restarted backend would)
+//   POST /drop-next       close the connection of the next MCP request
+//                         without answering
 // With SOCKET it also listens on that unix socket.
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -22,6 +26,7 @@ import fs from 'node:fs';
 const [port, mode = 'stateful', answer = 'json', socket] = process.argv.slice(2);
 const VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'];
 const sessions = new Map();
+let dropNext = false;
 const stats = { requests: 0, initialize: 0, posts: 0, gets: 0, deletes: 0,
                 notifications: 0, methods: {}, last: {} };
 
@@ -52,6 +57,16 @@ function handle(req, res, body) {
     if (url.pathname === '/forget') {
         sessions.clear();
         return send(res, 200, {}, 'forgotten');
+    }
+    if (url.pathname === '/drop-next') {
+        dropNext = true;
+        return send(res, 200, {}, 'will drop');
+    }
+    if (dropNext) {
+        dropNext = false;
+        stats.dropped = (stats.dropped || 0) + 1;
+        req.socket.destroy();
+        return;
     }
     stats.requests++;
     stats.last = { method: req.method, path: req.url,
@@ -98,6 +113,11 @@ function handle(req, res, body) {
     }
     if (msgs[0].method === 'initialize') {
         stats.initialize++;
+        if (msgs[0].params?.clientInfo?.name === 'refuse-me') {
+            return send(res, 400, { 'Content-Type': 'application/json' },
+                        JSON.stringify({ jsonrpc: '2.0', id: msgs[0].id,
+                                         error: { code: -32602, message: 'refused by the backend' } }));
+        }
         const asked = msgs[0].params?.protocolVersion;
         const headers = {};
         if (mode === 'stateful') {
@@ -139,6 +159,12 @@ function handle(req, res, body) {
             }
         };
         tick();
+        return;
+    }
+    if (m.method === 'tools/call' && m.params?.name === 'sleep') {
+        setTimeout(() => answerMessage(res, { jsonrpc: '2.0', id: m.id, result: {
+            content: [{ type: 'text', text: 'slept' }] } }, {}),
+            m.params.arguments?.ms ?? 1000);
         return;
     }
     let result;
