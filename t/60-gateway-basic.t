@@ -222,6 +222,8 @@ for my $c (['/mcp', $sl, 'stateless'], ['/mcp-sf', $sf, 'stateful']) {
     if ($be->mode eq 'stateful') {
         check_error(mcp_get($u, session_headers('C' x 43), Accept => 'text/event-stream'), 404, -32001,
                     undef, "$label: GET with an unknown session: 404");
+        check_error(mcp_get($u, Accept => 'text/event-stream'), 405, -32000,
+                    undef, "$label: GET without a session: 405");
     }
     else {
         check_error(mcp_get($u, @sh, Accept => 'text/event-stream'), 405, -32000,

@@ -27,8 +27,9 @@ use MCPTest;
 # mod_proxy reports the backend it cannot reach (refused: AH00957 AH01114;
 # timed out: AH01102 AH00898; a stream cut: AH01110).
 # expect-log: AH00957 AH01114 AH01102 AH00898 AH01110
-# The gateway says so too, at most every 30 s per process (MCPS00601).
-# expect-log: MCPS00601
+# The gateway says so too, at most every 30 s per process (MCPS00601), and
+# that a replay the backend refused failed (MCPS00603).
+# expect-log: MCPS00601 MCPS00603
 
 skip_unless_node();
 
@@ -223,6 +224,24 @@ for my $c (['/mcp', $sl, 'stateless'], ['/mcp-sf', $sf, 'stateful']) {
     is $init && $init->{headers}{'x-mcp-user'}, 'alice', '... and the user header';
     is $init && $init->{headers}{'mcp-protocol-version'} // '2025-06-18', '2025-06-18',
         '... and no other protocol version header';
+}
+
+# --- 2c. a replay the backend refuses: 502, the session stays --------------------
+{
+    my $u = $node->url('/mcp-sf');
+    my $sid = initialize($u);
+    my ($res, $t) = echo_call($u, $sid, 'before');
+    is $t, 'before', 'stateful: a session';
+    ok $sf->restart, 'stateful backend restarted';
+    $sf->refuse_init(1);
+    ($res) = echo_call($u, $sid, 'refused');
+    isnt $res->code, 404, 'the backend refuses the replayed initialize: not 404';
+    backend_error($res, '... 502 with a JSON-RPC error', statuses => [502]);
+    is $sf->stats->{initialize}, 1, '... after one replay attempt';
+    $sf->refuse_init(0);
+    ($res, $t) = echo_call($u, $sid, 'after');
+    is $t, 'after', 'the backend accepts initialize again: the same session works (replayed)';
+    is $sf->stats->{initialize}, 2, '... through a second replay';
 }
 
 # --- 3. backend hung, tool slower than ProxyTimeout ------------------------------

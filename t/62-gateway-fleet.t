@@ -17,6 +17,9 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use MCPTest;
 
+# Redis stopped on purpose: the failed store call of the initialize.
+# expect-log: MCPS00411
+
 skip_unless_node();
 skip_unless_redis();
 
@@ -115,6 +118,24 @@ my @steps = ('connect', 'list', 'echo=one', 'add=2,3', 'session', 'whoami', 'ech
         "raw: the backend's id is kept in the shared session record";
     ok !grep({ index($_, $sid) >= 0 } @keys, @vals), "raw: Redis never holds the client's session id";
     is mcp_delete($n2->url('/mcp-sf'), session_headers($sid))->code, 200, 'raw: DELETE on node 2';
+}
+
+# --- Redis down when a stateful backend has answered initialize -----------------
+{
+    my $before = $sf->stats;
+    $redis->stop;
+    my $res = mcp_post($n1->url('/mcp-sf'), init_message());
+    isnt $res->code, 404, 'Redis down: initialize is not 404';
+    is $res->code, 503, 'Redis down: initialize gets 503';
+    ok !defined $res->header('Mcp-Session-Id'), '... and no session';
+    my $after = $sf->stats;
+    is $after->{sessions}, $before->{sessions},
+        '... and leaves no orphaned session at the backend ('
+        . ($after->{initialize} - $before->{initialize}) . ' initialize, '
+        . ($after->{deletes} - $before->{deletes}) . ' DELETE)';
+    ok $redis->start, 'Redis back';
+    my $ok = wait_for(sub { is_session_id(scalar initialize($n1->url('/mcp-sf'))) }, 20, 0.5);
+    ok $ok, '... initialize works again';
 }
 
 for my $n ($n1, $n2) {

@@ -7,8 +7,10 @@
 #     process and id every time, no member ever answers 404); when that member
 #     is stopped, the next call succeeds through a replay on the other member,
 #     which then keeps the session; sessions of the other member are untouched.
-# The stateful pool names the sticky cookie the gateway sets for a route:
-# ProxySet stickysession=MCPBackendRoute.
+# The pools are configured as README says: members with a route, reused
+# connections closed before Node's 5 s keep-alive timeout (ttl=4), and for
+# the stateful pool the sticky cookie the gateway sets for a route
+# (ProxySet stickysession=MCPBackendRoute).
 use strict;
 use warnings;
 
@@ -42,13 +44,13 @@ my @sf = map { start_backend(mode => 'stateful',  name => "sf63$_") } qw(c d);
 
 my $conf = <<"CONF";
 <Proxy "balancer://sl63">
-    BalancerMember @{[ $sl[0]->base ]} route=a
-    BalancerMember @{[ $sl[1]->base ]} route=b
+    BalancerMember @{[ $sl[0]->base ]} route=a keepalive=On ttl=4
+    BalancerMember @{[ $sl[1]->base ]} route=b keepalive=On ttl=4
     ProxySet lbmethod=byrequests
 </Proxy>
 <Proxy "balancer://sf63">
-    BalancerMember @{[ $sf[0]->base ]} route=c
-    BalancerMember @{[ $sf[1]->base ]} route=d
+    BalancerMember @{[ $sf[0]->base ]} route=c keepalive=On ttl=4
+    BalancerMember @{[ $sf[1]->base ]} route=d keepalive=On ttl=4
     ProxySet lbmethod=byrequests stickysession=MCPBackendRoute
 </Proxy>
 <Location /mcp-sf>

@@ -718,6 +718,7 @@ sub skip_unless_node {
 #   ->restart        kill + start on the same port/socket (a new process
 #                    and instance: a stateful backend forgets its sessions)
 #   ->suspend/resume SIGSTOP/SIGCONT (connections accepted, never answered)
+#   ->refuse_init(1|0) every initialize refused (400 + JSON-RPC error) or not
 #   ->instance, ->pid, ->port, ->socket
 sub start_backend {
     my %o = @_;
@@ -1426,6 +1427,12 @@ sub _get {
 sub stats {
     my $self = shift;
     return MCPTest::json_decode($self->_get('/__stats?log=0'));
+}
+
+# ->refuse_init(1|0): the backend refuses every initialize (400) or not
+sub refuse_init {
+    my ($self, $on) = @_;
+    return MCPTest::json_decode($self->_get('/__control?refuse_init=' . ($on ? 1 : 0)));
 }
 
 sub log {

@@ -35,7 +35,8 @@
 // An initialize whose clientInfo.name is "backend-refuse-400" gets 400 with a
 // JSON-RPC error (-32602 "Refused by the backend"); "backend-refuse-200" gets
 // 200 application/json with a JSON-RPC error (-32603): refusals without a
-// session.
+// session. GET /__control?refuse_init=1 refuses every initialize that way
+// (until refuse_init=0).
 //
 // Side endpoint (same listener, never counted): GET /__stats answers
 // {"instance", "pid", "name", "mode", "total", "byMethod", "byStatus",
@@ -288,10 +289,17 @@ async function handleStateful(req, res, body) {
   return rpcError(res, 400, -32000, 'Bad Request: No valid session ID provided');
 }
 
+const control = { refuseInit: false };
+
 const handler = async (req, res) => {
   const url = new URL(req.url, 'http://localhost');
   if (url.pathname === '/__stats') {
     sendJson(res, 200, statsBody(url.searchParams.get('log') !== '0'));
+    return;
+  }
+  if (url.pathname === '/__control') {
+    if (url.searchParams.has('refuse_init')) control.refuseInit = url.searchParams.get('refuse_init') === '1';
+    sendJson(res, 200, control);
     return;
   }
   let body;
@@ -314,7 +322,8 @@ const handler = async (req, res) => {
       return rpcError(res, 404, -32000, `Not found: ${url.pathname}`);
     }
     // an initialize the backend refuses, on demand (clientInfo.name)
-    const refuse = isInitializeRequest(body) ? body.params.clientInfo?.name : undefined;
+    let refuse = isInitializeRequest(body) ? body.params.clientInfo?.name : undefined;
+    if (refuse !== undefined && control.refuseInit) refuse = 'backend-refuse-400';
     if (refuse === 'backend-refuse-400') {
       return sendJson(res, 400, { jsonrpc: '2.0', id: body.id, error: { code: -32602, message: 'Refused by the backend' } });
     }
@@ -336,7 +345,6 @@ const handler = async (req, res) => {
 const httpServer = opts.tlsCert
   ? https.createServer({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) }, handler)
   : http.createServer(handler);
-httpServer.keepAliveTimeout = 30000;
 
 function ready() {
   let where;
