@@ -19,9 +19,9 @@
 //                    (t: when the client got each notification, resolved: when
 //                    the result arrived, all Date.now() on this machine)
 //   sleep=MS         tools/call sleep
-//   broadcast=TEXT   tools/call broadcast, then wait up to 15 s for the
-//                    notification on the SDK's standalone GET stream ->
-//                    {arrived, t}
+//   broadcast=TEXT   wait (up to 15 s) until the SDK's standalone GET stream
+//                    answered 200, tools/call broadcast, then wait up to 15 s
+//                    for the notification on that stream -> {arrived, t}
 //   ping             -> {}
 //   pause=NAME       write DIR/NAME.ready, wait (at most 120 s) for DIR/NAME.go
 //   delete           terminateSession (DELETE) -> the HTTP status
@@ -183,6 +183,11 @@ async function runStep(step) {
       return { ...v, arrivals, resolved };
     }
     case 'broadcast': {
+      // the SDK opens its GET stream in the background after connect: the
+      // backend drops a notification for a stream not open yet
+      for (let i = 0; i < 150 && !wire.some((w) => w.method === 'GET' && w.status === 200); i++) {
+        await sleep(100);
+      }
       await call('broadcast', { text: arg });
       for (let i = 0; i < 150; i++) {
         const n = notifications.find((x) => x.params?.logger === 'broadcast' && x.params?.data?.text === arg);
