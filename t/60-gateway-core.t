@@ -93,6 +93,34 @@ sub gw_error {
         or diag $res->status_line . ' ' . substr($res->content // '', 0, 300);
 }
 
+# (what came before the body, arrival times of each SSE data line) of a
+# tools/call "notify" (3 notifications 400 ms apart, then the result), read
+# as it arrives
+sub stream_times {
+    my ($n, $sid) = @_;
+    my $body = json_encode(rpc('tools/call', { name => 'notify',
+                                               arguments => { count => 3, ms => 400 } }));
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $n->port,
+                                  Proto => 'tcp', Timeout => 10) or die "connect: $!";
+    print $s "POST /mcp HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+           . "Accept: application/json, text/event-stream\r\nMcp-Session-Id: $sid\r\n"
+           . "MCP-Protocol-Version: $LATEST\r\nContent-Length: " . length($body)
+           . "\r\n\r\n$body";
+    my ($t0, $buf, @at) = (time, '');
+    my $end = $t0 + 10;
+    while (time < $end) {
+        my $k = sysread $s, my $chunk, 65536;
+        last unless $k;
+        my $before = () = $buf =~ /^data: /mg;
+        $buf .= $chunk;
+        my $after = () = $buf =~ /^data: /mg;
+        push @at, time - $t0 for $before + 1 .. $after;
+    }
+    close $s;
+    my ($head) = split /\r\n\r\n/, $buf, 2;
+    return ($head // '', @at);
+}
+
 sub backend_counters {
     my ($node) = @_;
     my $s = status_auto($node->url('/server-status?auto')) || {};
@@ -190,26 +218,8 @@ is mcp_post($u, rpc('notifications/cancelled', { requestId => 1 }, undef),
 
 # SSE streams: the notifications arrive as the backend sends them
 {
-    my $body = json_encode(rpc('tools/call', { name => 'notify',
-                                               arguments => { count => 3, ms => 400 } }));
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $node->port,
-                                  Proto => 'tcp', Timeout => 10) or die "connect: $!";
-    print $s "POST /mcp HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-           . "Accept: application/json, text/event-stream\r\nMcp-Session-Id: $sid\r\n"
-           . "MCP-Protocol-Version: $LATEST\r\nContent-Length: " . length($body)
-           . "\r\n\r\n$body";
-    my ($t0, $buf, @at) = (time, '');
-    my $end = $t0 + 10;
-    while (time < $end) {
-        my $n = sysread $s, my $chunk, 65536;
-        last unless $n;
-        my $before = () = $buf =~ /^data: /mg;
-        $buf .= $chunk;
-        my $after = () = $buf =~ /^data: /mg;
-        push @at, time - $t0 for $before + 1 .. $after;
-    }
-    close $s;
-    ok $buf =~ m{^HTTP/1\.\d 200} && $buf =~ m{Content-Type: text/event-stream}i,
+    my ($head, @at) = stream_times($node, $sid);
+    ok $head =~ m{^HTTP/1\.\d 200} && $head =~ m{Content-Type: text/event-stream}i,
         'a streamed tool answer is text/event-stream';
     is scalar(@at), 4, '... three notifications and the result';
     ok @at == 4 && $at[3] - $at[0] > 0.9 && $at[1] - $at[0] > 0.25,
@@ -357,6 +367,35 @@ ok $res_c->code == 200 && is_session_id($sid_c), 'a unix: socket backend behind 
 my $saw_c = backend_saw($node_c->url, $sid_c, @alice, 'X-Remote-User' => 'mallory');
 is $saw_c->{user}, 'alice', 'MCPBackendUserHeader: the backend gets the authenticated user, '
                           . "not the client's own header";
+
+# --- a FastCGI backend (mod_proxy_fcgi, no flushpackets) ----------------------------------
+SKIP: {
+    skip 'mod_proxy_fcgi is not installed', 6 unless -e "$M/mod_proxy_fcgi.so";
+    my ($hp, $fp) = (free_port(), free_port());
+    {
+        local $ENV{STUB_FCGI_PORT} = $fp;
+        start_stub($hp, 'stateful', 'json');
+    }
+    wait_for(sub { MCPTest::port_open($fp) }, 5);
+    my $node_f = start_node(name => 't60-f', conf => $PROXY
+                                . "LoadModule proxy_fcgi_module $M/mod_proxy_fcgi.so\n",
+                            location_conf => "    MCPBackend fcgi://127.0.0.1:$fp/mcp\n");
+    my ($sid_f, $res_f) = initialize($node_f->url);
+    ok $res_f->code == 200 && is_session_id($sid_f), 'fcgi://: initialize makes a session'
+        or diag $res_f->status_line, $res_f->content;
+    my (undef, $tf) = echo($node_f->url, $sid_f, 'over fastcgi');
+    is $tf, 'over fastcgi', 'fcgi://: tools/call';
+    ok stats($hp)->{fcgi} >= 3, '... (the backend got them over FastCGI)';
+    my ($head, @at) = stream_times($node_f, $sid_f);
+    ok @at == 4 && $at[3] - $at[0] > 0.9 && $at[1] - $at[0] > 0.25,
+        sprintf('fcgi://: SSE events arrive as sent, without flushpackets (at %s s)',
+                join(', ', map { sprintf '%.2f', $_ } @at)) or diag $head;
+    forget($hp);
+    my $i0 = stats($hp)->{initialize};
+    (undef, $tf) = echo($node_f->url, $sid_f, 'replayed over fastcgi');
+    is $tf, 'replayed over fastcgi', 'fcgi://: the backend forgot the session: replayed';
+    is stats($hp)->{initialize}, $i0 + 1, '... with one more initialize';
+}
 
 # --- a balancer pool of two stateful members with sticky routes -------------------------
 my ($m1, $m2) = (free_port(), free_port());
