@@ -184,7 +184,7 @@ is $saw->{version}, $LATEST, '... MCP-Protocol-Version';
 is $saw->{forwardedFor}, '127.0.0.1', '... X-Forwarded-For';
 my ($r, $text) = echo($u, $sid, 'hello');
 is $text, 'hello', 'tools/call through the gateway';
-is $r->header('Mcp-Session-Id'), undef, "the backend's session id never reaches the client";
+is $r->header('Mcp-Session-Id'), $sid, "answers carry Apache's session id, never the backend's";
 
 # requests Apache refuses never reach the backend
 {

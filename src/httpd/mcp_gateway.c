@@ -300,8 +300,13 @@ static void commit(sub_t *sub)
     if (rr->content_type) {
         ap_set_content_type(r, apr_pstrdup(r->pool, rr->content_type));
     }
+    /* Apache's own id, as on its local answers: on initialize once the
+     * session exists, and on every answer in a session */
     if (sub->sid) {
         apr_table_setn(r->headers_out, "Mcp-Session-Id", sub->sid);
+    }
+    else if (sub->mode == SUB_PASS && sub->g->session) {
+        apr_table_setn(r->headers_out, "Mcp-Session-Id", sub->g->session->id);
     }
     sub->committed = 1;
 }
