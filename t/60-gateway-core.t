@@ -4,9 +4,10 @@
 # answering JSON (initialize, the backend's id kept from the client,
 # requests Apache refuses never reaching it, streamed SSE, GET, replay
 # after the backend forgot its sessions, DELETE, a large body, a slow and
-# a dead backend); a stateless backend answering SSE; the user header; a
-# unix socket; a balancer pool of two stateful members with sticky
-# routes, and the replay when a member goes away.
+# a dead backend, one closing without an answer); a stateless backend
+# answering SSE; the user header; a unix socket; FastCGI; two nodes sharing
+# Redis; a balancer pool of two stateful members with sticky routes, and
+# the replay when a member goes away.
 #
 # mod_proxy logs the backends it cannot reach (AH00957, AH01114, AH01102,
 # AH00898, AH01110, AH00959, AH01170) and the gateway says so (MCPS00601,
@@ -395,6 +396,31 @@ SKIP: {
     (undef, $tf) = echo($node_f->url, $sid_f, 'replayed over fastcgi');
     is $tf, 'replayed over fastcgi', 'fcgi://: the backend forgot the session: replayed';
     is stats($hp)->{initialize}, $i0 + 1, '... with one more initialize';
+}
+
+# --- two Apache nodes sharing Redis in front of one stateful backend ----------------------
+SKIP: {
+    skip 'redis-server is not installed', 6 unless have_redis();
+    my $rp = free_port();
+    start_stub($rp, 'stateful', 'sse');
+    my $loc = "    MCPBackend http://127.0.0.1:$rp/mcp\n";
+    my (undef, $na, $nb) = start_fleet(name => 't60-fleet', conf => $PROXY,
+                                       nodes => [ { location_conf => $loc },
+                                                  { location_conf => $loc } ]);
+    my ($sid_r) = initialize($na->url);
+    ok is_session_id($sid_r), 'fleet: initialize on node A';
+    my $id_a = backend_saw($na->url, $sid_r)->{sid};
+    my $id_b = backend_saw($nb->url, $sid_r)->{sid};
+    ok $id_a && $id_b && $id_a eq $id_b,
+        "fleet: node B sends the backend's id it finds in Redis";
+    forget($rp);
+    my (undef, $t) = echo($nb->url, $sid_r, 'replayed on B');
+    is $t, 'replayed on B', 'fleet: the backend forgot the session: node B replays it';
+    my $i = stats($rp)->{initialize};
+    my $id_new = backend_saw($na->url, $sid_r)->{sid};
+    ok $id_new && $id_new ne $id_a, "fleet: node A then sends the new backend id from Redis";
+    is stats($rp)->{initialize}, $i, '... without a replay of its own';
+    is mcp_delete($na->url, session_headers($sid_r))->code, 200, 'fleet: DELETE on node A';
 }
 
 # --- a balancer pool of two stateful members with sticky routes -------------------------
