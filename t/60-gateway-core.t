@@ -14,6 +14,8 @@
 # warn, and MCPS00603 when a replay fails).
 # expect-log: AH00957 AH01114 AH01102 AH00898 AH01110 AH00959 AH01170
 # expect-log: MCPS00601 MCPS00603 AH00940 AH01167 AH01104
+# The store full on purpose: MCPS00211.
+# expect-log: MCPS00211
 use strict;
 use warnings;
 
@@ -320,6 +322,24 @@ my $st_a = status_auto($node->url('/server-status?auto')) || {};
 ok defined $st_a->{'MCPBackendForwarded(127.0.0.1/mcp)'}
    && $st_a->{'MCPBackendForwarded(127.0.0.1/mcp)'} >= 10,
    'mod_status: MCPBackendForwarded per endpoint' or diag explain $st_a;
+
+# --- the store refuses the session the backend made: 503, the backend's is deleted --------
+{
+    my $fp = free_port();
+    start_stub($fp, 'stateful', 'json');
+    my $node_e = start_node(name => 't60-e', conf => $PROXY . "MCPSessionCapacity 1\n",
+                            location_conf => "    MCPBackend http://127.0.0.1:$fp/mcp\n");
+    my ($s1) = initialize($node_e->url);     # the one slot, handshake completed
+    ok is_session_id($s1), 'capacity 1: the first session';
+    my $d0 = stats($fp)->{deletes};
+    my $r6 = mcp_post($node_e->url, init_message());
+    is $r6->code, 503, 'the store is full when the backend has answered initialize: 503';
+    is $r6->header('Retry-After'), '30', '... with Retry-After';
+    ok !defined $r6->header('Mcp-Session-Id'), '... and no session id';
+    is stats($fp)->{deletes} - $d0, 1, "... and the backend's new session got a DELETE";
+    my (undef, $t6) = echo($node_e->url, $s1, 'still here');
+    is $t6, 'still here', '... the existing session is untouched';
+}
 
 # --- a stateless backend answering SSE -------------------------------------------------
 my $sp = free_port();
