@@ -1,4 +1,4 @@
-// A minimal MCP backend for the gateway's own tests (t/60-gateway-core.t):
+// A minimal MCP backend for the gateway's own tests (t/59-gateway-core.t):
 // plain node:http, no SDK, so that every byte it sends is known. The
 // SDK-built backends are t/node/backend*.mjs.
 //
