@@ -90,6 +90,7 @@ typedef struct sub_t {
     int response;                   /* the backend answered: status known */
     int status;
     int committed;                  /* status and headers are the client's */
+    int lone_eos;                   /* the first brigade was a lone EOS */
     int swallow;                    /* drop everything from now on */
     int missed;                     /* PASS: the 404 that was caught */
     const char *failed;             /* why the backend failed, or NULL */
@@ -269,29 +270,43 @@ static apr_status_t body_in(ap_filter_t *f, apr_bucket_brigade *bb,
 /* ------------------------------------------------------------------ */
 /* The answer                                                          */
 
+/* Copy the entries of a table, less the backend's session id. */
+static void copy_headers(apr_table_t *to, const apr_table_t *from)
+{
+    const apr_array_header_t *arr = apr_table_elts(from);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    int i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key && strcasecmp(e[i].key, "Mcp-Session-Id")) {
+            /* copies: the sub-request's pool goes first */
+            apr_table_add(to, e[i].key, e[i].val);
+        }
+    }
+}
+
 /* The backend's status and headers become the client's (less its session
- * id: the client has Apache's), before anything is passed on. */
+ * id: the client has Apache's), before anything is passed on. A CGI-style
+ * answer (mod_proxy_fcgi) has its headers in err_headers_out. */
 static void commit(sub_t *sub)
 {
     request_rec *r = sub->g->r, *rr = sub->rr;
-    const apr_array_header_t *arr = apr_table_elts(rr->headers_out);
-    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
-    int i;
 
     r->status = rr->status;
     r->status_line = NULL;
     apr_table_clear(r->headers_out);
-    for (i = 0; i < arr->nelts; i++) {
-        if (e[i].key && strcasecmp(e[i].key, "Mcp-Session-Id")) {
-            /* copies: the sub-request's pool goes first */
-            apr_table_add(r->headers_out, e[i].key, e[i].val);
-        }
-    }
+    copy_headers(r->headers_out, rr->headers_out);
+    copy_headers(r->headers_out, rr->err_headers_out);
     if (rr->content_type) {
         ap_set_content_type(r, apr_pstrdup(r->pool, rr->content_type));
     }
+    /* Apache's own id, as on its local answers: on initialize once the
+     * session exists, and on every answer in a session */
     if (sub->sid) {
         apr_table_setn(r->headers_out, "Mcp-Session-Id", sub->sid);
+    }
+    else if (sub->mode == SUB_PASS && sub->g->session) {
+        apr_table_setn(r->headers_out, "Mcp-Session-Id", sub->g->session->id);
     }
     sub->committed = 1;
 }
@@ -324,38 +339,21 @@ static int content_type_is(const char *ct, const char *type)
            && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-/* The first brigade: is it the backend's answer? Not when it is only the
- * EOS that closes a sub-request mod_proxy failed (no status line from the
- * backend: mod_proxy_http sets sent_bodyct as it starts an answer, fcgi
- * passes the headers first), nor when the backend broke before answering
- * (an error bucket before any data). */
-static int first_answer(sub_t *sub, request_rec *rr, apr_bucket_brigade *bb)
+/* The backend answered: its status, session id and member are known. */
+static void answered(sub_t *sub, request_rec *rr)
 {
     mcp_gateway_req_t *g = sub->g;
-    apr_bucket *e = APR_BRIGADE_FIRST(bb);
-    const char *ct;
+    const char *v;
 
-    if (e != APR_BRIGADE_SENTINEL(bb) && APR_BUCKET_IS_EOS(e)
-        && APR_BUCKET_NEXT(e) == APR_BRIGADE_SENTINEL(bb) && !rr->sent_bodyct) {
-        return 0;
-    }
-    for (; e != APR_BRIGADE_SENTINEL(bb); e = APR_BUCKET_NEXT(e)) {
-        if (AP_BUCKET_IS_ERROR(e) || AP_BUCKET_IS_EOC(e)) {
-            fail(sub, "the connection to the backend broke before it answered");
-            return 0;
-        }
-        if (!APR_BUCKET_IS_METADATA(e)) {
-            break;
-        }
-    }
     sub->response = 1;
     sub->status = rr->status;
-    if ((ct = apr_table_get(rr->headers_out, "Mcp-Session-Id"))) {
-        sub->new_id = apr_pstrdup(g->r->pool, ct);
+    if ((v = apr_table_get(rr->headers_out, "Mcp-Session-Id"))
+        || (v = apr_table_get(rr->err_headers_out, "Mcp-Session-Id"))) {
+        sub->new_id = apr_pstrdup(g->r->pool, v);
     }
     sub->new_route = valid_route(g->r->pool, apr_table_get(
                                      rr->subprocess_env, "BALANCER_WORKER_ROUTE"));
-    ct = rr->content_type;
+    v = rr->content_type;
     switch (sub->mode) {
     case SUB_PASS:
         if (sub->catch_404 && sub->status == HTTP_NOT_FOUND) {
@@ -367,21 +365,48 @@ static int first_answer(sub_t *sub, request_rec *rr, apr_bucket_brigade *bb)
         }
         break;
     case SUB_INIT:
-        sub->is_json = content_type_is(ct, "application/json");
-        sub->is_sse = content_type_is(ct, "text/event-stream");
+        sub->is_json = content_type_is(v, "application/json");
+        sub->is_sse = content_type_is(v, "text/event-stream");
         /* only a 2xx JSON or SSE answer can hold an InitializeResult */
         if (!ap_is_HTTP_SUCCESS(sub->status) || !(sub->is_json || sub->is_sse)) {
             commit(sub);
         }
         break;
     case SUB_CAPTURE:
-        sub->is_json = content_type_is(ct, "application/json");
-        sub->is_sse = content_type_is(ct, "text/event-stream");
+        sub->is_json = content_type_is(v, "application/json");
+        sub->is_sse = content_type_is(v, "text/event-stream");
         break;
     }
     if (sub->is_sse && sub->want) {
         sub->scan = mcp_sse_scanner_create(g->r->pool, sub->want, HOLD_MAX);
     }
+}
+
+/* The first brigade: is it the backend's answer? Not when the backend
+ * broke before answering (an error bucket before any data). A lone EOS
+ * is either the end of a sub-request mod_proxy failed (no status line
+ * from the backend) or a bodiless answer of mod_proxy_fcgi, which unlike
+ * mod_proxy_http does not set sent_bodyct as it starts an answer: which
+ * one, run_sub tells from the handler's status. */
+static int first_answer(sub_t *sub, request_rec *rr, apr_bucket_brigade *bb)
+{
+    apr_bucket *e = APR_BRIGADE_FIRST(bb);
+
+    if (e != APR_BRIGADE_SENTINEL(bb) && APR_BUCKET_IS_EOS(e)
+        && APR_BUCKET_NEXT(e) == APR_BRIGADE_SENTINEL(bb) && !rr->sent_bodyct) {
+        sub->lone_eos = 1;
+        return 0;
+    }
+    for (; e != APR_BRIGADE_SENTINEL(bb); e = APR_BUCKET_NEXT(e)) {
+        if (AP_BUCKET_IS_ERROR(e) || AP_BUCKET_IS_EOC(e)) {
+            fail(sub, "the connection to the backend broke before it answered");
+            return 0;
+        }
+        if (!APR_BUCKET_IS_METADATA(e)) {
+            break;
+        }
+    }
+    answered(sub, rr);
     return 1;
 }
 
@@ -601,6 +626,14 @@ static int run_sub(sub_t *sub)
         goto leave;
     }
     rc = ap_run_sub_req(rr);
+    if (sub->lone_eos && !sub->response && !sub->failed
+        && (rc == OK || rc == DONE)) {
+        /* mod_proxy succeeded: a bodiless answer (fcgi) */
+        answered(sub, rr);
+        if (sub->mode == SUB_INIT && !sub->committed) {
+            commit(sub);
+        }
+    }
 leave:
     ap_destroy_sub_req(rr);
     return rc;

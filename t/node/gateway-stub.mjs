@@ -1,4 +1,4 @@
-// A minimal MCP backend for the gateway's own tests (t/60-gateway-core.t):
+// A minimal MCP backend for the gateway's own tests (t/59-gateway-core.t):
 // plain node:http, no SDK, so that every byte it sends is known. The
 // SDK-built backends are t/node/backend*.mjs.
 //
@@ -18,8 +18,11 @@
 //   POST /forget          drop every session (as a restarted backend would)
 //   POST /drop-next       close the connection of the next MCP request
 //                         without answering
-// With SOCKET it also listens on that unix socket.
+// With SOCKET it also listens on that unix socket; with STUB_FCGI_PORT in
+// the environment it also speaks FastCGI (responder role) on that port, the
+// same MCP at any script path (for MCPBackend fcgi://).
 import http from 'node:http';
+import net from 'node:net';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 
@@ -194,6 +197,138 @@ function serve(req, res) {
 }
 
 http.createServer(serve).listen(Number(port), '127.0.0.1');
+
+// --- FastCGI -----------------------------------------------------------------
+// Records: version, type, request id (2), content length (2), padding, 0.
+const FCGI = { BEGIN: 1, END: 3, PARAMS: 4, STDIN: 5, STDOUT: 6 };
+
+function record(type, id, body) {
+    const out = [];
+    for (let off = 0; off < body.length || off === 0; off += 65535) {
+        const part = body.subarray(off, off + 65535);
+        const h = Buffer.alloc(8);
+        h.writeUInt8(1, 0);
+        h.writeUInt8(type, 1);
+        h.writeUInt16BE(id, 2);
+        h.writeUInt16BE(part.length, 4);
+        out.push(h, part);
+        if (!body.length) {
+            break;
+        }
+    }
+    return Buffer.concat(out);
+}
+
+function parsePairs(buf) {
+    const params = {};
+    let i = 0;
+    const len = () => {
+        let n = buf[i];
+        if (n & 0x80) {
+            n = buf.readUInt32BE(i) & 0x7fffffff;
+            i += 4;
+        }
+        else {
+            i += 1;
+        }
+        return n;
+    };
+    while (i < buf.length) {
+        const nl = len();
+        const vl = len();
+        params[buf.subarray(i, i + nl).toString()] = buf.subarray(i + nl, i + nl + vl).toString();
+        i += nl + vl;
+    }
+    return params;
+}
+
+// A response object enough for handle(): CGI headers, then STDOUT records.
+function fcgiResponse(sock, id, keep) {
+    let headed = false;
+    const head = (status, headers) => {
+        if (headed) {
+            return;
+        }
+        headed = true;
+        let h = `Status: ${status}\r\n`;
+        for (const [k, v] of Object.entries(headers || {})) {
+            h += `${k}: ${v}\r\n`;
+        }
+        sock.write(record(FCGI.STDOUT, id, Buffer.from(h + '\r\n')));
+    };
+    return {
+        writeHead: head,
+        write(chunk) {
+            head(200, {});
+            sock.write(record(FCGI.STDOUT, id, Buffer.from(chunk)));
+        },
+        end(chunk) {
+            head(200, {});
+            if (chunk && chunk.length) {
+                sock.write(record(FCGI.STDOUT, id, Buffer.from(chunk)));
+            }
+            sock.write(record(FCGI.STDOUT, id, Buffer.alloc(0)));
+            sock.write(record(FCGI.END, id, Buffer.alloc(8)));
+            if (!keep) {
+                sock.end();
+            }
+        },
+    };
+}
+
+function serveFcgi(sock) {
+    let buf = Buffer.alloc(0);
+    const reqs = new Map();
+    sock.on('data', (data) => {
+        buf = Buffer.concat([buf, data]);
+        while (buf.length >= 8) {
+            const type = buf[1], id = buf.readUInt16BE(2);
+            const clen = buf.readUInt16BE(4), plen = buf[6];
+            if (buf.length < 8 + clen + plen) {
+                break;
+            }
+            const body = buf.subarray(8, 8 + clen);
+            buf = buf.subarray(8 + clen + plen);
+            if (type === FCGI.BEGIN) {
+                reqs.set(id, { keep: !!(body[2] & 1), params: [], stdin: [] });
+            }
+            else if (type === FCGI.PARAMS && reqs.has(id)) {
+                reqs.get(id).params.push(body);
+            }
+            else if (type === FCGI.STDIN && reqs.has(id)) {
+                const r = reqs.get(id);
+                if (clen) {
+                    r.stdin.push(body);
+                    continue;
+                }
+                reqs.delete(id);
+                const p = parsePairs(Buffer.concat(r.params));
+                const headers = {};
+                for (const [k, v] of Object.entries(p)) {
+                    if (k.startsWith('HTTP_')) {
+                        headers[k.slice(5).toLowerCase().replace(/_/g, '-')] = v;
+                    }
+                }
+                if (p.CONTENT_TYPE) {
+                    headers['content-type'] = p.CONTENT_TYPE;
+                }
+                if (p.CONTENT_LENGTH) {
+                    headers['content-length'] = p.CONTENT_LENGTH;
+                }
+                const req = { method: p.REQUEST_METHOD, url: p.REQUEST_URI || '/mcp',
+                              headers, socket: sock };
+                stats.fcgi = (stats.fcgi || 0) + 1;
+                handle(req, fcgiResponse(sock, id, r.keep),
+                       Buffer.concat(r.stdin).toString('utf8'));
+            }
+        }
+    });
+    sock.on('error', () => {});
+}
+
+if (process.env.STUB_FCGI_PORT) {
+    net.createServer(serveFcgi).listen(Number(process.env.STUB_FCGI_PORT), '127.0.0.1');
+}
 if (socket) {
     try { fs.unlinkSync(socket); } catch (e) { /* none */ }
     http.createServer(serve).listen(socket, () => fs.chmodSync(socket, 0o777));

@@ -4,15 +4,18 @@
 # answering JSON (initialize, the backend's id kept from the client,
 # requests Apache refuses never reaching it, streamed SSE, GET, replay
 # after the backend forgot its sessions, DELETE, a large body, a slow and
-# a dead backend); a stateless backend answering SSE; the user header; a
-# unix socket; a balancer pool of two stateful members with sticky
-# routes, and the replay when a member goes away.
+# a dead backend, one closing without an answer); a stateless backend
+# answering SSE; the user header; a unix socket; FastCGI; two nodes sharing
+# Redis; a balancer pool of two stateful members with sticky routes, and
+# the replay when a member goes away.
 #
 # mod_proxy logs the backends it cannot reach (AH00957, AH01114, AH01102,
 # AH00898, AH01110, AH00959, AH01170) and the gateway says so (MCPS00601,
 # warn, and MCPS00603 when a replay fails).
 # expect-log: AH00957 AH01114 AH01102 AH00898 AH01110 AH00959 AH01170
 # expect-log: MCPS00601 MCPS00603 AH00940 AH01167 AH01104
+# The store full on purpose: MCPS00211.
+# expect-log: MCPS00211
 use strict;
 use warnings;
 
@@ -93,6 +96,34 @@ sub gw_error {
         or diag $res->status_line . ' ' . substr($res->content // '', 0, 300);
 }
 
+# (what came before the body, arrival times of each SSE data line) of a
+# tools/call "notify" (3 notifications 400 ms apart, then the result), read
+# as it arrives
+sub stream_times {
+    my ($n, $sid) = @_;
+    my $body = json_encode(rpc('tools/call', { name => 'notify',
+                                               arguments => { count => 3, ms => 400 } }));
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $n->port,
+                                  Proto => 'tcp', Timeout => 10) or die "connect: $!";
+    print $s "POST /mcp HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+           . "Accept: application/json, text/event-stream\r\nMcp-Session-Id: $sid\r\n"
+           . "MCP-Protocol-Version: $LATEST\r\nContent-Length: " . length($body)
+           . "\r\n\r\n$body";
+    my ($t0, $buf, @at) = (time, '');
+    my $end = $t0 + 10;
+    while (time < $end) {
+        my $k = sysread $s, my $chunk, 65536;
+        last unless $k;
+        my $before = () = $buf =~ /^data: /mg;
+        $buf .= $chunk;
+        my $after = () = $buf =~ /^data: /mg;
+        push @at, time - $t0 for $before + 1 .. $after;
+    }
+    close $s;
+    my ($head) = split /\r\n\r\n/, $buf, 2;
+    return ($head // '', @at);
+}
+
 sub backend_counters {
     my ($node) = @_;
     my $s = status_auto($node->url('/server-status?auto')) || {};
@@ -102,7 +133,7 @@ sub backend_counters {
 # `httpd -t` of a node with $conf at server level and $loc in the location
 sub config_test {
     my ($conf, $loc) = @_;
-    my $node = start_node(name => 't60-t', conf => $conf, location_conf => $loc,
+    my $node = start_node(name => 't59-t', conf => $conf, location_conf => $loc,
                           start => 0);
     my $out = `@{[ MCPTest::Node::httpd_binary() ]} -d @{[ $node->dir ]} -f @{[ $node->conf_file ]} -t 2>&1`;
     return ($? >> 8, $out);
@@ -140,7 +171,7 @@ sub config_test {
 # --- a stateful backend answering JSON ----------------------------------------------
 my $bp = free_port();
 start_stub($bp, 'stateful', 'json');
-my $node = start_node(name => 't60-a', conf => $PROXY . "ProxyTimeout 2\n",
+my $node = start_node(name => 't59-a', conf => $PROXY . "ProxyTimeout 2\n",
                       location_conf => "    MCPBackend http://127.0.0.1:$bp/mcp\n");
 my $u = $node->url;
 
@@ -156,7 +187,7 @@ is $saw->{version}, $LATEST, '... MCP-Protocol-Version';
 is $saw->{forwardedFor}, '127.0.0.1', '... X-Forwarded-For';
 my ($r, $text) = echo($u, $sid, 'hello');
 is $text, 'hello', 'tools/call through the gateway';
-is $r->header('Mcp-Session-Id'), undef, "the backend's session id never reaches the client";
+is $r->header('Mcp-Session-Id'), $sid, "answers carry Apache's session id, never the backend's";
 
 # requests Apache refuses never reach the backend
 {
@@ -190,26 +221,8 @@ is mcp_post($u, rpc('notifications/cancelled', { requestId => 1 }, undef),
 
 # SSE streams: the notifications arrive as the backend sends them
 {
-    my $body = json_encode(rpc('tools/call', { name => 'notify',
-                                               arguments => { count => 3, ms => 400 } }));
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $node->port,
-                                  Proto => 'tcp', Timeout => 10) or die "connect: $!";
-    print $s "POST /mcp HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-           . "Accept: application/json, text/event-stream\r\nMcp-Session-Id: $sid\r\n"
-           . "MCP-Protocol-Version: $LATEST\r\nContent-Length: " . length($body)
-           . "\r\n\r\n$body";
-    my ($t0, $buf, @at) = (time, '');
-    my $end = $t0 + 10;
-    while (time < $end) {
-        my $n = sysread $s, my $chunk, 65536;
-        last unless $n;
-        my $before = () = $buf =~ /^data: /mg;
-        $buf .= $chunk;
-        my $after = () = $buf =~ /^data: /mg;
-        push @at, time - $t0 for $before + 1 .. $after;
-    }
-    close $s;
-    ok $buf =~ m{^HTTP/1\.\d 200} && $buf =~ m{Content-Type: text/event-stream}i,
+    my ($head, @at) = stream_times($node, $sid);
+    ok $head =~ m{^HTTP/1\.\d 200} && $head =~ m{Content-Type: text/event-stream}i,
         'a streamed tool answer is text/event-stream';
     is scalar(@at), 4, '... three notifications and the result';
     ok @at == 4 && $at[3] - $at[0] > 0.9 && $at[1] - $at[0] > 0.25,
@@ -310,10 +323,28 @@ ok defined $st_a->{'MCPBackendForwarded(127.0.0.1/mcp)'}
    && $st_a->{'MCPBackendForwarded(127.0.0.1/mcp)'} >= 10,
    'mod_status: MCPBackendForwarded per endpoint' or diag explain $st_a;
 
+# --- the store refuses the session the backend made: 503, the backend's is deleted --------
+{
+    my $fp = free_port();
+    start_stub($fp, 'stateful', 'json');
+    my $node_e = start_node(name => 't59-e', conf => $PROXY . "MCPSessionCapacity 1\n",
+                            location_conf => "    MCPBackend http://127.0.0.1:$fp/mcp\n");
+    my ($s1) = initialize($node_e->url);     # the one slot, handshake completed
+    ok is_session_id($s1), 'capacity 1: the first session';
+    my $d0 = stats($fp)->{deletes};
+    my $r6 = mcp_post($node_e->url, init_message());
+    is $r6->code, 503, 'the store is full when the backend has answered initialize: 503';
+    is $r6->header('Retry-After'), '30', '... with Retry-After';
+    ok !defined $r6->header('Mcp-Session-Id'), '... and no session id';
+    is stats($fp)->{deletes} - $d0, 1, "... and the backend's new session got a DELETE";
+    my (undef, $t6) = echo($node_e->url, $s1, 'still here');
+    is $t6, 'still here', '... the existing session is untouched';
+}
+
 # --- a stateless backend answering SSE -------------------------------------------------
 my $sp = free_port();
 start_stub($sp, 'stateless', 'sse');
-my $node_b = start_node(name => 't60-b', conf => $PROXY,
+my $node_b = start_node(name => 't59-b', conf => $PROXY,
                         location_conf => "    MCPBackend http://127.0.0.1:$sp/mcp\n"
                                        . "    MCPBackendUserHeader X-Remote-User\n");
 my $ub = $node_b->url;
@@ -344,7 +375,7 @@ my $up = free_port();
 start_stub($up, 'stateful', 'json', $sock);
 wait_for(sub { -S $sock }, 5);
 my $htpasswd = top_dir() . '/t/htpasswd';
-my $node_c = start_node(name => 't60-c', conf => $PROXY,
+my $node_c = start_node(name => 't59-c', conf => $PROXY,
                         location_conf => "    MCPBackend \"unix:$sock|http://localhost/mcp\"\n"
                                        . "    MCPBackendUserHeader X-Remote-User\n"
                                        . "    AuthType Basic\n    AuthName mcp\n"
@@ -358,11 +389,65 @@ my $saw_c = backend_saw($node_c->url, $sid_c, @alice, 'X-Remote-User' => 'mallor
 is $saw_c->{user}, 'alice', 'MCPBackendUserHeader: the backend gets the authenticated user, '
                           . "not the client's own header";
 
+# --- a FastCGI backend (mod_proxy_fcgi, no flushpackets) ----------------------------------
+SKIP: {
+    skip 'mod_proxy_fcgi is not installed', 6 unless -e "$M/mod_proxy_fcgi.so";
+    my ($hp, $fp) = (free_port(), free_port());
+    {
+        local $ENV{STUB_FCGI_PORT} = $fp;
+        start_stub($hp, 'stateful', 'json');
+    }
+    wait_for(sub { MCPTest::port_open($fp) }, 5);
+    my $node_f = start_node(name => 't59-f', conf => $PROXY
+                                . "LoadModule proxy_fcgi_module $M/mod_proxy_fcgi.so\n",
+                            location_conf => "    MCPBackend fcgi://127.0.0.1:$fp/mcp\n");
+    my ($sid_f, $res_f) = initialize($node_f->url);
+    ok $res_f->code == 200 && is_session_id($sid_f), 'fcgi://: initialize makes a session'
+        or diag $res_f->status_line, $res_f->content;
+    my (undef, $tf) = echo($node_f->url, $sid_f, 'over fastcgi');
+    is $tf, 'over fastcgi', 'fcgi://: tools/call';
+    ok stats($hp)->{fcgi} >= 3, '... (the backend got them over FastCGI)';
+    my ($head, @at) = stream_times($node_f, $sid_f);
+    ok @at == 4 && $at[3] - $at[0] > 0.9 && $at[1] - $at[0] > 0.25,
+        sprintf('fcgi://: SSE events arrive as sent, without flushpackets (at %s s)',
+                join(', ', map { sprintf '%.2f', $_ } @at)) or diag $head;
+    forget($hp);
+    my $i0 = stats($hp)->{initialize};
+    (undef, $tf) = echo($node_f->url, $sid_f, 'replayed over fastcgi');
+    is $tf, 'replayed over fastcgi', 'fcgi://: the backend forgot the session: replayed';
+    is stats($hp)->{initialize}, $i0 + 1, '... with one more initialize';
+}
+
+# --- two Apache nodes sharing Redis in front of one stateful backend ----------------------
+SKIP: {
+    skip 'redis-server is not installed', 6 unless have_redis();
+    my $rp = free_port();
+    start_stub($rp, 'stateful', 'sse');
+    my $loc = "    MCPBackend http://127.0.0.1:$rp/mcp\n";
+    my (undef, $na, $nb) = start_fleet(name => 't59-fleet', conf => $PROXY,
+                                       nodes => [ { location_conf => $loc },
+                                                  { location_conf => $loc } ]);
+    my ($sid_r) = initialize($na->url);
+    ok is_session_id($sid_r), 'fleet: initialize on node A';
+    my $id_a = backend_saw($na->url, $sid_r)->{sid};
+    my $id_b = backend_saw($nb->url, $sid_r)->{sid};
+    ok $id_a && $id_b && $id_a eq $id_b,
+        "fleet: node B sends the backend's id it finds in Redis";
+    forget($rp);
+    my (undef, $t) = echo($nb->url, $sid_r, 'replayed on B');
+    is $t, 'replayed on B', 'fleet: the backend forgot the session: node B replays it';
+    my $i = stats($rp)->{initialize};
+    my $id_new = backend_saw($na->url, $sid_r)->{sid};
+    ok $id_new && $id_new ne $id_a, "fleet: node A then sends the new backend id from Redis";
+    is stats($rp)->{initialize}, $i, '... without a replay of its own';
+    is mcp_delete($na->url, session_headers($sid_r))->code, 200, 'fleet: DELETE on node A';
+}
+
 # --- a balancer pool of two stateful members with sticky routes -------------------------
 my ($m1, $m2) = (free_port(), free_port());
 start_stub($m1, 'stateful', 'json');
 start_stub($m2, 'stateful', 'json');
-my $node_d = start_node(name => 't60-d', conf => $PROXY . $BALANCER . <<"CONF",
+my $node_d = start_node(name => 't59-d', conf => $PROXY . $BALANCER . <<"CONF",
 <Proxy "balancer://t60pool">
     BalancerMember http://127.0.0.1:$m1 route=m1 retry=30
     BalancerMember http://127.0.0.1:$m2 route=m2 retry=30
