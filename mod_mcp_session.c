@@ -22,11 +22,15 @@
  *   src/core/mcp_json.h            its interface, parse limits
  *   src/core/mcp_sha256.c          SHA-256 (store keys)
  *   src/core/mcp_sha256.h          its interface
+ *   src/core/mcp_sse.c             a backend's answer: JSON, SSE reader
+ *   src/core/mcp_sse.h             its interface
  *   src/core/mcp_version.h         the module's name and version
  *
  *   src/httpd/: the httpd glue
  *   src/httpd/mcp_handler.c        the request handler: start reading here
  *   src/httpd/mcp_handler.h        handler name, the registry it serves
+ *   src/httpd/mcp_gateway.c        MCPBackend: forwarding through mod_proxy
+ *   src/httpd/mcp_gateway.h        its interface
  *   src/httpd/mcp_response.c       JSON, SSE and error answers
  *   src/httpd/mcp_response.h       mcp_responder_t
  *   src/httpd/mcp_config.c         directives, defaults, apachectl -t checks
@@ -63,6 +67,7 @@
 #include "mod_mcp_session.h"
 #include "mcp_config.h"
 #include "mcp_endpoint.h"
+#include "mcp_gateway.h"
 #include "mcp_handler.h"
 #include "mcp_node.h"
 #include "mcp_provider.h"
@@ -156,6 +161,7 @@ static void mcp_register_hooks(apr_pool_t *p)
     ap_hook_post_config(mcp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(mcp_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mcp_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    mcp_gateway_register_hooks(p);
     APR_OPTIONAL_HOOK(ap, status_hook, mcp_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }

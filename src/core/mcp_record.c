@@ -4,6 +4,7 @@
 #include "mcp_record.h"
 #include "mcp_json.h"
 #include "mcp_tool.h"
+#include "mcp_version.h"
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -230,6 +231,12 @@ static json_t *record_json(apr_pool_t *p, mcp_session_t *s)
     if (s->node) {
         hex |= set_bytes(p, j, "node", s->node);
     }
+    if (s->backend_id) {
+        json_object_set_new(j, "bid", json_string(s->backend_id));
+    }
+    if (s->backend_route) {
+        json_object_set_new(j, "broute", json_string(s->backend_route));
+    }
     if (hex) {
         /* replaced in place: "v" stays first */
         json_object_set_new(j, "v", json_integer(MCP_RECORD_VERSION_BYTES));
@@ -394,7 +401,9 @@ apr_status_t mcp_record_parse_slow(apr_pool_t *p, const char *rec, apr_size_t le
         || !opt_bytes(p, j, "proto", 0, &s->protocol_version)
         || !opt_bytes(p, j, "user", 1, &s->user)
         || !opt_bytes(p, j, "endpoint", 1, &s->endpoint)
-        || !opt_bytes(p, j, "node", 1, &s->node)) {
+        || !opt_bytes(p, j, "node", 1, &s->node)
+        || !opt_bytes(p, j, "bid", 0, &s->backend_id)
+        || !opt_bytes(p, j, "broute", 0, &s->backend_route)) {
         return APR_EGENERAL;
     }
     s->created = apr_time_from_sec(created);
@@ -599,6 +608,12 @@ apr_status_t mcp_record_parse_fast(apr_pool_t *p, const char *rec, apr_size_t le
                 seen |= 32;
             }
         }
+        else if (KEY("bid")) {
+            STRING_VALUE(s->backend_id);
+        }
+        else if (KEY("broute")) {
+            STRING_VALUE(s->backend_route);
+        }
         else if (KEY("init")) {
             s->initialized = (vend - v == 4 && !memcmp(v, "true", 4));
         }
@@ -627,6 +642,30 @@ apr_status_t mcp_record_parse_fast(apr_pool_t *p, const char *rec, apr_size_t le
     return APR_SUCCESS;
 }
 
+char *mcp_record_initialize_request(apr_pool_t *p, mcp_session_t *s,
+                                    const char *id, apr_size_t *len)
+{
+    json_t *info = mcp_record_lazy_get(p, &s->client_info);
+    json_t *caps = mcp_record_lazy_get(p, &s->client_caps);
+    json_t *params, *req;
+
+    /* a backend needs a name and a version (the SDKs validate them) */
+    if (!json_is_string(json_object_get(info, "name"))
+        || !json_is_string(json_object_get(info, "version"))) {
+        info = mcp_json_pool_own(p, json_pack("{s:s, s:s}", "name",
+                                              MCP_SERVER_NAME, "version",
+                                              MCP_VERSION));
+    }
+    params = json_pack("{s:s, s:o, s:O}", "protocolVersion",
+                       s->protocol_version ? s->protocol_version : "",
+                       "capabilities", caps ? json_incref(caps) : json_object(),
+                       "clientInfo", info);
+    req = mcp_json_pool_own(p, json_pack("{s:s, s:s, s:s, s:o}", "jsonrpc",
+                                         "2.0", "id", id, "method",
+                                         "initialize", "params", params));
+    return mcp_json_dump(p, req, len);
+}
+
 apr_status_t mcp_record_parse(apr_pool_t *p, const char *rec, apr_size_t len,
                               mcp_session_t **ps)
 {
@@ -650,6 +689,8 @@ int mcp_record_same(apr_pool_t *p, mcp_session_t *a, mcp_session_t *b)
            && same_string(a->user, b->user)
            && same_string(a->endpoint, b->endpoint)
            && same_string(a->node, b->node)
+           && same_string(a->backend_id, b->backend_id)
+           && same_string(a->backend_route, b->backend_route)
            && ((x = mcp_record_lazy_get(p, &a->client_info),
                 y = mcp_record_lazy_get(p, &b->client_info), !x && !y)
                || (x && y && json_equal(x, y)))

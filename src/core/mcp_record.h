@@ -63,6 +63,11 @@ typedef struct mcp_session_t {
     const char *node;           /* the node that created it */
     int log_level;              /* mcp_log_level_e, -1 when never set */
     mcp_lazy_json_t subscriptions;  /* resources/subscribe URIs (array) */
+    /* Gateway (MCPBackend): the backend's own session id when it is
+     * stateful (NULL: stateless or no backend), and the balancer route of
+     * the member that holds it (NULL: none). Visible ASCII. */
+    const char *backend_id;
+    const char *backend_route;
 } mcp_session_t;
 
 /* A new session id (base64url of 32 random bytes) and its key. */
@@ -96,6 +101,13 @@ int mcp_record_fits(apr_pool_t *p, const mcp_session_t *s, apr_size_t max);
  * then capabilities) rather than failing. NULL if it still does not fit. */
 char *mcp_record_serialize(apr_pool_t *p, const mcp_session_t *s,
                            apr_size_t max, apr_size_t *len);
+
+/* The body of an initialize request that starts a new backend session for
+ * s (gateway replay): its protocol version, kept capabilities and
+ * clientInfo (a placeholder clientInfo when none was kept), under the
+ * JSON-RPC id `id`. From p. */
+char *mcp_record_initialize_request(apr_pool_t *p, mcp_session_t *s,
+                                    const char *id, apr_size_t *len);
 
 /* Parse a stored record; APR_EGENERAL if it is not one of ours. Records
  * this module wrote take a fast path that reads the flat fields in place

@@ -3,6 +3,7 @@
 #include "apr_strings.h"
 #include "http_log.h"
 #include "apr_hash.h"
+#include "apr_lib.h"
 #include "mcp_private.h"
 #include "mcp_config.h"
 #include "mcp_provider.h"
@@ -56,6 +57,15 @@ void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
                                             : base->max_message;
     dc->endpoint_name = add->endpoint_name ? add->endpoint_name
                                            : base->endpoint_name;
+    if (add->backend) {
+        dc->backend = add->backend;
+        dc->backend_balancer = add->backend_balancer;
+    }
+    else {
+        dc->backend = base->backend;
+        dc->backend_balancer = base->backend_balancer;
+    }
+    dc->user_header = add->user_header ? add->user_header : base->user_header;
     return dc;
 }
 
@@ -101,6 +111,11 @@ apr_interval_time_t mcp_config_breaker(const mcp_srv_conf_t *sc)
 apr_off_t mcp_config_max_message(const mcp_dir_conf_t *dc)
 {
     return dc->max_message >= 0 ? dc->max_message : MCP_DEFAULT_MAX_MESSAGE;
+}
+
+const char *mcp_config_user_header(const mcp_dir_conf_t *dc)
+{
+    return dc->user_header && *dc->user_header ? dc->user_header : NULL;
 }
 
 static mcp_srv_conf_t *srv_conf(cmd_parms *cmd)
@@ -296,6 +311,114 @@ static const char *set_max_message(cmd_parms *cmd, void *dcv, const char *arg)
     return NULL;
 }
 
+/* The proxy module each MCPBackend scheme needs. Every LoadModule has run
+ * by the time a directive is processed (LoadModule acts while the files
+ * are read), so the check can be made here, for `apachectl -t` too. */
+static const struct {
+    const char *scheme;
+    const char *module;
+    int unix_ok;            /* may follow unix:/path| */
+} backend_schemes[] = {
+    { "http", "mod_proxy_http.c", 1 },
+    { "https", "mod_proxy_http.c", 1 },
+    { "fcgi", "mod_proxy_fcgi.c", 1 },
+    { "balancer", "mod_proxy_balancer.c", 0 },
+};
+
+#define BACKEND_FORMS "http://HOST[:PORT]/PATH, https://..., " \
+    "unix:/SOCKET|http://localhost/PATH, fcgi://HOST[:PORT]/PATH, " \
+    "unix:/SOCKET|fcgi://localhost/PATH or balancer://NAME/PATH"
+
+static const char *set_backend(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    mcp_dir_conf_t *dc = dcv;
+    const char *url = arg, *sep;
+    apr_size_t i, n = sizeof(backend_schemes) / sizeof(backend_schemes[0]);
+    int is_unix = !strncasecmp(arg, "unix:", 5);
+    apr_uri_t u;
+
+    if (is_unix) {
+        const char *bar = strchr(arg, '|');
+        if (arg[5] != '/' || !bar || bar == arg + 6) {
+            return apr_psprintf(cmd->pool, MCPLOG(00106) "%s: '%s' is not a "
+                                "backend URL: a socket is written "
+                                "unix:/SOCKET|http://localhost/PATH",
+                                cmd->cmd->name, arg);
+        }
+        url = bar + 1;
+    }
+    sep = strstr(url, "://");
+    for (i = 0; sep && i < n; i++) {
+        if (strlen(backend_schemes[i].scheme) == (apr_size_t)(sep - url)
+            && !strncasecmp(url, backend_schemes[i].scheme, sep - url)) {
+            break;
+        }
+    }
+    if (!sep || i == n || (is_unix && !backend_schemes[i].unix_ok)
+        || apr_uri_parse(cmd->temp_pool, url, &u) != APR_SUCCESS
+        || !u.hostname || !*u.hostname || strpbrk(arg, " \t\"")) {
+        return apr_psprintf(cmd->pool, MCPLOG(00106) "%s: '%s' is not a "
+                            "backend URL mod_mcp_session forwards to; use %s",
+                            cmd->cmd->name, arg, BACKEND_FORMS);
+    }
+    if (!ap_find_linked_module("mod_proxy.c")) {
+        return apr_psprintf(cmd->pool, MCPLOG(00107) "%s %s: mod_proxy is not "
+                            "loaded; the gateway forwards through it "
+                            "(LoadModule proxy_module, or a2enmod proxy)",
+                            cmd->cmd->name, arg);
+    }
+    if (!ap_find_linked_module(backend_schemes[i].module)) {
+        return apr_psprintf(cmd->pool, MCPLOG(00108) "%s %s: %s is not loaded; "
+                            "a %s:// backend needs it", cmd->cmd->name, arg,
+                            backend_schemes[i].module,
+                            backend_schemes[i].scheme);
+    }
+    dc->backend = arg;
+    dc->backend_balancer = !strcmp(backend_schemes[i].scheme, "balancer");
+    return NULL;
+}
+
+/* Headers the gateway or mod_proxy own, which a user name must not
+ * replace. */
+static const char *const reserved_headers[] = {
+    "Host", "Content-Length", "Content-Type", "Transfer-Encoding",
+    "Connection", "Keep-Alive", "Upgrade", "TE", "Trailer", "Expect",
+    "Accept", "Cookie", "Mcp-Session-Id", "MCP-Protocol-Version",
+    "Last-Event-ID", "Origin", NULL
+};
+
+static const char *set_user_header(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    const char *c;
+    int i;
+
+    if (!strcasecmp(arg, "off")) {
+        ((mcp_dir_conf_t *)dcv)->user_header = "";
+        return NULL;
+    }
+    for (c = arg; *c; c++) {
+        /* an HTTP token (RFC 9110 tchar) */
+        if (!apr_isalnum(*c) && !strchr("!#$%&'*+-.^_`|~", *c)) {
+            break;
+        }
+    }
+    if (!*arg || *c || strlen(arg) > 64) {
+        return apr_psprintf(cmd->pool, MCPLOG(00109) "%s: '%s' is not a "
+                            "header name (letters, digits and !#$%%&'*+-.^_`|~, "
+                            "at most 64) or 'off'", cmd->cmd->name, arg);
+    }
+    for (i = 0; reserved_headers[i]; i++) {
+        if (!strcasecmp(arg, reserved_headers[i])) {
+            return apr_psprintf(cmd->pool, MCPLOG(00109) "%s: %s carries "
+                                "something else to the backend; name another "
+                                "header, e.g. X-Remote-User", cmd->cmd->name,
+                                arg);
+        }
+    }
+    ((mcp_dir_conf_t *)dcv)->user_header = arg;
+    return NULL;
+}
+
 const command_rec mcp_config_cmds[] = {
     AP_INIT_TAKE1("MCPSessionStorageMode", set_mode, NULL, RSRC_CONF,
                   "Where sessions live: memory (default) or external"),
@@ -329,6 +452,14 @@ const command_rec mcp_config_cmds[] = {
     AP_INIT_TAKE1("MCPMaxMessageSize", set_max_message, NULL,
                   OR_AUTHCFG | RSRC_CONF,
                   "Largest POST body in bytes (default 4194304)"),
+    /* not in .htaccess: a proxy target is the server administrator's */
+    AP_INIT_TAKE1("MCPBackend", set_backend, NULL, ACCESS_CONF | RSRC_CONF,
+                  "The MCP server behind this endpoint, reached through "
+                  "mod_proxy (" BACKEND_FORMS ")"),
+    AP_INIT_TAKE1("MCPBackendUserHeader", set_user_header, NULL,
+                  ACCESS_CONF | RSRC_CONF,
+                  "Send the authenticated user to the backend in this "
+                  "header (default off)"),
     { NULL }
 };
 

@@ -47,6 +47,11 @@ typedef struct mcp_dir_conf_t {
     apr_array_header_t *origins;            /* MCPAllowedOrigins; NULL: unset */
     apr_off_t max_message;                  /* -1: unset */
     const char *endpoint_name;              /* MCPEndpointName; NULL: unset */
+    const char *backend;                    /* MCPBackend: the URL mod_proxy
+                                             * gets; NULL: no gateway */
+    int backend_balancer;                   /* it is a balancer:// URL */
+    const char *user_header;                /* MCPBackendUserHeader; NULL:
+                                             * unset, "": off */
 } mcp_dir_conf_t;
 
 extern const command_rec mcp_config_cmds[];
@@ -65,6 +70,8 @@ const char *mcp_config_prefix(const mcp_srv_conf_t *sc);
 apr_interval_time_t mcp_config_handshake_ttl(const mcp_srv_conf_t *sc);
 apr_interval_time_t mcp_config_breaker(const mcp_srv_conf_t *sc);
 apr_off_t mcp_config_max_message(const mcp_dir_conf_t *dc);
+/* The header r->user goes to the backend in, or NULL (off). */
+const char *mcp_config_user_header(const mcp_dir_conf_t *dc);
 
 /* check_config (runs for `apachectl -t` too): refuse half
  * configurations, and resolve every MCPSessionStore to its provider, which

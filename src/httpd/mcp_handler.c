@@ -5,6 +5,9 @@
  *     handle_post          headers, body, JSON-RPC parse, then
  *       post_initialize      a new session
  *       post_in_session      load the session, run the messages
+ *       gateway_post         MCPBackend: the same checks, then the
+ *                            backend answers (mcp_gateway.c)
+ *     handle_get           MCPBackend: a stateful backend's stream
  *     handle_delete        end a session
  *     anything else        405
  */
@@ -21,6 +24,7 @@
 #include "mcp_private.h"
 #include "mcp_config.h"
 #include "mcp_endpoint.h"
+#include "mcp_gateway.h"
 #include "mcp_handler.h"
 #include "mcp_json.h"
 #include "mcp_protocol.h"
@@ -365,6 +369,28 @@ static int read_body(request_rec *r, apr_off_t max, char **body,
     return OK;
 }
 
+/* The answer when the store did not take a new session: full, or not
+ * available. */
+static int create_refused(request_rec *r, apr_status_t rv)
+{
+    if (APR_STATUS_IS_ENOSPC(rv)) {
+        apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+        MCP_STAT_INC(refused_full);
+        if (now >= next_full_log) {
+            next_full_log = now + FULL_LOG_INTERVAL;
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, MCPLOG(00211)
+                          "session table full (MCPSessionCapacity %d live "
+                          "sessions): refusing new sessions with 503 until "
+                          "some expire or end; existing sessions are kept "
+                          "(logged at most every %ds)",
+                          mcp_store_memory_capacity(), FULL_LOG_INTERVAL);
+        }
+        return unavailable(r, RETRY_AFTER_FULL, "Service Unavailable: session "
+                           "capacity reached; retry later");
+    }
+    return store_unavailable(r, rv);
+}
+
 static int post_initialize(req_t *q, mcp_batch_t *b)
 {
     request_rec *r = q->r;
@@ -400,23 +426,8 @@ static int post_initialize(req_t *q, mcp_batch_t *b)
                               "too large to keep");
     }
     rv = mcp_store_create(q->st, r, s->key, rec, len);
-    if (APR_STATUS_IS_ENOSPC(rv)) {
-        apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
-        MCP_STAT_INC(refused_full);
-        if (now >= next_full_log) {
-            next_full_log = now + FULL_LOG_INTERVAL;
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, MCPLOG(00211)
-                          "session table full (MCPSessionCapacity %d live "
-                          "sessions): refusing new sessions with 503 until "
-                          "some expire or end; existing sessions are kept "
-                          "(logged at most every %ds)",
-                          mcp_store_memory_capacity(), FULL_LOG_INTERVAL);
-        }
-        return unavailable(r, RETRY_AFTER_FULL, "Service Unavailable: session "
-                           "capacity reached; retry later");
-    }
     if (rv != APR_SUCCESS) {
-        return store_unavailable(r, rv);
+        return create_refused(r, rv);
     }
     MCP_STAT_INC(created);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00212)
@@ -519,6 +530,99 @@ static int post_in_session(req_t *q, mcp_batch_t *b)
                                 : json_array_get(answers, 0));
 }
 
+static void gateway_init(req_t *q, mcp_gateway_req_t *g)
+{
+    memset(g, 0, sizeof(*g));
+    g->r = q->r;
+    g->st = q->st;
+    g->dc = q->dc;
+    g->endpoint = q->endpoint;
+    g->store_error = create_refused;
+}
+
+/* MCPBackend: every check of a local POST, then the backend answers. */
+static int gateway_post(req_t *q, mcp_batch_t *b, const char *body,
+                        apr_size_t len)
+{
+    request_rec *r = q->r;
+    const mcp_msg_t *first = &APR_ARRAY_IDX(b->msgs, 0, mcp_msg_t);
+    mcp_gateway_req_t g;
+    mcp_session_t *s;
+    int i, rc;
+
+    gateway_init(q, &g);
+    g.body = body;
+    g.len = len;
+    if (!b->is_array && first->kind == MCP_MSG_REQUEST) {
+        g.id = first->id;
+    }
+    if (b->has_initialize) {
+        if (b->msgs->nelts != 1) {
+            return mcp_response_error(r, HTTP_BAD_REQUEST,
+                                      MCP_ERR_INVALID_REQUEST,
+                                      "Invalid Request: Only one "
+                                      "initialization request is allowed");
+        }
+        g.init_params = first->params;
+        return mcp_gateway_initialize(&g);
+    }
+    if ((rc = request_session(q, &s)) != OK) {
+        return rc;
+    }
+    if (b->is_array && (!s->protocol_version
+                        || strcmp(s->protocol_version, MCP_PROTOCOL_BATCHING))) {
+        return mcp_response_error(r, HTTP_BAD_REQUEST, MCP_ERR_INVALID_REQUEST,
+                              apr_psprintf(r->pool, "Invalid Request: Batches "
+                                           "are not supported in protocol "
+                                           "version %s", s->protocol_version));
+    }
+    /* the handshake's end gives the session its whole TTL, as locally */
+    for (i = 0; !s->initialized && i < b->msgs->nelts; i++) {
+        const mcp_msg_t *msg = &APR_ARRAY_IDX(b->msgs, i, mcp_msg_t);
+        if (msg->kind == MCP_MSG_NOTIFICATION
+            && !strcmp(msg->method, "notifications/initialized")) {
+            s->initialized = 1;
+            if ((rc = save_session(q, s, 0)) != OK) {
+                return rc;
+            }
+        }
+    }
+    g.session = s;
+    return mcp_gateway_forward(&g);
+}
+
+/* MCPBackend, GET: a stateful backend's server-to-client stream, streamed
+ * back; a stateless backend has none (405, as without a backend). */
+static int handle_get(req_t *q)
+{
+    request_rec *r = q->r;
+    const char *accept = apr_table_get(r->headers_in, "Accept");
+    mcp_gateway_req_t g;
+    mcp_session_t *s;
+    int rc;
+
+    if (apr_table_get(r->headers_in, "Mcp-Session-Id")) {
+        if ((rc = request_session(q, &s)) != OK) {
+            return rc;
+        }
+        if (s->backend_id) {
+            if (!accept || !ap_strcasestr(accept, "text/event-stream")) {
+                return mcp_response_error(r, HTTP_NOT_ACCEPTABLE,
+                                          MCP_ERR_SERVER,
+                                          "Not Acceptable: Client must accept "
+                                          "text/event-stream");
+            }
+            gateway_init(q, &g);
+            g.session = s;
+            return mcp_gateway_forward(&g);
+        }
+    }
+    apr_table_setn(r->headers_out, "Allow", "POST, DELETE");
+    r->allowed = (AP_METHOD_BIT << M_POST) | (AP_METHOD_BIT << M_DELETE);
+    return mcp_response_error(r, HTTP_METHOD_NOT_ALLOWED, MCP_ERR_SERVER,
+                              "Method not allowed.");
+}
+
 static int handle_post(req_t *q)
 {
     request_rec *r = q->r;
@@ -549,6 +653,9 @@ static int handle_post(req_t *q)
                       message);
         return mcp_response_error(r, HTTP_BAD_REQUEST, code, message);
     }
+    if (q->dc->backend) {
+        return gateway_post(q, b, body, len);
+    }
     if (b->has_initialize) {
         return post_initialize(q, b);
     }
@@ -578,6 +685,12 @@ static int handle_delete(req_t *q)
     MCP_STAT_INC(deleted);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00215)
                   "session %s deleted by the client", short_key(r, s));
+    if (q->dc->backend && s->backend_id) {
+        mcp_gateway_req_t g;
+        gateway_init(q, &g);
+        g.session = s;
+        mcp_gateway_delete(&g);
+    }
     ap_set_content_length(r, 0);
     return OK;
 }
@@ -641,6 +754,11 @@ int mcp_handler(request_rec *r)
         return handle_post(&q);
     case M_DELETE:
         return handle_delete(&q);
+    case M_GET:
+        if (q.dc->backend) {
+            return handle_get(&q);
+        }
+        /* fall through */
     default:
         /* GET streams come later; 405 is what the spec allows meanwhile */
         apr_table_setn(r->headers_out, "Allow", "POST, DELETE");

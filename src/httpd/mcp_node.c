@@ -16,7 +16,7 @@
 #include "mcp_node.h"
 
 #define NODE_MAGIC       0x4d43504eu    /* "MCPN" */
-#define NODE_LAYOUT      1u
+#define NODE_LAYOUT      2u
 #define NODE_RETAINED    "mod_mcp_session-node"
 
 typedef struct node_seg_t {
@@ -24,6 +24,7 @@ typedef struct node_seg_t {
     apr_uint32_t layout;
     mcp_node_stats_t stats;
     char id[64];
+    mcp_node_endpoint_t endpoints[MCP_NODE_ENDPOINTS];
 } node_seg_t;
 
 typedef struct node_retained_t {
@@ -32,10 +33,50 @@ typedef struct node_retained_t {
 
 static node_seg_t *node;
 static mcp_node_stats_t fallback_stats;
+static mcp_node_endpoint_t fallback_endpoint;
 
 mcp_node_stats_t *mcp_node_stats(void)
 {
     return node ? &node->stats : &fallback_stats;
+}
+
+mcp_node_endpoint_t *mcp_node_endpoint(const char *identity)
+{
+    apr_size_t n = strlen(identity);
+    int i;
+
+    if (!node) {
+        return &fallback_endpoint;
+    }
+    if (n >= MCP_NODE_ENDPOINT_NAME) {
+        n = MCP_NODE_ENDPOINT_NAME - 1;
+    }
+    /* Slots are claimed once and never freed (a restart keeps them): a
+     * claim takes the first free one. Two children naming the same new
+     * endpoint at once may each claim one; mod_status adds them up. */
+    for (i = 0; i < MCP_NODE_ENDPOINTS; i++) {
+        mcp_node_endpoint_t *e = &node->endpoints[i];
+        apr_uint32_t state = apr_atomic_read32(&e->state);
+        if (state == 2 && !strncmp(e->name, identity, n) && !e->name[n]) {
+            return e;
+        }
+        if (state == 0 && apr_atomic_cas32(&e->state, 1, 0) == 0) {
+            memcpy(e->name, identity, n);
+            e->name[n] = '\0';
+            apr_atomic_set32(&e->state, 2);
+            return e;
+        }
+    }
+    return NULL;
+}
+
+mcp_node_endpoint_t *mcp_node_endpoint_at(int i)
+{
+    if (!node || i < 0 || i >= MCP_NODE_ENDPOINTS
+        || apr_atomic_read32(&node->endpoints[i].state) != 2) {
+        return NULL;
+    }
+    return &node->endpoints[i];
 }
 
 const char *mcp_node_id(void)

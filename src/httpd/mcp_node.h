@@ -22,13 +22,35 @@ typedef struct mcp_node_stats_t {
     volatile apr_uint32_t reclaimed;    /* memory: expired slots swept for reuse */
     volatile apr_uint32_t evicted;      /* memory: pending sessions dropped
                                          * for a new one when full */
+    /* gateway (MCPBackend), all endpoints */
+    volatile apr_uint32_t forwarded;    /* client requests handed to a backend */
+    volatile apr_uint32_t replayed;     /* backend sessions re-initialized */
+    volatile apr_uint32_t failed;       /* answered 502/503/504 for a backend */
 } mcp_node_stats_t;
+
+/* The gateway's counters of one endpoint (its identity, cut to fit). */
+#define MCP_NODE_ENDPOINTS      32
+#define MCP_NODE_ENDPOINT_NAME  256
+typedef struct mcp_node_endpoint_t {
+    volatile apr_uint32_t state;        /* 0 free, 1 being named, 2 named */
+    char name[MCP_NODE_ENDPOINT_NAME];
+    volatile apr_uint32_t forwarded;
+    volatile apr_uint32_t replayed;
+    volatile apr_uint32_t failed;
+} mcp_node_endpoint_t;
 
 #define MCP_STAT_INC(f) apr_atomic_inc32(&mcp_node_stats()->f)
 
 /* The counters (a process-local set before post_config, e.g. in
  * `apachectl -t`). */
 mcp_node_stats_t *mcp_node_stats(void);
+
+/* The gateway counters of an endpoint, found or claimed (shared by all
+ * children); NULL when every slot holds another endpoint. */
+mcp_node_endpoint_t *mcp_node_endpoint(const char *identity);
+
+/* Slot i (0 to MCP_NODE_ENDPOINTS - 1) when it is named, else NULL. */
+mcp_node_endpoint_t *mcp_node_endpoint_at(int i);
 
 /* This node's name: "HOST/8 hex digits", made once and kept across
  * restarts; "unknown" before post_config. */

@@ -16,7 +16,8 @@ extern module AP_MODULE_DECLARE_DATA mcp_session_module;
 
 /* Our own log tags. Ranges: mod_mcp_session.c 00001-00099, mcp_config.c
  * 00100-, mcp_handler.c/mcp_response.c 00200-, mcp_store*.c 00300-,
- * mcp_store_redis.c 00400-, mcp_status.c 00500-, examples 00900-. */
+ * mcp_store_redis.c 00400-, mcp_status.c 00500-, mcp_gateway.c 00600-,
+ * examples 00900-. */
 #define MCPLOG(n) "MCPS" #n ": "
 
 #endif /* MCP_PRIVATE_H */

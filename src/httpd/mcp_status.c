@@ -54,6 +54,58 @@ static void stores(request_rec *r, int flags)
     }
 }
 
+/* The gateway's counters: all endpoints, then each (slots that two
+ * children claimed for the same endpoint at once are added up). */
+static void backends(request_rec *r, int flags)
+{
+    mcp_node_stats_t *c = mcp_node_stats();
+    apr_hash_t *seen = apr_hash_make(r->pool);
+    apr_array_header_t *order = apr_array_make(r->pool, 4, sizeof(const char *));
+    int i;
+
+    if (flags & AP_STATUS_SHORT) {
+        ap_rprintf(r, "MCPBackendForwarded: %u\nMCPBackendReplayed: %u\n"
+                   "MCPBackendFailed: %u\n", c->forwarded, c->replayed,
+                   c->failed);
+    }
+    else {
+        ap_rprintf(r, "<tr><td>backends (MCPBackend)</td><td>%u requests "
+                   "forwarded, %u backend sessions replayed, %u requests "
+                   "failed</td></tr>\n", c->forwarded, c->replayed, c->failed);
+    }
+    for (i = 0; i < MCP_NODE_ENDPOINTS; i++) {
+        mcp_node_endpoint_t *e = mcp_node_endpoint_at(i);
+        apr_uint32_t *sum;
+        if (!e) {
+            continue;
+        }
+        if (!(sum = apr_hash_get(seen, e->name,
+                                 APR_HASH_KEY_STRING))) {
+            sum = apr_pcalloc(r->pool, 3 * sizeof(*sum));
+            apr_hash_set(seen, e->name, APR_HASH_KEY_STRING, sum);
+            APR_ARRAY_PUSH(order, const char *) = e->name;
+        }
+        sum[0] += e->forwarded;
+        sum[1] += e->replayed;
+        sum[2] += e->failed;
+    }
+    for (i = 0; i < order->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(order, i, const char *);
+        apr_uint32_t *sum = apr_hash_get(seen, name, APR_HASH_KEY_STRING);
+        if (flags & AP_STATUS_SHORT) {
+            ap_rprintf(r, "MCPBackendForwarded(%s): %u\n"
+                       "MCPBackendReplayed(%s): %u\n"
+                       "MCPBackendFailed(%s): %u\n", name, sum[0], name,
+                       sum[1], name, sum[2]);
+        }
+        else {
+            ap_rprintf(r, "<tr><td>backend of %s</td><td>%u forwarded, %u "
+                       "replayed, %u failed</td></tr>\n",
+                       ap_escape_html(r->pool, name), sum[0], sum[1], sum[2]);
+        }
+    }
+}
+
 int mcp_status_hook(request_rec *r, int flags)
 {
     mcp_node_stats_t *c = mcp_node_stats();
@@ -85,6 +137,7 @@ int mcp_status_hook(request_rec *r, int flags)
         for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
             ap_rprintf(r, "MCPSession%s: %u\n", rows[i].name, rows[i].value);
         }
+        backends(r, flags);
         return OK;
     }
     ap_rputs("<hr>\n<h2>mod_mcp_session</h2>\n<table border=\"0\">\n", r);
@@ -99,6 +152,7 @@ int mcp_status_hook(request_rec *r, int flags)
         ap_rprintf(r, "<tr><td>%s</td><td>%u</td></tr>\n", rows[i].name,
                    rows[i].value);
     }
+    backends(r, flags);
     ap_rputs("</table>\n", r);
     return OK;
 }

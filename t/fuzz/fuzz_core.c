@@ -1,8 +1,9 @@
 /*
  * libFuzzer target for the httpd-free core: any bytes as a POST body go
  * through JSON-RPC parsing, then every request through the MCP methods of
- * a registry with a tool, a resource template and a prompt, and every
- * stored-record path through the record parser.
+ * a registry with a tool, a resource template and a prompt, every
+ * stored-record path through the record parser, and the bytes as a
+ * backend's SSE answer read in one piece and in two.
  *
  *   make -f Makefile.apxs fuzz        (builds t/fuzz/fuzz_core with clang)
  *   ./t/fuzz/fuzz_core -max_total_time=60 t/fuzz/corpus
@@ -16,6 +17,7 @@
 #include "mcp_record.h"
 #include "mcp_registry.h"
 #include "mcp_rpc.h"
+#include "mcp_sse.h"
 
 static apr_status_t echo(mcp_call_t *call, void *baton)
 {
@@ -64,6 +66,18 @@ static mcp_registry_t *reg;
 static apr_status_t drop(void *baton, json_t *msg)
 {
     return APR_SUCCESS;
+}
+
+/* Scan data as an SSE stream, cut in two at `cut`. */
+static apr_status_t scan_cut(apr_pool_t *p, const char *data, size_t size,
+                             size_t cut, const json_t *id, json_t **msg)
+{
+    mcp_sse_scanner_t *sc = mcp_sse_scanner_create(p, id, 1024);
+    apr_status_t rv = mcp_sse_scan(sc, data, cut, msg);
+    if (rv == APR_INCOMPLETE) {
+        rv = mcp_sse_scan(sc, data + cut, size - cut, msg);
+    }
+    return rv;
 }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
@@ -131,6 +145,17 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
                 __builtin_trap();
             }
             free(theirs);
+        }
+    }
+    {
+        /* where a stream is cut never changes what is found in it */
+        json_t *id = mcp_json_pool_own(p, json_integer(1));
+        json_t *one = NULL, *two = NULL;
+        apr_status_t r1 = scan_cut(p, (const char *)data, size, size, id, &one);
+        apr_status_t r2 = scan_cut(p, (const char *)data, size,
+                                   size ? data[0] % (size + 1) : 0, id, &two);
+        if (r1 != r2 || (r1 == APR_SUCCESS && !json_equal(one, two))) {
+            __builtin_trap();
         }
     }
     b = mcp_rpc_parse(p, (const char *)data, size, &code, &msg);

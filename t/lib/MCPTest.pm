@@ -10,6 +10,7 @@ package MCPTest;
 # Checks:    check_error error_of is_session_id
 # Processes: start_node start_redis start_fleet free_port wait_for
 #            have_program have_redis skip_unless_redis node_dir run_node
+#            start_backend skip_unless_node node_spawn node_wait
 # Logs:      access_log_pids file_size read_from grep_log wait_for_log
 # Restart:   graceful_restart apache_test_graceful
 # Misc:      server_mpm status_auto top_dir module_so example_so
@@ -43,6 +44,7 @@ our @EXPORT = qw(
     check_error error_of is_session_id
     start_node start_redis start_fleet free_port wait_for
     have_program have_redis skip_unless_redis node_dir run_node
+    start_backend skip_unless_node node_spawn node_wait
     access_log_pids file_size read_from grep_log wait_for_log
     graceful_restart apache_test_graceful
     server_mpm status_auto top_dir module_so example_so
@@ -586,6 +588,9 @@ sub _log_check_report {
 #   start         0: only write the config (default 1)
 #   may_fail      1: do not die when the server does not start; check
 #                 $node->running / $node->startup_output
+#   proxy_modules [names]: load these mod_NAME.so after mod_mcp_session
+#                 (default: what the MCPBackend lines in conf and
+#                 location_conf need, see MCPTest::Node::proxy_modules)
 # The node's directory (under t/logs/extra) holds httpd.conf, error_log,
 # access_log (format "%P %{Mcp-Session-Id}i %>s \"%r\""), httpd.pid.
 sub start_node {
@@ -682,6 +687,62 @@ sub run_node {
     close $out;
     my $rc = $? >> 8;
     return ($rc, $stdout, read_from($efile));
+}
+
+# skip_unless_node(): the whole file is skipped without node or without the
+# SDK in t/node/node_modules.
+sub skip_unless_node {
+    require Test::More;
+    Test::More::plan(skip_all => 'node is not installed') unless have_program('node');
+    Test::More::plan(skip_all => "t/node/node_modules is missing (run 'npm install' in t/node)")
+        unless -d node_dir() . '/node_modules/@modelcontextprotocol/sdk';
+}
+
+# start_backend(%opts) -> MCPTest::Backend: t/node/backend.mjs, a real MCP
+# server on the official TypeScript SDK, for MCPBackend. Options:
+#   mode    'stateless' | 'stateful' (default stateful)
+#   port    TCP port on 127.0.0.1 (default free_port())
+#   socket  listen on a unix socket instead: a path, or 1 for a fresh one
+#           in a short private directory under /tmp
+#   json    1: application/json answers instead of the SDK's SSE
+#   name    label (reported by backend_session and stats)
+#   path    MCP path (default /mcp)
+#   tls     [cert.pem, key.pem]: serve HTTPS (->url is https://...)
+# Waits for its ready line (dies after 30 s). Stopped at END.
+#   ->url            the MCPBackend value (http://127.0.0.1:PORT/mcp or
+#                    unix:/path|http://localhost/mcp)
+#   ->stats          /__stats without the log (hashref; undef when down)
+#   ->log            the requests it got (arrayref of {method, rpc, init,
+#                    sid, status, headers, ...})
+#   ->kill           SIGKILL (a crash); ->stop SIGTERM; ->start again
+#   ->restart        kill + start on the same port/socket (a new process
+#                    and instance: a stateful backend forgets its sessions)
+#   ->suspend/resume SIGSTOP/SIGCONT (connections accepted, never answered)
+#   ->refuse_init(1|0) every initialize refused (400 + JSON-RPC error) or not
+#   ->instance, ->pid, ->port, ->socket
+sub start_backend {
+    my %o = @_;
+    my $b = MCPTest::Backend->new(%o);
+    _register($b);
+    $b->start or croak("start_backend: backend.mjs did not start:\n" . $b->output);
+    return $b;
+}
+
+# node_spawn(@args) -> a handle: `node @args` run in t/node in the
+# background (stdout and stderr to files); node_wait($h [, $timeout_s])
+# -> ($exit_code, $stdout, $stderr) once it ended (killed after $timeout_s,
+# default 120: exit code 124). Killed at END if still running.
+sub node_spawn {
+    my @args = @_;
+    my $p = MCPTest::Proc->new(cmd => ['node', @args], dir => node_dir());
+    _register($p);
+    $p->start;
+    return $p;
+}
+
+sub node_wait {
+    my ($p, $timeout) = @_;
+    return $p->wait($timeout // 120);
 }
 
 # ---------------------------------------------------------------------------
@@ -847,6 +908,28 @@ sub pid_file       { "$_[0]{dir}/httpd.pid" }
 sub conf_file      { "$_[0]{dir}/httpd.conf" }
 sub pid            { MCPTest::read_pidfile($_[0]->pid_file) }
 
+# ->proxy_modules -> the proxy modules this node loads: $self->{proxy_modules}
+# when given, else what its MCPBackend lines need (mod_proxy and the
+# scheme's module; balancer:// adds the balancer, byrequests and shm slots;
+# https:// adds mod_ssl and its session cache), else none.
+sub proxy_modules {
+    my $self = shift;
+    return @{ $self->{proxy_modules} } if $self->{proxy_modules};
+    my $text = join "\n", grep { defined } $self->{conf}, $self->{location_conf};
+    my @urls = $text =~ /^\s*MCPBackend\s+"?([^"\s]+)/mgi;
+    return () unless @urls;
+    my @m = ('proxy');
+    for my $u (@urls) {
+        push @m, 'proxy_http' if $u =~ m{^(?:https?://|unix:.*\|https?://)}i;
+        push @m, qw(ssl socache_shmcb) if $u =~ m{^https://|\|https://}i;
+        push @m, 'proxy_fcgi' if $u =~ m{^fcgi://|\|fcgi://}i;
+        push @m, qw(proxy_http proxy_balancer lbmethod_byrequests slotmem_shm)
+            if $u =~ m{^balancer://}i;
+    }
+    my %seen;
+    return grep { !$seen{$_}++ } @m;
+}
+
 sub write_conf {
     my $self = shift;
     my $dir  = $self->{dir};
@@ -862,6 +945,8 @@ sub write_conf {
                         authz_user status));
     push @load, qq{LoadModule mcp_session_module "$so"\n};
     push @load, qq{LoadModule mcp_example_module "$ex"\nMCPExampleTestTools on\n} if -e $ex;
+    # after mod_mcp_session, as Debian's a2enmod orders them (mcp_ < proxy)
+    push @load, map { "LoadModule ${_}_module \"$mods/mod_$_.so\"\n" } $self->proxy_modules;
     my $user = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
     # prefork has one worker per child: a node asked for N threads gets room
     # for N concurrent requests there too (else AH00161 and queued clients)
@@ -1120,6 +1205,240 @@ sub resume  { my $p = $_[0]->pid; CORE::kill 'CONT', $p if $p }
 sub diagnostics {
     my $self = shift;
     return MCPTest::read_from($self->log_path);
+}
+
+# ===========================================================================
+package MCPTest::Proc;
+# A background process (see MCPTest::node_spawn).
+use strict;
+use warnings;
+use Carp qw(croak);
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+
+my $PROC_SEQ = 0;
+
+sub new {
+    my ($class, %o) = @_;
+    my $self = bless { %o }, $class;
+    my $base = MCPTest::work_dir() . "/proc-$$-" . ++$PROC_SEQ;
+    $self->{out} = "$base.out";
+    $self->{err} = "$base.err";
+    return $self;
+}
+
+sub start {
+    my $self = shift;
+    my $pid = fork;
+    croak "fork: $!" unless defined $pid;
+    if (!$pid) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', $self->{out} or POSIX::_exit(126);
+        open STDERR, '>', $self->{err} or POSIX::_exit(126);
+        chdir $self->{dir} if $self->{dir};
+        exec(@{ $self->{cmd} }) or POSIX::_exit(127);
+    }
+    $self->{pid} = $pid;
+    return $pid;
+}
+
+sub pid { $_[0]{pid} }
+
+# ->running -> true until it ended (reaps it then).
+sub running {
+    my $self = shift;
+    return 0 unless $self->{pid};
+    return 1 if waitpid($self->{pid}, WNOHANG) == 0;
+    $self->{rc} //= $? >> 8;
+    delete $self->{pid};
+    return 0;
+}
+
+sub wait {
+    my ($self, $timeout) = @_;
+    unless (MCPTest::wait_for(sub { !$self->running }, $timeout, 0.05)) {
+        $self->stop;
+        $self->{rc} = 124;
+    }
+    return ($self->{rc}, MCPTest::read_from($self->{out}), MCPTest::read_from($self->{err}));
+}
+
+sub stop {
+    my $self = shift;
+    return 1 unless $self->running;
+    CORE::kill 'TERM', $self->{pid};
+    MCPTest::wait_for(sub { !$self->running }, 5, 0.05) and return 1;
+    CORE::kill 'KILL', $self->{pid};
+    MCPTest::wait_for(sub { !$self->running }, 5, 0.05);
+    return 1;
+}
+
+# ===========================================================================
+package MCPTest::Backend;
+# t/node/backend.mjs (see MCPTest::start_backend).
+use strict;
+use warnings;
+use Carp qw(croak);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use IO::Socket::UNIX;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+
+my $BACKEND_SEQ = 0;
+
+sub new {
+    my ($class, %o) = @_;
+    my $self = bless { %o }, $class;
+    $self->{mode} ||= 'stateful';
+    croak "start_backend: bad mode $self->{mode}" unless $self->{mode} =~ /^(stateless|stateful)$/;
+    $self->{name} ||= "$self->{mode}-" . ++$BACKEND_SEQ;
+    $self->{path} ||= '/mcp';
+    if ($self->{socket}) {
+        if ($self->{socket} eq '1') {
+            # sun_path holds 107 bytes: a short directory, readable by httpd's user
+            my $d = tempdir('mcpbe-XXXXXX', TMPDIR => 0, DIR => '/tmp', CLEANUP => 1);
+            chmod 0755, $d;
+            $self->{socket} = "$d/be.sock";
+        }
+    }
+    else {
+        $self->{port} ||= MCPTest::free_port();
+    }
+    $self->{log_file} = MCPTest::work_dir() . "/backend-$self->{name}-$$.log";
+    return $self;
+}
+
+sub port     { $_[0]{port} }
+sub socket   { $_[0]{socket} }
+sub pid      { $_[0]{pid} }
+sub instance { $_[0]{instance} }
+sub mode     { $_[0]{mode} }
+sub name     { $_[0]{name} }
+sub output   { MCPTest::read_from($_[0]{log_file}) }
+
+# ->url -> the MCPBackend value
+sub url {
+    my $self = shift;
+    return "unix:$self->{socket}|http://localhost$self->{path}" if $self->{socket};
+    my $scheme = $self->{tls} ? 'https' : 'http';
+    return "$scheme://127.0.0.1:$self->{port}$self->{path}";
+}
+
+# ->base -> http://127.0.0.1:PORT (TCP only): for a <Proxy> or BalancerMember
+sub base { "http://127.0.0.1:$_[0]{port}" }
+
+sub start {
+    my $self = shift;
+    return 1 if $self->running;
+    my @args = (MCPTest::node_dir() . '/backend.mjs', "--$self->{mode}", '--name', $self->{name},
+                '--path', $self->{path},
+                ($self->{socket} ? ('--socket', $self->{socket}) : ('--port', $self->{port})),
+                ($self->{json} ? ('--json') : ()),
+                ($self->{tls} ? ('--tls-cert', $self->{tls}[0], '--tls-key', $self->{tls}[1]) : ()));
+    my $offset = MCPTest::file_size($self->{log_file});
+    my $pid = fork;
+    croak "fork: $!" unless defined $pid;
+    if (!$pid) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $self->{log_file} or POSIX::_exit(126);
+        open STDERR, '>&', \*STDOUT;
+        chdir MCPTest::node_dir();
+        exec('node', @args) or POSIX::_exit(127);
+    }
+    $self->{pid} = $pid;
+    my $line = MCPTest::wait_for(sub {
+        return 0 unless $self->running;
+        my ($l) = MCPTest::grep_log($self->{log_file}, qr/^backend ready /, $offset);
+        return $l;
+    }, 30, 0.05);
+    return 0 unless $line;
+    ($self->{instance}) = $line =~ /instance=(\S+)/;
+    return 1;
+}
+
+sub running {
+    my $self = shift;
+    return 0 unless $self->{pid};
+    return 1 if waitpid($self->{pid}, WNOHANG) == 0;
+    delete $self->{pid};
+    return 0;
+}
+
+sub _signal_wait {
+    my ($self, $sig, $timeout) = @_;
+    return 1 unless $self->running;
+    CORE::kill 'CONT', $self->{pid};
+    CORE::kill $sig, $self->{pid};
+    return MCPTest::wait_for(sub { !$self->running }, $timeout, 0.02);
+}
+
+sub stop {
+    my $self = shift;
+    $self->_signal_wait('TERM', 10) or $self->_signal_wait('KILL', 10);
+    return 1;
+}
+
+sub kill {
+    my $self = shift;
+    $self->_signal_wait('KILL', 10);
+    return 1;
+}
+
+sub restart {
+    my ($self, %o) = @_;
+    $o{graceful} ? $self->stop : $self->kill;
+    return $self->start;
+}
+
+sub suspend { my $p = $_[0]{pid}; CORE::kill 'STOP', $p if $p }
+sub resume  { my $p = $_[0]{pid}; CORE::kill 'CONT', $p if $p }
+
+# ->_get($path) -> the body of GET $path from the backend itself (HTTP/1.0,
+# over TCP or the unix socket), or undef.
+sub _get {
+    my ($self, $path) = @_;
+    my $s = $self->{socket}
+        ? IO::Socket::UNIX->new(Peer => $self->{socket}, Type => SOCK_STREAM(), Timeout => 5)
+        : IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{port},
+                                Proto => 'tcp', Timeout => 5);
+    return undef unless $s;
+    if ($self->{tls}) {
+        require IO::Socket::SSL;
+        IO::Socket::SSL->start_SSL($s, SSL_verify_mode => 0, Timeout => 5) or return undef;
+    }
+    my $text = '';
+    my $ok = eval {
+        local $SIG{ALRM} = sub { die "timeout\n" };
+        alarm 10;
+        print {$s} "GET $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
+        local $/;
+        $text = <$s> // '';
+        alarm 0;
+        1;
+    };
+    alarm 0;
+    close $s;
+    return undef unless $ok && $text =~ m{\AHTTP/1\.\d 200 };
+    $text =~ s/\A.*?\r\n\r\n//s;
+    return $text;
+}
+
+sub stats {
+    my $self = shift;
+    return MCPTest::json_decode($self->_get('/__stats?log=0'));
+}
+
+# ->refuse_init(1|0): the backend refuses every initialize (400) or not
+sub refuse_init {
+    my ($self, $on) = @_;
+    return MCPTest::json_decode($self->_get('/__control?refuse_init=' . ($on ? 1 : 0)));
+}
+
+sub log {
+    my $self = shift;
+    my $s = MCPTest::json_decode($self->_get('/__stats'));
+    return $s ? $s->{log} : undef;
 }
 
 # ===========================================================================

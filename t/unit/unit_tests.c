@@ -19,6 +19,7 @@
 #include "mcp_registry.h"
 #include "mcp_rpc.h"
 #include "mcp_sha256.h"
+#include "mcp_sse.h"
 
 static int passed, failed;
 
@@ -1474,6 +1475,178 @@ static void test_lists(void)
           "mcp_protocol_ctx_init sets what it is given and zeroes the rest");
 }
 
+/* Feed text to a scanner in pieces of `step` bytes; the status of the
+ * call that ended it. */
+static apr_status_t scan_in_steps(const char *text, json_t *id,
+                                  apr_size_t max, apr_size_t step,
+                                  json_t **msg)
+{
+    mcp_sse_scanner_t *sc = mcp_sse_scanner_create(pool, id, max);
+    apr_size_t len = strlen(text), off = 0;
+    apr_status_t rv = APR_INCOMPLETE;
+
+    *msg = NULL;
+    while (off < len && rv == APR_INCOMPLETE) {
+        apr_size_t n = len - off < step ? len - off : step;
+        rv = mcp_sse_scan(sc, text + off, n, msg);
+        off += n;
+    }
+    return rv;
+}
+
+static void test_sse(void)
+{
+    json_t *id1 = mcp_json_pool_own(pool, json_integer(1));
+    json_t *ids = mcp_json_pool_own(pool, json_string("a"));
+    json_t *m;
+    const char *stream =
+        ": a comment\n"
+        "event: message\n"
+        "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\","
+        "\"params\":{\"id\":1}}\n\n"
+        "id: 7\n"
+        "data: {\"jsonrpc\":\"2.0\",\"id\":1,\n"
+        "data: \"result\":{\"protocolVersion\":\"2025-06-18\"}}\n\n"
+        "data: {\"never\":\"read\"}\n\n";
+    apr_size_t step;
+    int all = 1;
+    char *crlf, *cr, *c;
+
+    CHECK((m = mcp_sse_find_response(pool, "{\"jsonrpc\":\"2.0\",\"id\":1,"
+                                     "\"result\":{}}", 36, id1)) != NULL
+          && json_object_get(m, "result"), "a JSON response with the id");
+    CHECK(!mcp_sse_find_response(pool, "{\"jsonrpc\":\"2.0\",\"id\":2,"
+                                 "\"result\":{}}", 36, id1),
+          "another id is not it");
+    CHECK(!mcp_sse_find_response(pool, "{\"jsonrpc\":\"2.0\",\"id\":1,"
+                                 "\"method\":\"x\"}", 38, id1),
+          "a request with the id is not a response");
+    CHECK(!mcp_sse_find_response(pool, "{\"jsonrpc\":\"2.0\",\"id\":\"1\","
+                                 "\"result\":{}}", 38, id1),
+          "the string \"1\" is not the number 1");
+    {
+        const char *batch = "[{\"jsonrpc\":\"2.0\",\"id\":\"b\",\"result\":1},"
+                            "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"error\":"
+                            "{\"code\":1,\"message\":\"m\"}}]";
+        m = mcp_sse_find_response(pool, batch, strlen(batch), ids);
+    }
+    CHECK(m && json_object_get(m, "error"), "an error response in a batch");
+    CHECK(!mcp_sse_find_response(pool, "{not json", 9, id1), "not JSON");
+
+    /* the same stream in every piece size finds the response, and only
+     * in the event that holds it */
+    for (step = 1; step <= strlen(stream); step++) {
+        if (scan_in_steps(stream, id1, 4096, step, &m) != APR_SUCCESS
+            || !json_is_object(json_object_get(m, "result"))) {
+            all = 0;
+        }
+    }
+    CHECK(all, "an SSE response split across data lines, read in any piece "
+               "size");
+    /* CRLF and CR line ends (a CR at the end of a piece, LF in the next) */
+    crlf = apr_pstrdup(pool, "");
+    cr = apr_pstrdup(pool, stream);
+    for (c = cr; *c; c++) {
+        if (*c == '\n') {
+            *c = '\r';
+            crlf = apr_pstrcat(pool, crlf, "\r\n", NULL);
+        }
+        else {
+            crlf = apr_pstrcat(pool, crlf, apr_pstrndup(pool, c, 1), NULL);
+        }
+    }
+    all = 1;
+    for (step = 1; step <= strlen(crlf); step++) {
+        if (scan_in_steps(crlf, id1, 4096, step, &m) != APR_SUCCESS
+            || scan_in_steps(cr, id1, 4096, step, &m) != APR_SUCCESS) {
+            all = 0;
+        }
+    }
+    CHECK(all, "CRLF and CR line ends, in any piece size");
+    CHECK(scan_in_steps("\xEF\xBB\xBF" "data: {\"jsonrpc\":\"2.0\",\"id\":1,"
+                        "\"result\":{}}\n\n", id1, 4096, 2, &m) == APR_SUCCESS,
+          "a BOM at the start is skipped");
+    CHECK(scan_in_steps("data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n",
+                        id1, 4096, 5, &m) == APR_INCOMPLETE,
+          "an event is not complete before its empty line");
+    CHECK(scan_in_steps("data:{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n",
+                        id1, 4096, 7, &m) == APR_SUCCESS,
+          "data: without a space");
+    CHECK(scan_in_steps("data: 0123456789012345678901234567890123456789\n\n",
+                        id1, 32, 3, &m) == APR_ENOSPC,
+          "a line over max is refused");
+    CHECK(scan_in_steps("data: 0123456789\ndata: 0123456789\ndata: 0123456789"
+                        "\n\n", id1, 24, 3, &m) == APR_ENOSPC,
+          "an event over max is refused");
+    CHECK(scan_in_steps("data: {}\n\n\n\ndata: x\n\n: c\n\n", id1, 32, 1, &m)
+          == APR_INCOMPLETE, "events without the response read to the end");
+}
+
+static void test_record_backend(void)
+{
+    mcp_session_t *s, *t, *f, *w;
+    char *rec, *req;
+    apr_size_t len;
+    json_t *j, *p;
+
+    mcp_record_new(pool, &s);
+    s->protocol_version = "2025-06-18";
+    s->endpoint = "example.org/mcp";
+    s->backend_id = "9f1c-\"quoted\"-id";
+    s->backend_route = "m1";
+    rec = mcp_record_serialize(pool, s, 4096, &len);
+    CHECK(rec && mcp_record_parse(pool, rec, len, &t) == APR_SUCCESS
+          && !strcmp(t->backend_id, s->backend_id)
+          && !strcmp(t->backend_route, "m1"),
+          "a record keeps the backend's session id and route");
+    CHECK(mcp_record_parse_slow(pool, rec, len, &w) == APR_SUCCESS
+          && mcp_record_same(pool, t, w), "both readers agree on them");
+    s->backend_id = "plain-id";
+    rec = mcp_record_serialize(pool, s, 4096, &len);
+    CHECK(mcp_record_parse_fast(pool, rec, len, &f) == APR_SUCCESS
+          && !strcmp(f->backend_id, "plain-id")
+          && mcp_record_parse_slow(pool, rec, len, &w) == APR_SUCCESS
+          && mcp_record_same(pool, f, w), "the fast reader reads them too");
+    s->backend_id = s->backend_route = NULL;
+    rec = mcp_record_serialize(pool, s, 4096, &len);
+    CHECK(mcp_record_parse(pool, rec, len, &t) == APR_SUCCESS && !t->backend_id
+          && !t->backend_route && !strstr(rec, "bid"),
+          "a session without a backend has neither");
+    CHECK(mcp_record_parse(pool, "{\"v\":1,\"bid\":7}", 15, &t) != APR_SUCCESS,
+          "a backend id that is not a string makes no record");
+
+    /* the replayed initialize */
+    mcp_record_lazy_set(pool, &s->client_info, json_pack("{s:s, s:s}", "name",
+                                                  "client", "version", "1"));
+    mcp_record_lazy_set(pool, &s->client_caps, json_pack("{s:{}}", "roots"));
+    req = mcp_record_initialize_request(pool, s, "replay-1", &len);
+    j = req ? mcp_json_load(pool, req, len) : NULL;
+    p = json_object_get(j, "params");
+    CHECK(j && !strcmp(json_string_value(json_object_get(j, "method")),
+                       "initialize")
+          && !strcmp(json_string_value(json_object_get(j, "id")), "replay-1")
+          && !strcmp(json_string_value(json_object_get(j, "jsonrpc")), "2.0")
+          && !strcmp(json_string_value(json_object_get(p, "protocolVersion")),
+                     "2025-06-18")
+          && json_is_object(json_object_get(json_object_get(p, "capabilities"),
+                                            "roots"))
+          && !strcmp(json_string_value(json_object_get(
+                 json_object_get(p, "clientInfo"), "name")), "client"),
+          "the replayed initialize carries the version, capabilities and "
+          "clientInfo kept");
+    mcp_record_new(pool, &s);
+    s->protocol_version = "2025-03-26";
+    req = mcp_record_initialize_request(pool, s, "r", &len);
+    j = req ? mcp_json_load(pool, req, len) : NULL;
+    p = json_object_get(j, "params");
+    CHECK(j && json_is_object(json_object_get(p, "capabilities"))
+          && json_is_string(json_object_get(json_object_get(p, "clientInfo"),
+                                            "name"))
+          && json_is_string(json_object_get(json_object_get(p, "clientInfo"),
+                                            "version")),
+          "without kept clientInfo a placeholder name and version go");
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -1496,6 +1669,8 @@ int main(void)
     test_record_fits();
     test_limits_protocol();
     test_lists();
+    test_sse();
+    test_record_backend();
     apr_pool_destroy(pool);
     apr_terminate();
     printf("1..%d\n", passed + failed);
