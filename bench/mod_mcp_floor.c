@@ -6,7 +6,9 @@
  * mod_mcp_session sends it (application/json, plus an Mcp-Session-Id header
  * of the same length as a real one). It parses nothing and keeps no state,
  * so its requests/s is what httpd itself costs on this machine with the
- * same MPM settings: the ceiling any handler can reach.
+ * same MPM settings: the ceiling any handler can reach. An initialize gets
+ * an InitializeResult instead, so that it can also be the backend of the
+ * gateway rows (MCPBackend, and plain mod_proxy, in front of it).
  *
  *   LoadModule mcp_floor_module .../mod_mcp_floor.so
  *   MCPFloorResponseFile /tmp/.../floor.json    (optional: the exact bytes)
@@ -24,12 +26,20 @@
 #include "http_log.h"
 #include "apr_strings.h"
 #include "apr_file_io.h"
+#include <string.h>
 
 module AP_MODULE_DECLARE_DATA mcp_floor_module;
 
 #define FLOOR_DEFAULT_BODY \
     "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"content\":" \
     "[{\"type\":\"text\",\"text\":\"hello\"}]}}"
+/* What it answers an initialize with (id 1, as bench/run.sh sends it), so
+ * that mod_mcp_session's gateway (MCPBackend) can use the floor as its
+ * backend. */
+#define FLOOR_INIT_BODY \
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"protocolVersion\":" \
+    "\"2025-11-25\",\"capabilities\":{\"tools\":{}},\"serverInfo\":" \
+    "{\"name\":\"mcp-floor\",\"version\":\"1\"}}}"
 /* 43 characters, like a real session id. */
 #define FLOOR_SESSION_ID "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
@@ -88,7 +98,9 @@ static int floor_handler(request_rec *r)
     floor_conf_t *c;
     char buf[8192];
     long got;
-    int rc;
+    int rc, init = 0;
+    const char *body;
+    apr_size_t len;
 
     if (!r->handler || strcmp(r->handler, "mcp-floor") != 0) {
         return DECLINED;
@@ -105,8 +117,14 @@ static int floor_handler(request_rec *r)
         return rc;
     }
     if (ap_should_client_block(r)) {
-        while ((got = ap_get_client_block(r, buf, sizeof(buf))) > 0) {
-            /* discard */
+        int first = 1;
+        while ((got = ap_get_client_block(r, buf, sizeof(buf) - 1)) > 0) {
+            /* discard, after a look at the start for an initialize */
+            if (first) {
+                buf[got] = '\0';
+                init = strstr(buf, "\"initialize\"") != NULL;
+                first = 0;
+            }
         }
         if (got < 0) {
             return HTTP_BAD_REQUEST;
@@ -115,8 +133,10 @@ static int floor_handler(request_rec *r)
 
     ap_set_content_type(r, "application/json");
     apr_table_setn(r->headers_out, "Mcp-Session-Id", FLOOR_SESSION_ID);
-    ap_set_content_length(r, (apr_off_t)c->len);
-    ap_rwrite(c->body, (int)c->len, r);
+    body = init ? FLOOR_INIT_BODY : c->body;
+    len = init ? sizeof(FLOOR_INIT_BODY) - 1 : c->len;
+    ap_set_content_length(r, (apr_off_t)len);
+    ap_rwrite(body, (int)len, r);
     return OK;
 }
 

@@ -20,6 +20,9 @@
 #   sdkmem    official TypeScript SDK, sessions in memory (1 Node process)
 #   sdkredis  TypeScript SDK + Redis session records like the SDK
 #             "SessionStore" fork (2 Node cluster workers)
+#   proxy     plain mod_proxy (ProxyPass, keep-alive worker) to the floor
+#   gw        mod_mcp_session's gateway (MCPBackend, memory mode, a
+#             keep-alive worker) to the same floor: what the gateway adds
 # plus initialize requests/s (mem ext sdkmem sdkredis), memory-mode lookups
 # with N live sessions vs 10, and bytes per session in shm and in Redis.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
@@ -261,8 +264,8 @@ FLOOR_SO="$WORK/build/.libs/mod_mcp_floor.so"
 
 # ---------------------------------------------------------------- servers
 declare -A PORT URL SIDS CHECK_OK
-for t in floor mem ext sdkmem sdkredis s10 sN redis; do pick_port "PORT[$t]"; done
-for t in floor mem ext sdkmem sdkredis s10 sN; do URL[$t]="http://127.0.0.1:${PORT[$t]}/mcp"; done
+for t in floor mem ext sdkmem sdkredis s10 sN redis proxy gw; do pick_port "PORT[$t]"; done
+for t in floor mem ext sdkmem sdkredis s10 sN proxy gw; do URL[$t]="http://127.0.0.1:${PORT[$t]}/mcp"; done
 
 # httpd_conf NAME EXTRA: write $WORK/NAME/httpd.conf (same MPM settings for all)
 httpd_conf() {
@@ -442,6 +445,63 @@ else
     check_result floor 0 "did not start (see logs/floor-error.log)"
 fi
 
+# The gateway rows: plain mod_proxy and MCPBackend in front of the floor
+# (a backend that costs next to nothing, so it does not hide the gateway),
+# both with a keep-alive worker for the floor.
+PROXY_LOAD="LoadModule proxy_module $MODDIR/mod_proxy.so
+LoadModule proxy_http_module $MODDIR/mod_proxy_http.so"
+FLOOR_BACKEND="http://127.0.0.1:${PORT[floor]}/mcp"
+if [ "${CHECK_OK[floor]:-0}" = 1 ]; then
+    httpd_conf proxy "LogLevel warn
+$PROXY_LOAD
+ProxyPass /mcp $FLOOR_BACKEND keepalive=On"
+    if start_httpd proxy; then
+        post "${URL[proxy]}" "$CALL_BODY" "$WORK/check-proxy" "$FLOOR_SID"
+        if [ "$HTTP_STATUS" = 200 ] && cmp -s "$WORK/check-proxy.b" "$WORK/floor-body.json"; then
+            check_result proxy 1 "the floor's echo through ProxyPass"
+        else
+            check_result proxy 0 "HTTP $HTTP_STATUS $(short "$WORK/check-proxy.b")"
+        fi
+    else
+        check_result proxy 0 "did not start (see logs/proxy-error.log)"
+    fi
+else
+    check_result proxy 0 "the floor did not start"
+fi
+if [ "$MODULE_OK" = 1 ] && [ "${CHECK_OK[floor]:-0}" = 1 ]; then
+    httpd_conf gw "LogLevel warn mcp_session:notice
+$PROXY_LOAD
+<Proxy \"http://127.0.0.1:${PORT[floor]}/\">
+    ProxySet keepalive=On
+</Proxy>
+LoadModule mcp_session_module $WORK/modules/mod_mcp_session.so
+MCPSessionStorageMode memory
+MCPSessionCapacity 1000
+<Location /mcp>
+    SetHandler mcp-session
+    MCPBackend $FLOOR_BACKEND
+</Location>"
+    if start_httpd gw; then
+        post "${URL[gw]}" "$INIT_BODY" "$WORK/check-gw-init"
+        sid=$(hdr "$WORK/check-gw-init.h" mcp-session-id)
+        if [ "$HTTP_STATUS" != 200 ] || [ -z "$sid" ] || [ "$sid" = "$FLOOR_SID" ]; then
+            check_result gw 0 "initialize through the gateway: HTTP $HTTP_STATUS, session '$sid' $(short "$WORK/check-gw-init.b")"
+        else
+            post "${URL[gw]}" "$CALL_BODY" "$WORK/check-gw" "$sid"
+            if [ "$HTTP_STATUS" = 200 ] && cmp -s "$WORK/check-gw.b" "$WORK/floor-body.json"; then
+                SIDS[gw]=$sid
+                check_result gw 1 "a gateway session of its own; the floor's echo through MCPBackend"
+            else
+                check_result gw 0 "tools/call through the gateway: HTTP $HTTP_STATUS $(short "$WORK/check-gw.b")"
+            fi
+        fi
+    else
+        check_result gw 0 "did not start (see logs/gw-error.log)"
+    fi
+else
+    check_result gw 0 "${MODULE_WHY:-the floor did not start}"
+fi
+
 # ---------------------------------------------------------------- measure
 LOAD_MAX=$(load1 | cut -d' ' -f1)
 # run_slot PHASE TARGET ROUND SECONDS URL [VAR=value...]; ROUND "warmup" is not recorded
@@ -489,9 +549,12 @@ redis_slot() { # PHASE TARGET ROUND SECONDS URL VARS... (run_slot, plus Redis co
 }
 
 # 1. tools/call echo, targets interleaved.
-CALL_TARGETS=(floor mem ext sdkmem sdkredis)
+CALL_TARGETS=(floor mem ext sdkmem sdkredis proxy gw)
 call_env() { # TARGET
-    if [ "$1" = floor ]; then echo "BENCH_SID=$FLOOR_SID"; else echo "BENCH_SID=${SIDS[$1]}"; fi
+    case "$1" in
+        floor|proxy) echo "BENCH_SID=$FLOOR_SID" ;;
+        *) echo "BENCH_SID=${SIDS[$1]}" ;;
+    esac
 }
 say "phase 1: tools/call echo, ${ROUNDS} round(s) x ${DURATION}s (warm-up ${WARMUP}s each)"
 for t in "${CALL_TARGETS[@]}"; do

@@ -16,6 +16,8 @@ const NAMES = {
   ext: '3. mod_mcp_session, external mode (Redis)',
   sdkmem: '4. TS SDK, sessions in memory (1 Node process)',
   sdkredis: '5. TS SDK + Redis SessionStore (2 Node workers)',
+  proxy: '6. plain mod_proxy (ProxyPass) in front of the floor',
+  gw: '7. mod_mcp_session gateway (MCPBackend, memory) in front of the floor',
 };
 
 const median = (xs) => {
@@ -105,7 +107,7 @@ L.push('');
 
 L.push('### tools/call echo on an existing session');
 L.push('');
-const call = table('call', ['floor', 'mem', 'ext', 'sdkmem', 'sdkredis'], NAMES);
+const call = table('call', ['floor', 'mem', 'ext', 'sdkmem', 'sdkredis', 'proxy', 'gw'], NAMES);
 L.push(call.md);
 L.push('');
 
@@ -128,11 +130,16 @@ addRatio('memory / floor', c.mem, c.floor);
 addRatio('external / memory', c.ext, c.mem);
 addRatio('memory / SDK-memory', c.mem, c.sdkmem);
 addRatio('external / SDK-redis', c.ext, c.sdkredis);
+addRatio('gateway / plain mod_proxy (target >= 0.85x)', c.gw, c.proxy);
 addRatio(`${info.sessions ?? 'N'} / 10 live sessions (random id)`, s.sNrand, s.s10rand);
 addRatio(`${info.sessions ?? 'N'} / 10 live sessions (one id)`, s.sNone, s.s10one);
 addRatio('initialize: memory / SDK-memory', i.mem, i.sdkmem);
 addRatio('initialize: external / SDK-redis', i.ext, i.sdkredis);
 L.push('');
+if (Number.isFinite(c.gw?.p50) && Number.isFinite(c.proxy?.p50)) {
+  L.push(`Gateway's added latency (p50 of target 7 minus p50 of target 6, same backend): ${((c.gw.p50 - c.proxy.p50) / 1000).toFixed(3)} ms (target < 0.2 ms; under full load, so queueing counts too).`);
+  L.push('');
+}
 
 L.push(`### Session creation (initialize requests/s, ${info.init_duration ?? '?'} s per slot)`);
 L.push('');
