@@ -16,6 +16,8 @@
 # expect-log: MCPS00601 MCPS00603 AH00940 AH01167 AH01104
 # The store full on purpose: MCPS00211.
 # expect-log: MCPS00211
+# Its nodes load the proxy modules themselves (for the `httpd -t` cases):
+# proxy_modules => [] keeps MCPTest from adding them for MCPBackend.
 use strict;
 use warnings;
 
@@ -133,7 +135,7 @@ sub backend_counters {
 # `httpd -t` of a node with $conf at server level and $loc in the location
 sub config_test {
     my ($conf, $loc) = @_;
-    my $node = start_node(name => 't59-t', conf => $conf, location_conf => $loc,
+    my $node = start_node(proxy_modules => [], name => 't59-t', conf => $conf, location_conf => $loc,
                           start => 0);
     my $out = `@{[ MCPTest::Node::httpd_binary() ]} -d @{[ $node->dir ]} -f @{[ $node->conf_file ]} -t 2>&1`;
     return ($? >> 8, $out);
@@ -171,7 +173,7 @@ sub config_test {
 # --- a stateful backend answering JSON ----------------------------------------------
 my $bp = free_port();
 start_stub($bp, 'stateful', 'json');
-my $node = start_node(name => 't59-a', conf => $PROXY . "ProxyTimeout 2\n",
+my $node = start_node(proxy_modules => [], name => 't59-a', conf => $PROXY . "ProxyTimeout 2\n",
                       location_conf => "    MCPBackend http://127.0.0.1:$bp/mcp\n");
 my $u = $node->url;
 
@@ -327,7 +329,7 @@ ok defined $st_a->{'MCPBackendForwarded(127.0.0.1/mcp)'}
 {
     my $fp = free_port();
     start_stub($fp, 'stateful', 'json');
-    my $node_e = start_node(name => 't59-e', conf => $PROXY . "MCPSessionCapacity 1\n",
+    my $node_e = start_node(proxy_modules => [], name => 't59-e', conf => $PROXY . "MCPSessionCapacity 1\n",
                             location_conf => "    MCPBackend http://127.0.0.1:$fp/mcp\n");
     my ($s1) = initialize($node_e->url);     # the one slot, handshake completed
     ok is_session_id($s1), 'capacity 1: the first session';
@@ -344,7 +346,7 @@ ok defined $st_a->{'MCPBackendForwarded(127.0.0.1/mcp)'}
 # --- a stateless backend answering SSE -------------------------------------------------
 my $sp = free_port();
 start_stub($sp, 'stateless', 'sse');
-my $node_b = start_node(name => 't59-b', conf => $PROXY,
+my $node_b = start_node(proxy_modules => [], name => 't59-b', conf => $PROXY,
                         location_conf => "    MCPBackend http://127.0.0.1:$sp/mcp\n"
                                        . "    MCPBackendUserHeader X-Remote-User\n");
 my $ub = $node_b->url;
@@ -375,7 +377,7 @@ my $up = free_port();
 start_stub($up, 'stateful', 'json', $sock);
 wait_for(sub { -S $sock }, 5);
 my $htpasswd = top_dir() . '/t/htpasswd';
-my $node_c = start_node(name => 't59-c', conf => $PROXY,
+my $node_c = start_node(proxy_modules => [], name => 't59-c', conf => $PROXY,
                         location_conf => "    MCPBackend \"unix:$sock|http://localhost/mcp\"\n"
                                        . "    MCPBackendUserHeader X-Remote-User\n"
                                        . "    AuthType Basic\n    AuthName mcp\n"
@@ -398,7 +400,7 @@ SKIP: {
         start_stub($hp, 'stateful', 'json');
     }
     wait_for(sub { MCPTest::port_open($fp) }, 5);
-    my $node_f = start_node(name => 't59-f', conf => $PROXY
+    my $node_f = start_node(proxy_modules => [], name => 't59-f', conf => $PROXY
                                 . "LoadModule proxy_fcgi_module $M/mod_proxy_fcgi.so\n",
                             location_conf => "    MCPBackend fcgi://127.0.0.1:$fp/mcp\n");
     my ($sid_f, $res_f) = initialize($node_f->url);
@@ -425,8 +427,10 @@ SKIP: {
     start_stub($rp, 'stateful', 'sse');
     my $loc = "    MCPBackend http://127.0.0.1:$rp/mcp\n";
     my (undef, $na, $nb) = start_fleet(name => 't59-fleet', conf => $PROXY,
-                                       nodes => [ { location_conf => $loc },
-                                                  { location_conf => $loc } ]);
+                                       nodes => [ { location_conf => $loc,
+                                                    proxy_modules => [] },
+                                                  { location_conf => $loc,
+                                                    proxy_modules => [] } ]);
     my ($sid_r) = initialize($na->url);
     ok is_session_id($sid_r), 'fleet: initialize on node A';
     my $id_a = backend_saw($na->url, $sid_r)->{sid};
@@ -447,7 +451,7 @@ SKIP: {
 my ($m1, $m2) = (free_port(), free_port());
 start_stub($m1, 'stateful', 'json');
 start_stub($m2, 'stateful', 'json');
-my $node_d = start_node(name => 't59-d', conf => $PROXY . $BALANCER . <<"CONF",
+my $node_d = start_node(proxy_modules => [], name => 't59-d', conf => $PROXY . $BALANCER . <<"CONF",
 <Proxy "balancer://t60pool">
     BalancerMember http://127.0.0.1:$m1 route=m1 retry=30
     BalancerMember http://127.0.0.1:$m2 route=m2 retry=30
