@@ -23,6 +23,7 @@
 #   proxy     plain mod_proxy (ProxyPass, keep-alive worker) to the floor
 #   gw        mod_mcp_session's gateway (MCPBackend, memory mode, a
 #             keep-alive worker) to the same floor: what the gateway adds
+#             (throughput under load, and latency with one connection)
 # plus initialize requests/s (mem ext sdkmem sdkredis), memory-mode lookups
 # with N live sessions vs 10, and bytes per session in shm and in Redis.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
@@ -510,7 +511,9 @@ run_slot() {
     shift 5
     raw="$RESULTS/raw/$phase-$target-$round.txt"
     lb=$(load1)
-    env "$@" timeout $((dur + 60)) wrk -t"$THREADS" -c"$CONN" -d"${dur}s" --timeout 10s --latency \
+    local c=$CONN t=$THREADS
+    [ "$phase" = lat ] && c=1 && t=1     # one request at a time: latency, no queueing
+    env "$@" timeout $((dur + 60)) wrk -t"$t" -c"$c" -d"${dur}s" --timeout 10s --latency \
         -s "$BENCH/wrk/mcp.lua" "$url" >"$raw" 2>&1
     la=$(load1)
     l1=${la%% *}
@@ -568,6 +571,16 @@ for r in $(seq 1 "$ROUNDS"); do
             ext|sdkredis) redis_slot call "$t" "$r" "$DURATION" "${URL[$t]}" BENCH_BODY="$CALL_BODY" "$(call_env "$t")" ;;
             *) run_slot call "$t" "$r" "$DURATION" "${URL[$t]}" BENCH_BODY="$CALL_BODY" "$(call_env "$t")" ;;
         esac
+    done
+done
+
+# 1b. What the gateway adds to one request: one connection, one request at
+# a time, plain mod_proxy and the gateway in front of the same floor.
+say "phase 1b: gateway latency, one connection, ${ROUNDS} round(s) x ${DURATION}s"
+for r in $(seq 1 "$ROUNDS"); do
+    for t in proxy gw; do
+        [ "${CHECK_OK[$t]:-0}" = 1 ] || { [ "$r" = 1 ] && skip_slot lat "$t" "check failed"; continue; }
+        run_slot lat "$t" "$r" "$DURATION" "${URL[$t]}" BENCH_BODY="$CALL_BODY" "$(call_env "$t")"
     done
 done
 

@@ -31,8 +31,10 @@ const median = (xs) => {
 // records those), so the numbers would flatter the target.
 const CONNS = Number(info.connections || 32);
 const busy = (w) => w.rps * w.mean_us / 1e6;
-const stalled = (w) => busy(w) < 0.25 * CONNS;
-const valid = (r) => r.wrk && r.wrk.requests > 0 && r.wrk.non2xx === 0 && !stalled(r.wrk) &&
+const stalled = (w, conns = CONNS) => busy(w) < 0.25 * conns;
+// the latency phase runs one connection
+const connsOf = (r) => (r.phase === 'lat' ? 1 : CONNS);
+const valid = (r) => r.wrk && r.wrk.requests > 0 && r.wrk.non2xx === 0 && !stalled(r.wrk, connsOf(r)) &&
   r.wrk.err_connect + r.wrk.err_read + r.wrk.err_write + r.wrk.err_timeout + r.wrk.err_status === 0;
 const whyInvalid = (w) => {
   const why = [];
@@ -136,8 +138,13 @@ addRatio(`${info.sessions ?? 'N'} / 10 live sessions (one id)`, s.sNone, s.s10on
 addRatio('initialize: memory / SDK-memory', i.mem, i.sdkmem);
 addRatio('initialize: external / SDK-redis', i.ext, i.sdkredis);
 L.push('');
-if (Number.isFinite(c.gw?.p50) && Number.isFinite(c.proxy?.p50)) {
-  L.push(`Gateway's added latency (p50 of target 7 minus p50 of target 6, same backend): ${((c.gw.p50 - c.proxy.p50) / 1000).toFixed(3)} ms (target < 0.2 ms; under full load, so queueing counts too).`);
+const lat = table('lat', ['proxy', 'gw'], NAMES);
+L.push('### What the gateway adds to one request (one connection, one request at a time)');
+L.push('');
+L.push(lat.md);
+L.push('');
+if (Number.isFinite(lat.res.gw?.p50) && Number.isFinite(lat.res.proxy?.p50)) {
+  L.push(`Added p50 latency (target 7 minus target 6, same backend, no queueing): ${((lat.res.gw.p50 - lat.res.proxy.p50) / 1000).toFixed(3)} ms (target < 0.2 ms). Under the full load above: ${((c.gw?.p50 - c.proxy?.p50) / 1000).toFixed(3)} ms, queueing included.`);
   L.push('');
 }
 
