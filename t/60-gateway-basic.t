@@ -35,16 +35,7 @@ use MCPTest;
 
 skip_unless_node();
 
-my $node_dir = node_dir();
-my $UUID = qr/\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\z/;
 
-# gw_client(@args) -> ($rc, $summary, $stderr): t/node/gw-client.mjs
-sub gw_client {
-    my ($rc, $out, $err) = run_node("$node_dir/gw-client.mjs", '--quiet', @_);
-    my $s = json_decode($out);
-    $s = { failures => ["no summary: $out"] } unless ref $s eq 'HASH';
-    return ($rc, $s, $err);
-}
 # step($summary, $step) -> the value of that step (first one of that name)
 sub step {
     my ($s, $name) = @_;
@@ -152,7 +143,7 @@ for my $c (@conversations) {
     is $bs->{instance}, $be->instance, "$label: tools/call reached this backend process";
     my $h = (step($s, 'whoami') || {})->{headers} || {};
     if ($be->mode eq 'stateful') {
-        like $bs->{sessionId} // '', $UUID, "$label: the backend has its own session id";
+        like $bs->{sessionId} // '', $BACKEND_SID, "$label: the backend has its own session id";
         is $h->{'mcp-session-id'}, $bs->{sessionId},
             "$label: Apache sends the backend's own id to the backend";
     }

@@ -34,7 +34,6 @@ use MCPTest;
 skip_unless_node();
 
 my $node_dir = node_dir();
-my $UUID = qr/\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\z/;
 
 sub tool_text {
     my $m = shift;
@@ -164,8 +163,8 @@ for my $c (['/mcp', $sl, 'stateless'], ['/mcp-sf', $sf, 'stateful']) {
     my $st = $be->stats;
     my $log = $be->log || [];
     if ($be->mode eq 'stateful') {
-        like $sessions[0]{sessionId} // '', $UUID, "$label: the first backend session";
-        like $sessions[1]{sessionId} // '', $UUID, "$label: a new backend session after the restart";
+        like $sessions[0]{sessionId} // '', $BACKEND_SID, "$label: the first backend session";
+        like $sessions[1]{sessionId} // '', $BACKEND_SID, "$label: a new backend session after the restart";
         isnt $sessions[1]{sessionId}, $sessions[0]{sessionId}, "$label: ... not the old one";
         is $sessions[2]{sessionId}, $sessions[1]{sessionId}, "$label: ... kept from then on";
         is $st->{initialize}, 1, "$label: the new process saw one (replayed) initialize";

@@ -24,14 +24,7 @@ skip_unless_node();
 skip_unless_redis();
 
 my $node_dir = node_dir();
-my $UUID = qr/\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\z/;
 
-sub gw_client {
-    my ($rc, $out, $err) = run_node("$node_dir/gw-client.mjs", '--quiet', @_);
-    my $s = json_decode($out);
-    $s = { failures => ["no summary: $out"] } unless ref $s eq 'HASH';
-    return ($rc, $s, $err);
-}
 sub steps_named {
     my ($s, $name) = @_;
     return map { $_->{value} } grep { $_->{step} eq $name } @{ $s->{steps} || [] };
@@ -85,7 +78,7 @@ my @steps = ('connect', 'list', 'echo=one', 'add=2,3', 'session', 'whoami', 'ech
     my ($c1, $c2) = @{ $s->{perNode} || [0, 0] };
     ok $c1 >= 5 && $c2 >= 5, "stateful: both nodes served it ($c1 / $c2 requests)";
     my @sess = steps_named($s, 'session');
-    like $sess[0]{sessionId} // '', $UUID, 'stateful: the backend has its own session';
+    like $sess[0]{sessionId} // '', $BACKEND_SID, 'stateful: the backend has its own session';
     is $sess[1]{sessionId}, $sess[0]{sessionId}, 'stateful: the same backend session from both nodes';
     my @nodes = map { $_->{node} } grep { ($_->{rpc} // '') eq 'tools/call' } @{ $s->{wire} || [] };
     ok scalar(grep { $_ == 0 } @nodes) && scalar(grep { $_ == 1 } @nodes),
@@ -111,7 +104,7 @@ my @steps = ('connect', 'list', 'echo=one', 'add=2,3', 'session', 'whoami', 'ech
     my ($res, $m) = mcp_call($n2->url('/mcp-sf'), $sid, 'tools/call',
                              { name => 'backend_session', arguments => {} });
     my $bs = json_decode(ref $m eq 'HASH' ? $m->{result}{content}[0]{text} // '' : '') || {};
-    like $bs->{sessionId} // '', $UUID, 'raw: initialize on node 1, backend session seen from node 2';
+    like $bs->{sessionId} // '', $BACKEND_SID, 'raw: initialize on node 1, backend session seen from node 2';
     my @keys = grep { length && !/:deleted$/ } $redis->cli('--scan', '--pattern', "$prefix*");
     my @vals = map { scalar $redis->cli('GET', $_) } @keys;
     ok scalar(grep { index($_, $bs->{sessionId} // 'none') >= 0 } @vals),

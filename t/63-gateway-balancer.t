@@ -25,7 +25,6 @@ use MCPTest;
 
 skip_unless_node();
 
-my $UUID = qr/\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\z/;
 
 sub tool_json {
     my $m = shift;
@@ -104,7 +103,7 @@ for my $i (1 .. 6) {
 }
 ok !grep({ !is_session_id($_->[0]) } @sessions), 'stateful pool: 6 sessions';
 is_deeply \@initialized, [ (202) x 6 ], 'stateful pool: notifications/initialized accepted (202) in each';
-ok !grep({ $_->[2] !~ $UUID } @sessions), 'stateful pool: each has a backend session';
+ok !grep({ $_->[2] !~ $BACKEND_SID } @sessions), 'stateful pool: each has a backend session';
 my %held;
 $held{ $_->[1] }++ for @sessions;
 ok $held{ $sf[0]->instance } && $held{ $sf[1]->instance },
@@ -139,7 +138,7 @@ $gone->stop;
 my $replayed = 0;
 for my $s (@moved) {
     my ($res, $bs) = backend_session($u, $s->[0]);
-    if ($res->code == 200 && ($bs->{instance} // '') eq $kept->instance && ($bs->{sessionId} // '') =~ $UUID
+    if ($res->code == 200 && ($bs->{instance} // '') eq $kept->instance && ($bs->{sessionId} // '') =~ $BACKEND_SID
         && $bs->{sessionId} ne $s->[2]) {
         $replayed++;
         $s->[1] = $bs->{instance};

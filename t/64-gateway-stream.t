@@ -22,15 +22,7 @@ use MCPTest;
 
 skip_unless_node();
 
-my $node_dir = node_dir();
-my $UUID = qr/\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\z/;
 
-sub gw_client {
-    my ($rc, $out, $err) = run_node("$node_dir/gw-client.mjs", '--quiet', @_);
-    my $s = json_decode($out);
-    $s = { failures => ["no summary: $out"] } unless ref $s eq 'HASH';
-    return ($rc, $s, $err);
-}
 sub steps_named {
     my ($s, $name) = @_;
     return map { $_->{value} || {} } grep { $_->{step} =~ /^\Q$name\E(=|$)/ } @{ $s->{steps} || [] };
@@ -106,7 +98,7 @@ for my $c (['/mcp', $sl, 'stateless'], ['/mcp-sf', $sf, 'stateful']) {
     my $sid = initialize($u);
     my (undef, $m) = mcp_call($u, $sid, 'tools/call', { name => 'backend_session', arguments => {} });
     my $bid = (tool_json($m) || {})->{sessionId} // 'none';
-    like $bid, $UUID, 'stateful: a backend session';
+    like $bid, $BACKEND_SID, 'stateful: a backend session';
     my $before = $sf->stats;
     my $res = mcp_delete($u, session_headers($sid));
     is $res->code, 200, 'stateful: DELETE 200';

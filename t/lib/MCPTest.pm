@@ -10,7 +10,7 @@ package MCPTest;
 # Checks:    check_error error_of is_session_id
 # Processes: start_node start_redis start_fleet free_port wait_for
 #            have_program have_redis skip_unless_redis node_dir run_node
-#            start_backend skip_unless_node node_spawn node_wait
+#            start_backend skip_unless_node node_spawn node_wait gw_client $BACKEND_SID
 # Logs:      access_log_pids file_size read_from grep_log wait_for_log
 # Restart:   graceful_restart apache_test_graceful
 # Misc:      server_mpm status_auto top_dir module_so example_so
@@ -44,7 +44,7 @@ our @EXPORT = qw(
     check_error error_of is_session_id
     start_node start_redis start_fleet free_port wait_for
     have_program have_redis skip_unless_redis node_dir run_node
-    start_backend skip_unless_node node_spawn node_wait
+    start_backend skip_unless_node node_spawn node_wait gw_client $BACKEND_SID
     access_log_pids file_size read_from grep_log wait_for_log
     graceful_restart apache_test_graceful
     server_mpm status_auto top_dir module_so example_so
@@ -688,6 +688,19 @@ sub run_node {
     my $rc = $? >> 8;
     return ($rc, $stdout, read_from($efile));
 }
+
+# gw_client(@args) -> ($exit_code, $summary, $stderr): the scripted SDK
+# client t/node/gw-client.mjs (quiet), its JSON summary decoded (a summary
+# with a failure when it printed none).
+sub gw_client {
+    my ($rc, $out, $err) = run_node(node_dir() . '/gw-client.mjs', '--quiet', @_);
+    my $s = json_decode($out);
+    $s = { failures => ["no summary: $out"] } unless ref $s eq 'HASH';
+    return ($rc, $s, $err);
+}
+
+# A session id the TypeScript SDK makes (t/node/backend.mjs, stateful): a UUID.
+our $BACKEND_SID = qr/\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\z/;
 
 # skip_unless_node(): the whole file is skipped without node or without the
 # SDK in t/node/node_modules.

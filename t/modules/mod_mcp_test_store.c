@@ -48,7 +48,11 @@
 #include "mcp_store_contract.h"
 #include "store_toy.h"
 
-module AP_MODULE_DECLARE_DATA mcp_test_store_module;
+/* Built with -fvisibility=hidden (it links the contract suite and the toy,
+ * whose names must not leak into httpd's global symbol space): only the
+ * module record is exported. */
+module AP_MODULE_DECLARE_DATA __attribute__((visibility("default")))
+    mcp_test_store_module;
 
 typedef struct contract_store_t {
     const char *name;
