@@ -473,6 +473,22 @@ static json_t *batch_refuses(request_rec *r, const mcp_msg_t *msg,
     return NULL;
 }
 
+/* A batch only in the one protocol version that has them (the session's,
+ * local or behind MCPBackend): OK, or the 400 sent. */
+static int batch_allowed(request_rec *r, const mcp_batch_t *b,
+                         const mcp_session_t *s)
+{
+    if (b->is_array && (!s->protocol_version
+                        || strcmp(s->protocol_version, MCP_PROTOCOL_BATCHING))) {
+        return mcp_response_error(r, HTTP_BAD_REQUEST, MCP_ERR_INVALID_REQUEST,
+                                  apr_psprintf(r->pool, "Invalid Request: "
+                                               "Batches are not supported in "
+                                               "protocol version %s",
+                                               s->protocol_version));
+    }
+    return OK;
+}
+
 static int post_in_session(req_t *q, mcp_batch_t *b)
 {
     request_rec *r = q->r;
@@ -486,12 +502,8 @@ static int post_in_session(req_t *q, mcp_batch_t *b)
     if ((rc = request_session(q, &s)) != OK) {
         return rc;
     }
-    if (b->is_array && (!s->protocol_version
-                        || strcmp(s->protocol_version, MCP_PROTOCOL_BATCHING))) {
-        return mcp_response_error(r, HTTP_BAD_REQUEST, MCP_ERR_INVALID_REQUEST,
-                              apr_psprintf(r->pool, "Invalid Request: Batches "
-                                           "are not supported in protocol "
-                                           "version %s", s->protocol_version));
+    if ((rc = batch_allowed(r, b, s)) != OK) {
+        return rc;
     }
 
     mcp_response_init(&rs, r, s->id);
@@ -569,12 +581,8 @@ static int gateway_post(req_t *q, mcp_batch_t *b, const char *body,
     if ((rc = request_session(q, &s)) != OK) {
         return rc;
     }
-    if (b->is_array && (!s->protocol_version
-                        || strcmp(s->protocol_version, MCP_PROTOCOL_BATCHING))) {
-        return mcp_response_error(r, HTTP_BAD_REQUEST, MCP_ERR_INVALID_REQUEST,
-                              apr_psprintf(r->pool, "Invalid Request: Batches "
-                                           "are not supported in protocol "
-                                           "version %s", s->protocol_version));
+    if ((rc = batch_allowed(r, b, s)) != OK) {
+        return rc;
     }
     /* the handshake's end gives the session its whole TTL, as locally */
     for (i = 0; !s->initialized && i < b->msgs->nelts; i++) {
