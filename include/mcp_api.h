@@ -20,13 +20,17 @@
  *               settings out of the generic parameters, optional
  *               conditional write and publish/wait; "MAJOR.MINOR"
  *               version strings
+ *   2.1  (0.3)  multi-round calls: input/ask/state/set_state,
+ *               require_capability and cancelled at the end of
+ *               mcp_call_ops_t (mcp_tool.h); MCP_INPUT_REQUIRED,
+ *               MCP_MISSING_CAPABILITY; the 2026-07-28 protocol
  */
 #ifndef MCP_API_H
 #define MCP_API_H
 
 #define MCP_API_MAJOR               2
-#define MCP_API_MINOR               0
-#define MCP_API_VERSION             "2.0"
+#define MCP_API_MINOR               1
+#define MCP_API_VERSION             "2.1"
 
 #define MCP_TOOL_PROVIDER_GROUP     "mcp_tool"
 #define MCP_RESOURCE_PROVIDER_GROUP "mcp_resource"

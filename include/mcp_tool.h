@@ -162,7 +162,52 @@ typedef struct mcp_call_ops_t {
      * long as call->pool), or NULL. */
     json_t *(*client_capabilities)(mcp_call_t *call);
     json_t *(*client_info)(mcp_call_t *call);
+
+    /* --- API 2.1: multi-round calls (MRTR) and the 2026-07-28 era --- */
+    /* The client's answer to input request `key` asked in an earlier
+     * round (the result object of elicitation/create, sampling/
+     * createMessage or roots/list), borrowed, or NULL when there is none
+     * (or it is not an object). */
+    json_t *(*input)(mcp_call_t *call, const char *key);
+    /* Ask the client for input: `method` is "elicitation/create",
+     * "sampling/createMessage" or "roots/list", `params` its params (not
+     * stolen). APR_SUCCESS: asked (the callback then returns
+     * MCP_INPUT_REQUIRED); APR_ENOTIMPL: the client did not declare the
+     * capability this needs (elicitation, sampling, roots), nothing was
+     * asked; APR_EINVAL: bad key (1..64 chars [A-Za-z0-9_.-]), method or
+     * params, or too many requests (MCP_CALL_INPUTS_MAX). */
+    apr_status_t (*ask)(mcp_call_t *call, const char *key, const char *method,
+                        json_t *params);
+    /* The state this callback carried from the previous round (what it
+     * gave set_state() then), verified by the module, or NULL. */
+    const char *(*state)(mcp_call_t *call);
+    /* Carry `state` (text, at most MCP_CALL_STATE_MAX bytes) to the next
+     * round. The module seals it, bound to the user, the request and an
+     * expiry: the client cannot read-modify it undetected. */
+    apr_status_t (*set_state)(mcp_call_t *call, const char *state);
+    /* The request needs client capability `name` ("sampling", ...) that
+     * the client did not declare: returns MCP_MISSING_CAPABILITY, which
+     * the callback returns. */
+    apr_status_t (*require_capability)(mcp_call_t *call, const char *name);
+    /* 1 when the client went away (closed the response stream: the
+     * request is cancelled, stop working). A long callback calls it now
+     * and then; on a stream it also sends a keep-alive comment when the
+     * stream has been quiet for a while. */
+    int (*cancelled)(mcp_call_t *call);
 } mcp_call_ops_t;
+
+/* What a callback returns to end this round with the input it asked for
+ * (ask()) and/or the state it set (set_state()): a 2026-07-28 client gets
+ * resultType "input_required" and calls again with the answers. A client
+ * of the session revisions (2025-*) gets a JSON-RPC error saying the tool
+ * needs input this server can only ask for over 2026-07-28 for now. */
+#define MCP_INPUT_REQUIRED      (APR_OS_START_USERERR + 4301)
+/* What require_capability() returns: the client gets -32021 with
+ * requiredCapabilities (2026-07-28) or -32600 (session revisions). */
+#define MCP_MISSING_CAPABILITY  (APR_OS_START_USERERR + 4302)
+
+#define MCP_CALL_STATE_MAX      4096
+#define MCP_CALL_INPUTS_MAX     16
 
 struct mcp_call_t {
     apr_pool_t *pool;               /* lives until the response is sent */
@@ -175,8 +220,10 @@ struct mcp_call_t {
                                      * template: its variables, e.g.
                                      * {"id":"123"}; completion: the
                                      * context arguments */
-    const char *session_user;       /* the user bound to the session, or NULL */
-    const char *protocol_version;   /* negotiated for this session */
+    const char *session_user;       /* the user bound to the session
+                                     * (2026-07-28: the request's), or NULL */
+    const char *protocol_version;   /* negotiated for this session, or the
+                                     * request's ("2026-07-28": no session) */
     const mcp_call_ops_t *ops;
     void *transport;                /* private to mod_mcp_session */
 };
@@ -323,6 +370,81 @@ static APR_INLINE apr_status_t mcp_call_invalid_params(mcp_call_t *call,
                                                        const char *message)
 {
     return call->ops->invalid_params(call, message);
+}
+
+/* ------------------------------------------------------------------ */
+/* Multi-round calls (API 2.1)                                         */
+/*
+ * A tool, prompt or resource callback that needs the user's input asks
+ * for it and returns MCP_INPUT_REQUIRED; it is called again, from the
+ * start, with the answers (on any node of a fleet: nothing is kept
+ * server-side) and with the state it chose to carry:
+ *
+ *     json_t *a = mcp_call_input(call, "user_name");
+ *     if (!a) {
+ *         rv = mcp_call_ask_elicitation(call, "user_name", "Your name?",
+ *                  "{\"type\":\"object\",\"properties\":"
+ *                  "{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}");
+ *         return rv == APR_SUCCESS ? MCP_INPUT_REQUIRED : rv;
+ *     }
+ *     ... json_object_get(json_object_get(a, "content"), "name") ...
+ *
+ * Ask only for what the client can answer: ask() refuses (APR_ENOTIMPL)
+ * kinds the request's client capabilities do not declare.
+ */
+
+static APR_INLINE json_t *mcp_call_input(mcp_call_t *call, const char *key)
+{
+    return call->ops->input(call, key);
+}
+
+static APR_INLINE apr_status_t mcp_call_ask(mcp_call_t *call, const char *key,
+                                            const char *method, json_t *params)
+{
+    return call->ops->ask(call, key, method, params);
+}
+
+/* elicitation/create with a message and a requestedSchema given as JSON
+ * text. */
+static APR_INLINE apr_status_t mcp_call_ask_elicitation(mcp_call_t *call,
+                                                        const char *key,
+                                                        const char *message,
+                                                        const char *schema)
+{
+    apr_status_t rv;
+    json_t *sch = json_loads(schema, 0, NULL), *params;
+    if (!sch) {
+        return APR_EINVAL;
+    }
+    params = json_pack("{s:s, s:o}", "message", message, "requestedSchema", sch);
+    if (!params) {
+        return APR_EINVAL;
+    }
+    rv = call->ops->ask(call, key, "elicitation/create", params);
+    json_decref(params);
+    return rv;
+}
+
+static APR_INLINE const char *mcp_call_state(mcp_call_t *call)
+{
+    return call->ops->state(call);
+}
+
+static APR_INLINE apr_status_t mcp_call_set_state(mcp_call_t *call,
+                                                  const char *state)
+{
+    return call->ops->set_state(call, state);
+}
+
+static APR_INLINE apr_status_t mcp_call_require(mcp_call_t *call,
+                                                const char *capability)
+{
+    return call->ops->require_capability(call, capability);
+}
+
+static APR_INLINE int mcp_call_cancelled(mcp_call_t *call)
+{
+    return call->ops->cancelled(call);
 }
 
 #ifdef __cplusplus

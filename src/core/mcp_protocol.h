@@ -12,6 +12,7 @@
 #include "mcp_rpc.h"
 #include "mcp_record.h"
 #include "mcp_registry.h"
+#include "mcp_state.h"
 
 #define MCP_PROTOCOL_LATEST   "2025-11-25"
 #define MCP_PROTOCOL_VERSIONS "2025-11-25, 2025-06-18, 2025-03-26"
@@ -34,6 +35,24 @@ typedef struct mcp_ctx_t {
      * not steal msg. */
     apr_status_t (*emit)(void *baton, json_t *msg);
     void *emit_baton;
+    /* 1 when the client went away (the work is cancelled); may send a
+     * keep-alive comment on a quiet stream. NULL: never. */
+    int (*gone)(void *baton);
+
+    /* A 2026-07-28 request (mcp_protocol_modern_init): no session. */
+    int modern;
+    json_t *meta;                   /* the request's params._meta, borrowed */
+    const char *principal;          /* r->user: states are bound to it */
+    const char *endpoint;           /* the endpoint's identity, likewise */
+    const mcp_state_ring_t *ring;   /* seals requestState; NULL: a state
+                                     * cannot be made or opened (-32603) */
+    apr_interval_time_t state_ttl;  /* a sealed state's lifetime */
+    const char *cache_scope;        /* "public" or "private" */
+    apr_interval_time_t list_ttl;   /* ttlMs of discover and the lists */
+    /* Set by the protocol for an error that has an HTTP status of its
+     * own on the 2026-07-28 wire (404 -32601, 400 -32021, 400 -32602 of a
+     * bad requestState); 0: the answer goes out with 200. */
+    int http_status;
 } mcp_ctx_t;
 
 /* Set up ctx for the messages of one request: the pool they allocate
@@ -43,6 +62,13 @@ typedef struct mcp_ctx_t {
 void mcp_protocol_ctx_init(mcp_ctx_t *ctx, apr_pool_t *p,
                            const mcp_registry_t *reg, mcp_session_t *s,
                            apr_size_t max_record);
+
+/* Make ctx (set up by mcp_protocol_ctx_init with no session) serve one
+ * 2026-07-28 request whose envelope mcp_era_check() accepted: the
+ * client's capabilities, info and log level come from `meta` (borrowed).
+ * The transport then sets principal, endpoint, ring, state_ttl,
+ * cache_scope, list_ttl, r, emit and gone. */
+void mcp_protocol_modern_init(mcp_ctx_t *ctx, json_t *meta);
 
 int mcp_protocol_supported(const char *version);
 
@@ -56,7 +82,10 @@ const char *mcp_protocol_negotiate(const char *requested);
  * clientInfo and capabilities, see mcp_record.h) and return its response. */
 json_t *mcp_protocol_initialize(mcp_ctx_t *ctx, const mcp_msg_t *msg);
 
-/* Answer one request (never initialize); a new reference. */
+/* Answer one request (never initialize); a new reference. For a modern
+ * ctx: server/discover, subscriptions/listen, the lists and calls with
+ * resultType, serverInfo in _meta, ttlMs/cacheScope where the revision
+ * asks, input_required rounds; removed and unknown methods -32601 (404). */
 json_t *mcp_protocol_request(mcp_ctx_t *ctx, const mcp_msg_t *msg);
 
 /* Take one notification or response from the client. */
