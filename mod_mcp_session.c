@@ -12,6 +12,10 @@
  *   src/core/: the protocol, httpd-free
  *   src/core/mcp_protocol.c        MCP methods
  *   src/core/mcp_protocol.h        the call context (mcp_ctx_t), versions
+ *   src/core/mcp_era.c             which protocol era a request is; 2026 checks
+ *   src/core/mcp_era.h             its interface, the 2026 error codes
+ *   src/core/mcp_state.c           sealed requestState (HMAC), key rings
+ *   src/core/mcp_state.h           its interface, the sealed format
  *   src/core/mcp_rpc.c             JSON-RPC: parse a body, results, errors
  *   src/core/mcp_rpc.h             error codes, messages, batches, limits
  *   src/core/mcp_record.c          session records, ids, store keys
@@ -29,6 +33,10 @@
  *   src/httpd/: the httpd glue
  *   src/httpd/mcp_handler.c        the request handler: start reading here
  *   src/httpd/mcp_handler.h        handler name, the registry it serves
+ *   src/httpd/mcp_modern.c         2026-07-28 requests: no session
+ *   src/httpd/mcp_modern.h         its interface
+ *   src/httpd/mcp_keyring.c        MCPRequestStateKeyFile, the start key
+ *   src/httpd/mcp_keyring.h        its interface
  *   src/httpd/mcp_gateway.c        MCPBackend: forwarding through mod_proxy
  *   src/httpd/mcp_gateway.h        its interface
  *   src/httpd/mcp_response.c       JSON, SSE and error answers
