@@ -36,7 +36,8 @@ typedef struct mcp_ctx_t {
     apr_status_t (*emit)(void *baton, json_t *msg);
     void *emit_baton;
     /* 1 when the client went away (the work is cancelled); may send a
-     * keep-alive comment on a quiet stream. NULL: never. */
+     * keep-alive comment on a quiet stream. Called with emit_baton.
+     * NULL: never. */
     int (*gone)(void *baton);
 
     /* A 2026-07-28 request (mcp_protocol_modern_init): no session. */
@@ -49,9 +50,14 @@ typedef struct mcp_ctx_t {
     apr_interval_time_t state_ttl;  /* a sealed state's lifetime */
     const char *cache_scope;        /* "public" or "private" */
     apr_interval_time_t list_ttl;   /* ttlMs of discover and the lists */
+    /* The request's headers (tools/call checks Mcp-Param-* against the
+     * tool's schema: mcp_era_check_params). NULL: no headers to check. */
+    const char *(*header)(void *baton, const char *name);
+    void *header_baton;
     /* Set by the protocol for an error that has an HTTP status of its
-     * own on the 2026-07-28 wire (404 -32601, 400 -32021, 400 -32602 of a
-     * bad requestState); 0: the answer goes out with 200. */
+     * own on the 2026-07-28 wire (404 -32601, 400 -32021, 400 -32020 of
+     * Mcp-Param-*); 0: the answer goes out with 200 (an invalid or
+     * tampered requestState is -32602 in-band, as the TS SDK answers). */
     int http_status;
 } mcp_ctx_t;
 
