@@ -1,12 +1,13 @@
 # Provider API versions and load order. t/modules/mod_mcp_test_old.c
 # (built from include/ alone) registers providers under any version
-# string (MCPTestRegister KIND NAME VERSION) and a valid API 2.0 store
-# provider "latestore":
+# string (MCPTestRegister KIND NAME VERSION) and a valid store
+# provider "latestore" (MCP_API_VERSION):
 # - a tool, resource, prompt or store registered only under another API
-#   version ("1", "2.1", "3.0", ...) stops the server at startup with a
+#   version ("1", "2.2", "3.0", ...) stops the server at startup with a
 #   line naming it, its version and ours (MCPS00003); MCPSessionStore
 #   naming such a store fails `httpd -t` too (MCPS00104);
-# - a provider registered under "2.0" is taken (the tool is served);
+# - a provider registered under "2.1" is taken (the tool is served), and
+#   one registered under "2.0" (an older minor of our major) too;
 # - MCPSessionStore finds a store provider from a module loaded after
 #   mod_mcp_session and after the line naming it, and one registered while
 #   the configuration is read, after that line (`httpd -t`, and sessions
@@ -31,7 +32,7 @@ unless (ok -e $so, 'the test module is built (make -f Makefile.apxs test-modules
     exit 1;
 }
 
-my $API = '2.0';
+my $API = '2.1';
 my $n = 0;
 
 # node(%opts) -> a node loading the test module after mod_mcp_session,
@@ -67,7 +68,7 @@ sub refused {
 }
 
 # --- other versions: refused ------------------------------------------------
-for my $v ('1', '2.1', '3.0', '2', '02.0') {
+for my $v ('1', '2.2', '3.0', '2', '02.1') {
     refused("MCPTestRegister tool old_tool $v\n",
             qr/MCPS00003: tool 'old_tool' was built for mod_mcp_session API \Q$v\E; this mod_mcp_session is API \Q$API\E: rebuild it/,
             "a tool built for API $v");
@@ -84,7 +85,7 @@ refused("MCPTestRegister store oldstore 1\n",
         'an unused store built for API 1');
 
 # MCPSessionStore naming a store of another version: `httpd -t` fails
-for my $v ('1', '2.1') {
+for my $v ('1', '2.2') {
     my $conf = "MCPTestRegister store oldstore $v\n"
              . "MCPSessionStorageMode external\nMCPSessionStore oldstore://x\n";
     my ($rc, $out) = config_test(node(conf => $conf));
@@ -102,6 +103,17 @@ for my $v ('1', '2.1') {
     ok $node->start, 'a tool registered under 2.0 (and 1): the server starts' or diag $node->diagnostics;
     my $sid = initialize($node->url);
     my (undef, $m) = mcp_call($node->url, $sid, 'tools/call', { name => 'new_tool', arguments => {} });
+    is $m && $m->{result} && $m->{result}{content}[0]{text}, 'registered by mod_mcp_test_old',
+        '... and serves it';
+    $node->stop;
+}
+
+{
+    # built for API 2.0 (before multi-round calls): still taken and served
+    my $node = node(conf => "MCPTestRegister tool older_tool 2.0\n");
+    ok $node->start, 'a tool registered under 2.0: the server starts' or diag $node->diagnostics;
+    my $sid = initialize($node->url);
+    my (undef, $m) = mcp_call($node->url, $sid, 'tools/call', { name => 'older_tool', arguments => {} });
     is $m && $m->{result} && $m->{result}{content}[0]{text}, 'registered by mod_mcp_test_old',
         '... and serves it';
     $node->stop;

@@ -5,10 +5,10 @@
  *   MCPTestRegister tool|resource|prompt|store NAME VERSION
  *       registers a provider under the version string VERSION with
  *       ap_register_provider() directly, as a module built for another
- *       API version would (e.g. "1", "2.1", "3.0"): mod_mcp_session must
+ *       API version would (e.g. "1", "2.2", "3.0"): mod_mcp_session must
  *       refuse it at startup, naming both versions.
  *
- * and, always, a small valid API 2.0 store provider "latestore" (sessions
+ * and, always, a small valid store provider of the current API "latestore" (sessions
  * in the memory of one process: a test with a single child), registered
  * by a module that may be loaded after mod_mcp_session.
  *
