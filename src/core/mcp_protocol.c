@@ -335,9 +335,10 @@ static apr_status_t op_ask(mcp_call_t *call, const char *key,
         && json_object_size(c->asked) >= MCP_CALL_INPUTS_MAX) {
         return APR_EINVAL;
     }
+    /* a copy: the provider may reuse or change its params afterwards */
     req = json_object();
     json_object_set_new(req, "method", json_string(method));
-    json_object_set_new(req, "params", params ? json_incref(params)
+    json_object_set_new(req, "params", params ? json_deep_copy(params)
                                               : json_object());
     return json_object_set_new(c->asked, key, req) ? APR_ENOMEM : APR_SUCCESS;
 }
