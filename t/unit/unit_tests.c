@@ -2375,7 +2375,7 @@ static void test_modern_methods(void)
                     MCP_META_PROTOCOL_VERSION, "2026-07-28",
                     MCP_META_CLIENT_CAPABILITIES));
     r = json_object_get(result_of(res), "structuredContent");
-    CHECK(!json_object_get(r, "client")
+    CHECK(json_is_null(json_object_get(r, "client"))
           && json_is_false(json_object_get(r, "cancelled"))
           && json_object_size(json_object_get(r, "caps")) == 0,
           "without clientInfo: none; without gone(): never cancelled");
