@@ -1661,7 +1661,7 @@ static apr_status_t mr_tool(mcp_call_t *call, void *baton)
     json_t *a;
     apr_status_t rv;
 
-    if (!state || !strcmp(state, "1")) {
+    if (!state || str_is(state, "1")) {
         a = mcp_call_input(call, "step1");
         if (!state || !a) {
             rv = mcp_call_ask_elicitation(call, "step1", "Step 1: name?",
@@ -1854,7 +1854,7 @@ static apr_status_t mr_read(mcp_call_t *call, const char *uri, void *baton)
     json_t *a = mcp_call_input(call, "roots");
     apr_status_t rv;
 
-    if (!strcmp(uri, "test://gone")) {
+    if (str_is(uri, "test://gone")) {
         return APR_NOTFOUND;
     }
     if (!a) {
@@ -1962,6 +1962,11 @@ static const char *error_message(json_t *res)
     return str_at(json_object_get(res, "error"), "message");
 }
 
+static int has(const char *hay, const char *needle)
+{
+    return hay && strstr(hay, needle);
+}
+
 /* tools/call of `name` with arguments (stolen, may be NULL), answers
  * (stolen, may be NULL) and a requestState (may be NULL). */
 static json_t *call_tool(const mcp_ctx_t *tpl, const char *name, json_t *args,
@@ -2021,8 +2026,8 @@ static void test_modern_rounds(void)
     /* three rounds, state evolving */
     res = call_tool(&tpl, "mr", NULL, NULL, NULL, NULL);
     r = result_of(res);
-    CHECK(!strcmp(str_at(r, "resultType"), "input_required")
-          && !strcmp(str_at(json_object_get(json_object_get(r, "inputRequests"),
+    CHECK(str_is(str_at(r, "resultType"), "input_required")
+          && str_is(str_at(json_object_get(json_object_get(r, "inputRequests"),
                                             "step1"), "method"),
                      "elicitation/create")
           && json_object_size(json_object_get(r, "inputRequests")) == 1
@@ -2031,31 +2036,33 @@ static void test_modern_rounds(void)
           && modern_last.http_status == 0,
           "round 1: input_required with the elicitation, a sealed state and "
           "serverInfo, not cacheable");
-    st1 = apr_pstrdup(pool, str_at(r, "requestState"));
-    CHECK(st1 && strcmp(st1, "1") && !strstr(st1, "\"1\""),
+    st1 = apr_pstrdup(pool, str_at(r, "requestState") ? str_at(r, "requestState")
+                                                          : "");
+    CHECK(*st1 && strcmp(st1, "1") && !strstr(st1, "\"1\""),
           "the state goes out sealed");
 
     res = call_tool(&tpl, "mr", NULL, NULL, st1, NULL);
     r = result_of(res);
-    CHECK(!strcmp(str_at(r, "resultType"), "input_required")
+    CHECK(str_is(str_at(r, "resultType"), "input_required")
           && json_object_get(json_object_get(r, "inputRequests"), "step1"),
           "an answer missing: asked again (not an error)");
 
     res = call_tool(&tpl, "mr", NULL, json_pack("{s:o, s:s}", "step1",
                     elicited("name", "Ann"), "extra", "ignored"), st1, NULL);
     r = result_of(res);
-    CHECK(!strcmp(str_at(r, "resultType"), "input_required")
+    CHECK(str_is(str_at(r, "resultType"), "input_required")
           && json_object_get(json_object_get(r, "inputRequests"), "step2")
           && !json_object_get(json_object_get(r, "inputRequests"), "step1")
           && str_at(r, "requestState")
           && strcmp(str_at(r, "requestState"), st1),
           "round 2: the next question and a new state (extra answers ignored)");
-    st2 = apr_pstrdup(pool, str_at(r, "requestState"));
+    st2 = apr_pstrdup(pool, str_at(r, "requestState") ? str_at(r, "requestState")
+                                                          : "");
 
     res = call_tool(&tpl, "mr", NULL, json_pack("{s:o}", "step2",
                     elicited("color", "green")), st2, NULL);
-    CHECK(first_text(res) && !strcmp(first_text(res), "Ann likes green")
-          && !strcmp(str_at(result_of(res), "resultType"), "complete"),
+    CHECK(first_text(res) && str_is(first_text(res), "Ann likes green")
+          && str_is(str_at(result_of(res), "resultType"), "complete"),
           "round 3: complete, built from the state of round 2");
 
     /* tampering, replay elsewhere */
@@ -2063,7 +2070,7 @@ static void test_modern_rounds(void)
     res = call_tool(&tpl, "mr", NULL, json_pack("{s:o}", "step2",
                     elicited("color", "green")), tampered, NULL);
     CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS
-          && strstr(error_message(res), "requestState is not valid")
+          && has(error_message(res), "requestState is not valid")
           && modern_last.http_status == 0 && !result_of(res),
           "a tampered state is -32602 in-band, never a new round");
     {
@@ -2124,16 +2131,16 @@ static void test_modern_rounds(void)
     /* what the envelope of a round may hold */
     res = call_tool(&tpl, "mr", NULL, json_string("garbage"), NULL, NULL);
     CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS
-          && strstr(error_message(res), "inputResponses must be an object"),
+          && has(error_message(res), "inputResponses must be an object"),
           "inputResponses not an object is -32602");
     res = modern(&tpl, "tools/call", json_pack("{s:s, s:i}", "name", "mr",
                  "requestState", 5), NULL);
     CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS
-          && strstr(error_message(res), "requestState must be a string"),
+          && has(error_message(res), "requestState must be a string"),
           "requestState not a string is -32602");
     res = call_tool(&tpl, "mr", NULL, json_pack("{s:s}", "step1", "no"), st1,
                     NULL);
-    CHECK(!strcmp(str_at(result_of(res), "resultType"), "input_required")
+    CHECK(str_is(str_at(result_of(res), "resultType"), "input_required")
           && json_object_get(json_object_get(result_of(res), "inputRequests"),
                              "step1"),
           "an answer that is not an object is no answer: asked again");
@@ -2141,12 +2148,12 @@ static void test_modern_rounds(void)
     /* state only, the provider's bugs */
     res = call_tool(&tpl, "state_only", NULL, NULL, NULL, NULL);
     r = result_of(res);
-    CHECK(!strcmp(str_at(r, "resultType"), "input_required")
+    CHECK(str_is(str_at(r, "resultType"), "input_required")
           && !json_object_get(r, "inputRequests") && str_at(r, "requestState"),
           "a round may carry a state alone");
     res = call_tool(&tpl, "state_only", NULL, NULL, str_at(r, "requestState"),
                     NULL);
-    CHECK(first_text(res) && !strcmp(first_text(res), "state-ok s1"),
+    CHECK(first_text(res) && str_is(first_text(res), "state-ok s1"),
           "and the state comes back to the callback");
     res = call_tool(&tpl, "empty_round", NULL, NULL, NULL, NULL);
     CHECK(error_code(res) == MCP_ERR_INTERNAL,
@@ -2158,7 +2165,7 @@ static void test_modern_rounds(void)
                     MCP_META_CLIENT_CAPABILITIES, "sampling"));
     v = json_object_get(result_of(res), "inputRequests");
     CHECK(json_object_size(v) == 1
-          && !strcmp(str_at(json_object_get(v, "s"), "method"),
+          && str_is(str_at(json_object_get(v, "s"), "method"),
                      "sampling/createMessage"),
           "only what the request's capabilities declare is asked");
     res = call_tool(&tpl, "caps", NULL, NULL, NULL, NULL);
@@ -2171,7 +2178,7 @@ static void test_modern_rounds(void)
                     MCP_META_CLIENT_CAPABILITIES));
     CHECK(error_code(res) == MCP_ERR_MISSING_CAPABILITY
           && modern_last.http_status == 400
-          && !strcmp(error_message(res),
+          && str_is(error_message(res),
                      "Missing required client capability: sampling")
           && json_is_object(json_object_get(json_object_get(json_object_get(
                  json_object_get(res, "error"), "data"), "requiredCapabilities"),
@@ -2202,20 +2209,20 @@ static void test_modern_rounds(void)
 
     /* prompts/get and resources/read rounds */
     res = modern(&tpl, "prompts/get", json_pack("{s:s}", "name", "mrp"), NULL);
-    CHECK(!strcmp(str_at(result_of(res), "resultType"), "input_required")
+    CHECK(str_is(str_at(result_of(res), "resultType"), "input_required")
           && json_object_get(json_object_get(result_of(res), "inputRequests"),
                              "user_context"),
           "prompts/get: a round");
     res = modern(&tpl, "prompts/get", json_pack("{s:s, s:{s:o}}", "name", "mrp",
                  "inputResponses", "user_context", elicited("context", "x")),
                  NULL);
-    CHECK(!strcmp(str_at(result_of(res), "resultType"), "complete")
+    CHECK(str_is(str_at(result_of(res), "resultType"), "complete")
           && json_array_size(json_object_get(result_of(res), "messages")) == 1,
           "prompts/get: complete with the answer");
     res = modern(&tpl, "resources/read", json_pack("{s:s}", "uri", "test://asks"),
                  NULL);
     r = result_of(res);
-    CHECK(!strcmp(str_at(r, "resultType"), "input_required")
+    CHECK(str_is(str_at(r, "resultType"), "input_required")
           && str_at(r, "requestState") && !json_object_get(r, "ttlMs")
           && !json_object_get(r, "cacheScope"),
           "resources/read: a round, not cacheable");
@@ -2223,12 +2230,12 @@ static void test_modern_rounds(void)
                  "uri", "test://asks", "requestState", str_at(r, "requestState"),
                  "inputResponses", "roots", "roots"), NULL);
     r = result_of(res);
-    CHECK(!strcmp(str_at(json_array_get(json_object_get(r, "contents"), 0),
+    CHECK(str_is(str_at(json_array_get(json_object_get(r, "contents"), 0),
                          "text"), "test://asks")
           && json_integer_value(json_object_get(r, "ttlMs")) == 0
           && json_is_integer(json_object_get(r, "ttlMs"))
-          && !strcmp(str_at(r, "cacheScope"), "private")
-          && !strcmp(str_at(r, "resultType"), "complete"),
+          && str_is(str_at(r, "cacheScope"), "private")
+          && str_is(str_at(r, "resultType"), "complete"),
           "resources/read: complete, ttlMs 0 and cacheScope");
     res = modern(&tpl, "completion/complete", json_pack(
                  "{s:{s:s, s:s}, s:{s:s, s:s}}", "ref", "type", "ref/prompt",
@@ -2264,17 +2271,17 @@ static void test_modern_methods(void)
     res = modern(&tpl, "server/discover", NULL, NULL);
     r = result_of(res);
     v = json_object_get(r, "capabilities");
-    CHECK(!strcmp(str_at(r, "resultType"), "complete")
+    CHECK(str_is(str_at(r, "resultType"), "complete")
           && json_array_size(json_object_get(r, "supportedVersions")) >= 1
-          && !strcmp(json_string_value(json_array_get(json_object_get(
+          && str_is(json_string_value(json_array_get(json_object_get(
                  r, "supportedVersions"), 0)), "2026-07-28")
           && json_integer_value(json_object_get(r, "ttlMs")) == 60000
-          && !strcmp(str_at(r, "cacheScope"), "public")
-          && !strcmp(str_at(r, "instructions"), "Be brief")
-          && !strcmp(str_at(json_object_get(json_object_get(r, "_meta"),
+          && str_is(str_at(r, "cacheScope"), "public")
+          && str_is(str_at(r, "instructions"), "Be brief")
+          && str_is(str_at(json_object_get(json_object_get(r, "_meta"),
                                             MCP_META_SERVER_INFO), "name"),
                      "unit")
-          && !strcmp(str_at(json_object_get(json_object_get(r, "_meta"),
+          && str_is(str_at(json_object_get(json_object_get(r, "_meta"),
                                             MCP_META_SERVER_INFO), "version"),
                      "1.2")
           && !json_object_get(r, "serverInfo") && !json_object_get(r, "protocolVersion"),
@@ -2306,9 +2313,9 @@ static void test_modern_methods(void)
     r = result_of(res);
     CHECK(json_array_size(json_object_get(r, "tools"))
               == sizeof(modern_tools) / sizeof(modern_tools[0])
-          && !strcmp(str_at(r, "resultType"), "complete")
+          && str_is(str_at(r, "resultType"), "complete")
           && json_integer_value(json_object_get(r, "ttlMs")) == 60000
-          && !strcmp(str_at(r, "cacheScope"), "public")
+          && str_is(str_at(r, "cacheScope"), "public")
           && json_object_get(json_object_get(r, "_meta"), MCP_META_SERVER_INFO)
           && !json_object_get(reg->tools_list, "ttlMs")
           && !json_object_get(reg->tools_list, "_meta"),
@@ -2324,7 +2331,7 @@ static void test_modern_methods(void)
           "resources/list is cacheable");
     tpl.cache_scope = NULL;
     res = modern(&tpl, "resources/list", NULL, NULL);
-    CHECK(!strcmp(str_at(result_of(res), "cacheScope"), "private"),
+    CHECK(str_is(str_at(result_of(res), "cacheScope"), "private"),
           "no scope given: private");
     tpl.cache_scope = "public";
 
@@ -2332,8 +2339,8 @@ static void test_modern_methods(void)
     res = modern(&tpl, "resources/read", json_pack("{s:s}", "uri",
                  "test://nonexistent-resource-for-conformance-testing"), NULL);
     CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS
-          && !strcmp(error_message(res), "Resource not found")
-          && !strcmp(str_at(json_object_get(json_object_get(res, "error"), "data"),
+          && str_is(error_message(res), "Resource not found")
+          && str_is(str_at(json_object_get(json_object_get(res, "error"), "data"),
                             "uri"),
                      "test://nonexistent-resource-for-conformance-testing")
           && modern_last.http_status == 0,
@@ -2341,7 +2348,7 @@ static void test_modern_methods(void)
     res = modern(&tpl, "resources/read", json_pack("{s:s}", "uri",
                  "test://item/missing"), NULL);
     CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS
-          && !strcmp(error_message(res), "Resource not found"),
+          && str_is(error_message(res), "Resource not found"),
           "a callback's APR_NOTFOUND is -32602 too");
     res = modern(&tpl, "completion/complete", json_pack(
                  "{s:{s:s, s:s}, s:{s:s, s:s}}", "ref", "type", "ref/resource",
@@ -2350,7 +2357,7 @@ static void test_modern_methods(void)
     r = result_of(res);
     CHECK(json_array_size(json_object_get(json_object_get(r, "completion"),
                                           "values")) == 2
-          && !strcmp(str_at(r, "resultType"), "complete")
+          && str_is(str_at(r, "resultType"), "complete")
           && json_object_get(json_object_get(r, "_meta"), MCP_META_SERVER_INFO)
           && !json_object_get(r, "ttlMs"),
           "completion/complete: resultType and serverInfo");
@@ -2360,14 +2367,14 @@ static void test_modern_methods(void)
     gone_calls = 0;
     res = call_tool(&tpl, "ctx", NULL, json_pack("{s:{}}", "k"), NULL, NULL);
     r = json_object_get(result_of(res), "structuredContent");
-    CHECK(!strcmp(str_at(r, "user"), "bob")
-          && !strcmp(str_at(r, "version"), "2026-07-28")
-          && !strcmp(str_at(r, "client"), "unit-client")
+    CHECK(str_is(str_at(r, "user"), "bob")
+          && str_is(str_at(r, "version"), "2026-07-28")
+          && str_is(str_at(r, "client"), "unit-client")
           && json_is_true(json_object_get(r, "cancelled")) && gone_calls == 1
           && json_is_true(json_object_get(r, "has_input"))
           && !json_is_true(json_object_get(r, "has_state"))
           && json_object_size(json_object_get(r, "caps")) == 3
-          && !strcmp(str_at(result_of(res), "resultType"), "complete"),
+          && str_is(str_at(result_of(res), "resultType"), "complete"),
           "a callback sees the request's user, version, clientInfo, "
           "capabilities, answers and whether the client went away");
     tpl.gone = NULL;
@@ -2384,16 +2391,16 @@ static void test_modern_methods(void)
     tpl.emit = capture;
     emitted = mcp_json_pool_own(pool, json_array());
     res = call_tool(&tpl, "log", NULL, NULL, NULL, NULL);
-    CHECK(!strcmp(first_text(res), "logged") && json_array_size(emitted) == 0,
+    CHECK(str_is(first_text(res), "logged") && json_array_size(emitted) == 0,
           "no logLevel: no notifications/message");
     res = call_tool(&tpl, "log", NULL, NULL, NULL, json_pack(
                     "{s:s, s:{}, s:s, s:s}", MCP_META_PROTOCOL_VERSION,
                     "2026-07-28", MCP_META_CLIENT_CAPABILITIES,
                     MCP_META_LOG_LEVEL, "warning", "progressToken", "p"));
     CHECK(json_array_size(emitted) == 2
-          && !strcmp(str_at(json_array_get(emitted, 0), "method"),
+          && str_is(str_at(json_array_get(emitted, 0), "method"),
                      "notifications/progress")
-          && !strcmp(str_at(json_object_get(json_array_get(emitted, 1),
+          && str_is(str_at(json_object_get(json_array_get(emitted, 1),
                                             "params"), "level"), "error"),
           "logLevel warning: the error line only (and progress)");
     json_array_clear(emitted);
@@ -2418,7 +2425,7 @@ static void test_modern_methods(void)
                  "notifications", "toolsListChanged", 1), NULL);
     r = json_array_get(emitted, 0);
     CHECK(json_array_size(emitted) == 1
-          && !strcmp(str_at(r, "method"),
+          && str_is(str_at(r, "method"),
                      "notifications/subscriptions/acknowledged")
           && json_is_object(json_object_get(json_object_get(r, "params"),
                                             "notifications"))
@@ -2430,7 +2437,7 @@ static void test_modern_methods(void)
           "listen: acknowledged first, granting nothing, with the "
           "subscriptionId");
     r = result_of(res);
-    CHECK(!strcmp(str_at(r, "resultType"), "complete")
+    CHECK(str_is(str_at(r, "resultType"), "complete")
           && json_equal(json_object_get(json_object_get(r, "_meta"),
                                         MCP_META_SUBSCRIPTION_ID),
                         json_object_get(res, "id"))
@@ -2443,7 +2450,7 @@ static void test_modern_methods(void)
     tpl.emit = NULL;
     res = modern(&tpl, "subscriptions/listen", json_pack("{s:{}}",
                  "notifications"), NULL);
-    CHECK(!strcmp(str_at(result_of(res), "resultType"), "complete"),
+    CHECK(str_is(str_at(result_of(res), "resultType"), "complete"),
           "listen without a stream: the result alone");
 
     /* Mcp-Param-* */
@@ -2511,7 +2518,7 @@ static void test_modern_legacy(void)
     res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
                   "\"params\":{\"name\":\"mr\"}}");
     CHECK(error_code(res) == MCP_ERR_INVALID_REQUEST
-          && !strcmp(error_message(res), "Invalid Request: tool mr needs input "
+          && str_is(error_message(res), "Invalid Request: tool mr needs input "
                      "from the client (elicitation/create); mod_mcp_session asks "
                      "for input only from clients speaking 2026-07-28 for now")
           && !json_object_get(json_object_get(res, "error"), "data")
@@ -2520,12 +2527,12 @@ static void test_modern_legacy(void)
     res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
                   "\"params\":{\"name\":\"caps\"}}");
     CHECK(error_code(res) == MCP_ERR_INVALID_REQUEST
-          && strstr(error_message(res), "(elicitation/create)"),
+          && has(error_message(res), "(elicitation/create)"),
           "session revisions: only the session's capabilities are asked");
     res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\","
                   "\"params\":{\"name\":\"needs\"}}");
     CHECK(error_code(res) == MCP_ERR_INVALID_REQUEST
-          && !strcmp(error_message(res), "Invalid Request: tool needs needs the "
+          && str_is(error_message(res), "Invalid Request: tool needs needs the "
                      "client capability 'sampling', which this session did not "
                      "declare at initialize")
           && ctx.http_status == 0,
@@ -2533,14 +2540,14 @@ static void test_modern_legacy(void)
     res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"prompts/get\","
                   "\"params\":{\"name\":\"mrp\"}}");
     CHECK(error_code(res) == MCP_ERR_INVALID_REQUEST
-          && strstr(error_message(res), "prompt mrp needs input"),
+          && has(error_message(res), "prompt mrp needs input"),
           "session revisions: a prompt that asks, likewise");
     res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\","
                   "\"params\":{\"name\":\"ctx\",\"inputResponses\":{\"k\":{}},"
                   "\"requestState\":\"x\"}}");
     r = json_object_get(result_of(res), "structuredContent");
-    CHECK(!strcmp(str_at(r, "user"), "carol")
-          && !strcmp(str_at(r, "version"), "2025-11-25")
+    CHECK(str_is(str_at(r, "user"), "carol")
+          && str_is(str_at(r, "version"), "2025-11-25")
           && json_is_false(json_object_get(r, "has_input"))
           && json_is_false(json_object_get(r, "has_state"))
           && json_is_false(json_object_get(r, "cancelled"))
@@ -2551,7 +2558,7 @@ static void test_modern_legacy(void)
     res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\","
                   "\"params\":{\"name\":\"state_only\"}}");
     CHECK(error_code(res) == MCP_ERR_INVALID_REQUEST
-          && strstr(error_message(res), "needs input from the client;"),
+          && has(error_message(res), "needs input from the client;"),
           "session revisions: a round with only a state is -32600 too");
     res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"resources/read\","
                   "\"params\":{\"uri\":\"test://nope\"}}");
