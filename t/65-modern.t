@@ -18,7 +18,7 @@ use Time::HiRes qw(time sleep);
 use MCPTest;
 
 my $U  = '/mcp';
-my $V  = '2026-07-28';
+my $V  = $MODERN;
 my $PV = 'io.modelcontextprotocol/protocolVersion';
 my $CC = 'io.modelcontextprotocol/clientCapabilities';
 my $CI = 'io.modelcontextprotocol/clientInfo';
@@ -27,37 +27,14 @@ my $SI = 'io.modelcontextprotocol/serverInfo';
 my @alice = (-user => 'alice', -password => 'alice-secret');
 my @bob   = (-user => 'bob',   -password => 'bob-secret');
 
-# meta(%o) -> the _meta envelope: version, caps, level, progress; drop => [keys]
-sub meta {
-    my %o = @_;
-    my %m = ($PV => $o{version} // $V, $CC => $o{caps} // {},
-             $CI => { name => 't65', version => '1' });
-    $m{$LL} = $o{level} if defined $o{level};
-    $m{progressToken} = $o{progress} if defined $o{progress};
-    delete @m{ @{ $o{drop} || [] } };
-    return \%m;
-}
-
-my $N = 0;
-# modern($method, \%params, %o) -> ($res, $final_message, $id): a 2026-07-28
-# POST with the headers a client sends (MCP-Protocol-Version, Mcp-Method,
-# Mcp-Name). Options: url, id (undef: a notification), meta => {meta()
-# options}, nometa => 1, headers => {...} (override; undef: not sent),
-# auth => [@alice], timeout.
+sub meta { modern_meta(@_) }
+# modern($method, \%params, %o): modern_post to $o{url} (default /mcp);
+# auth => [-user, -password]
 sub modern {
     my ($method, $params, %o) = @_;
-    my %p = %{ $params || {} };
-    $p{_meta} = meta(%{ $o{meta} || {} }) unless $o{nometa};
-    my $id = exists $o{id} ? $o{id} : 'r-' . ++$N;
-    my %msg = (jsonrpc => '2.0', method => $method, params => \%p);
-    $msg{id} = $id if defined $id;
-    my $name = $p{name} // $p{uri};
-    my %h = ('MCP-Protocol-Version' => $V, 'Mcp-Method' => $method,
-             (defined $name ? ('Mcp-Name' => $name) : ()));
-    %h = (%h, %{ $o{headers} || {} });
-    my $res = mcp_post($o{url} // $U, $o{body} // \%msg, %h, @{ $o{auth} || [] },
-                       -timeout => $o{timeout} // 30);
-    return ($res, rpc_final($res), $id);
+    my $u = delete $o{url} // $U;
+    my @auth = @{ delete $o{auth} || [] };
+    return modern_post($u, $method, $params, %o, @auth, -timeout => 30);
 }
 
 # refused($res, $status, $code, $id, $name): one test for a modern error:
