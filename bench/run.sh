@@ -173,6 +173,7 @@ install_deps() {
     command -v make >/dev/null || pkgs+=(make)
     [ -f /usr/include/jansson.h ] || pkgs+=(libjansson-dev)
     [ -f /usr/include/apr-1.0/apr_redis.h ] || pkgs+=(libaprutil1-dev)
+    [ -f /usr/include/openssl/hmac.h ] || pkgs+=(libssl-dev)
     if [ ${#pkgs[@]} -gt 0 ]; then
         [ "$IS_ROOT" = 1 ] || die "missing packages (${pkgs[*]}); run as root or install them"
         say "installing from Debian: ${pkgs[*]}"

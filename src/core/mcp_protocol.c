@@ -2,6 +2,7 @@
 #include <math.h>
 #include "apr_strings.h"
 #include "mcp_protocol.h"
+#include "mcp_era.h"
 #include "mcp_json.h"
 
 static const char *const versions[] = { "2025-11-25", "2025-06-18",
@@ -61,6 +62,15 @@ void mcp_protocol_ctx_init(mcp_ctx_t *ctx, apr_pool_t *p,
     ctx->max_record = max_record;
 }
 
+/* Nothing is derived here: the capabilities, clientInfo and log level are
+ * read from meta by the request that needs them, never from an earlier
+ * request. */
+void mcp_protocol_modern_init(mcp_ctx_t *ctx, json_t *meta)
+{
+    ctx->modern = 1;
+    ctx->meta = meta;
+}
+
 /* ------------------------------------------------------------------ */
 /* The call context handed to provider callbacks                       */
 
@@ -75,6 +85,13 @@ typedef struct call_impl_t {
     json_t *structured;
     int tool_error;
     const char *invalid;        /* invalid_params() message */
+    /* Multi-round calls (all NULL on the session revisions' path but
+     * asked and missing_cap: they cost nothing there) */
+    json_t *inputs;             /* params.inputResponses, borrowed */
+    json_t *asked;              /* inputRequests made by ask(), owned */
+    const char *state_in;       /* opened from params.requestState */
+    const char *state_out;      /* set_state() */
+    const char *missing_cap;    /* require_capability() */
 } call_impl_t;
 
 #define IMPL(c) ((call_impl_t *)(c)->transport)
@@ -156,8 +173,20 @@ static apr_status_t op_log(mcp_call_t *call, mcp_log_level_e level,
 {
     call_impl_t *c = IMPL(call);
     json_t *params;
-    int min = c->ctx->session ? c->ctx->session->log_level : -1;
+    int min;
 
+    if (c->ctx->modern) {
+        /* 2026-07-28: only the request's own level counts; without one
+         * the client gets no log notifications at all */
+        min = mcp_protocol_log_level_parse(json_string_value(
+                  json_object_get(c->ctx->meta, MCP_META_LOG_LEVEL)));
+        if (min < 0) {
+            return APR_SUCCESS;
+        }
+    }
+    else {
+        min = c->ctx->session ? c->ctx->session->log_level : -1;
+    }
     if ((int)level < min) {
         return APR_SUCCESS;     /* below the level the client chose */
     }
@@ -213,13 +242,21 @@ static apr_status_t op_add_completion(mcp_call_t *call, const char *value)
 
 static json_t *op_client_capabilities(mcp_call_t *call)
 {
-    mcp_session_t *s = IMPL(call)->ctx->session;
+    mcp_ctx_t *ctx = IMPL(call)->ctx;
+    mcp_session_t *s = ctx->session;
+    if (ctx->modern) {
+        return json_object_get(ctx->meta, MCP_META_CLIENT_CAPABILITIES);
+    }
     return s ? mcp_record_lazy_get(call->pool, &s->client_caps) : NULL;
 }
 
 static json_t *op_client_info(mcp_call_t *call)
 {
-    mcp_session_t *s = IMPL(call)->ctx->session;
+    mcp_ctx_t *ctx = IMPL(call)->ctx;
+    mcp_session_t *s = ctx->session;
+    if (ctx->modern) {
+        return json_object_get(ctx->meta, MCP_META_CLIENT_INFO);
+    }
     return s ? mcp_record_lazy_get(call->pool, &s->client_info) : NULL;
 }
 
@@ -230,10 +267,119 @@ static apr_status_t op_invalid_params(mcp_call_t *call, const char *message)
     return APR_EINVAL;
 }
 
+static json_t *op_input(mcp_call_t *call, const char *key)
+{
+    json_t *v = key ? json_object_get(IMPL(call)->inputs, key) : NULL;
+    return json_is_object(v) ? v : NULL;
+}
+
+/* 1..64 of [A-Za-z0-9_.-]: keys travel in JSON only, but a narrow
+ * alphabet keeps them readable in logs and errors. */
+static int input_key_ok(const char *key)
+{
+    apr_size_t n;
+    if (!key) {
+        return 0;
+    }
+    for (n = 0; key[n]; n++) {
+        char ch = key[n];
+        if (n >= 64 || !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+                         || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.'
+                         || ch == '-')) {
+            return 0;
+        }
+    }
+    return n > 0;
+}
+
+/* The client capability an input request needs, NULL for an unknown
+ * method. */
+static const char *input_capability(const char *method)
+{
+    if (!method) {
+        return NULL;
+    }
+    if (!strcmp(method, "elicitation/create")) {
+        return "elicitation";
+    }
+    if (!strcmp(method, "sampling/createMessage")) {
+        return "sampling";
+    }
+    if (!strcmp(method, "roots/list")) {
+        return "roots";
+    }
+    return NULL;
+}
+
+static apr_status_t op_ask(mcp_call_t *call, const char *key,
+                           const char *method, json_t *params)
+{
+    call_impl_t *c = IMPL(call);
+    const char *cap = input_capability(method);
+    json_t *req;
+
+    if (!input_key_ok(key) || !cap
+        || (params && !json_is_object(params))
+        || (!params && strcmp(cap, "roots"))) {
+        return APR_EINVAL;
+    }
+    /* never ask what the client cannot answer (modern: this request's
+     * capabilities; sessions: initialize's) */
+    if (!json_object_get(op_client_capabilities(call), cap)) {
+        return APR_ENOTIMPL;
+    }
+    if (!c->asked) {
+        c->asked = json_object();
+    }
+    if (!json_object_get(c->asked, key)
+        && json_object_size(c->asked) >= MCP_CALL_INPUTS_MAX) {
+        return APR_EINVAL;
+    }
+    /* a copy: the provider may reuse or change its params afterwards */
+    req = json_object();
+    json_object_set_new(req, "method", json_string(method));
+    json_object_set_new(req, "params", params ? json_deep_copy(params)
+                                              : json_object());
+    return json_object_set_new(c->asked, key, req) ? APR_ENOMEM : APR_SUCCESS;
+}
+
+static const char *op_state(mcp_call_t *call)
+{
+    return IMPL(call)->state_in;
+}
+
+static apr_status_t op_set_state(mcp_call_t *call, const char *state)
+{
+    apr_size_t len = state ? strlen(state) : 0;
+    if (!state || len > MCP_CALL_STATE_MAX || !mcp_json_utf8_valid(state, len)) {
+        return APR_EINVAL;
+    }
+    IMPL(call)->state_out = apr_pstrmemdup(call->pool, state, len);
+    return APR_SUCCESS;
+}
+
+static apr_status_t op_require_capability(mcp_call_t *call, const char *name)
+{
+    /* the name goes into an error message and a JSON key: a short,
+     * printable one or a placeholder */
+    IMPL(call)->missing_cap = apr_pstrdup(call->pool,
+        name && *name && mcp_json_utf8_valid(name, strlen(name))
+        && strlen(name) <= 64 ? name : "unknown");
+    return MCP_MISSING_CAPABILITY;
+}
+
+static int op_cancelled(mcp_call_t *call)
+{
+    mcp_ctx_t *ctx = IMPL(call)->ctx;
+    return ctx->gone ? ctx->gone(ctx->emit_baton) : 0;
+}
+
 static const mcp_call_ops_t call_ops = {
     op_add_content, op_set_tool_error, op_set_structured, op_progress,
     op_log, op_notify, op_add_message, op_add_completion, op_invalid_params,
-    op_client_capabilities, op_client_info
+    op_client_capabilities, op_client_info,
+    op_input, op_ask, op_state, op_set_state, op_require_capability,
+    op_cancelled
 };
 
 static apr_status_t call_cleanup(void *data)
@@ -243,6 +389,7 @@ static apr_status_t call_cleanup(void *data)
     json_decref(c->messages);
     json_decref(c->completions);
     json_decref(c->structured);
+    json_decref(c->asked);
     return APR_SUCCESS;
 }
 
@@ -259,9 +406,16 @@ static call_impl_t *call_make(mcp_ctx_t *ctx, const mcp_msg_t *msg,
     c->pub.name = name;
     c->pub.arguments = json_is_object(arguments) ? arguments
                        : mcp_json_pool_own(ctx->pool, json_object());
-    c->pub.session_user = ctx->session ? ctx->session->user : NULL;
-    c->pub.protocol_version = ctx->session ? ctx->session->protocol_version
-                                           : NULL;
+    if (ctx->modern) {
+        c->pub.session_user = ctx->principal;
+        c->pub.protocol_version = json_string_value(json_object_get(
+                                      ctx->meta, MCP_META_PROTOCOL_VERSION));
+    }
+    else {
+        c->pub.session_user = ctx->session ? ctx->session->user : NULL;
+        c->pub.protocol_version = ctx->session
+                                  ? ctx->session->protocol_version : NULL;
+    }
     c->pub.ops = &call_ops;
     c->pub.transport = c;
     c->progress_token = json_object_get(meta, "progressToken");
@@ -274,18 +428,161 @@ static call_impl_t *call_make(mcp_ctx_t *ctx, const mcp_msg_t *msg,
     return c;
 }
 
-/* The JSON-RPC error for a callback that failed. */
-static json_t *call_failed(call_impl_t *c, const mcp_msg_t *msg,
-                           apr_status_t rv)
+/* What a method's callback is, in messages: "tool", "prompt",
+ * "resource". */
+static const char *call_kind(const mcp_msg_t *msg)
 {
+    if (!strcmp(msg->method, "tools/call")) {
+        return "tool";
+    }
+    return strcmp(msg->method, "prompts/get") ? "resource" : "prompt";
+}
+
+static json_t *internal_error(const mcp_msg_t *msg)
+{
+    return mcp_rpc_error(msg->id, MCP_ERR_INTERNAL, "Internal error", NULL);
+}
+
+/* The multi-round part of tools/call, prompts/get and resources/read of
+ * a 2026-07-28 request, before the callback runs: the answers to earlier
+ * input requests and the callback's state, opened once. NULL, or the
+ * error to answer. A state that does not open is an error, never a new
+ * first round: the client must not be able to restart a flow midway by
+ * damaging its state. Why it did not open is not said (it would help
+ * whoever tampers). */
+static json_t *rounds_open(call_impl_t *c, const mcp_msg_t *msg,
+                           const mcp_state_bind_t *bind)
+{
+    mcp_ctx_t *ctx = c->ctx;
+    json_t *inputs = json_object_get(msg->params, "inputResponses");
+    json_t *sealed = json_object_get(msg->params, "requestState");
+    const char *why;
+
+    if (inputs && !json_is_object(inputs)) {
+        return mcp_rpc_error(msg->id, MCP_ERR_INVALID_PARAMS, "Invalid "
+                             "params: inputResponses must be an object", NULL);
+    }
+    c->inputs = inputs;
+    if (!sealed) {
+        return NULL;
+    }
+    if (!json_is_string(sealed)) {
+        return mcp_rpc_error(msg->id, MCP_ERR_INVALID_PARAMS, "Invalid "
+                             "params: requestState must be a string", NULL);
+    }
+    if (!ctx->ring
+        || mcp_state_open(ctx->pool, ctx->ring, bind,
+                          json_string_value(sealed), apr_time_now(),
+                          &c->state_in, &why) != APR_SUCCESS) {
+        c->state_in = NULL;
+        return mcp_rpc_error(msg->id, MCP_ERR_INVALID_PARAMS, "Invalid "
+                             "params: requestState is not valid for this "
+                             "request (tampered, expired, or issued for "
+                             "another request or user)", NULL);
+    }
+    return NULL;
+}
+
+/* What the state of a callback is bound to; for resources/read the URI
+ * alone (its variables come from the URI). */
+static void call_bind(call_impl_t *c, const mcp_msg_t *msg, json_t *arguments,
+                      mcp_state_bind_t *bind)
+{
+    bind->principal = c->ctx->principal;
+    bind->endpoint = c->ctx->endpoint;
+    bind->method = msg->method;
+    bind->name = c->pub.name;
+    bind->arguments = arguments;
+}
+
+/* A callback returned MCP_INPUT_REQUIRED. */
+static json_t *input_required(call_impl_t *c, const mcp_msg_t *msg,
+                              const mcp_state_bind_t *bind)
+{
+    mcp_ctx_t *ctx = c->ctx;
+    int asked = json_object_size(c->asked) > 0;
+    json_t *result;
+
+    if (!asked && !c->state_out) {
+        return internal_error(msg);     /* the provider asked nothing */
+    }
+    if (!ctx->modern) {
+        /* A session-era client would need real server-to-client
+         * requests on its stream; not yet (README, Multi-round calls) */
+        const char *methods = NULL, *key;
+        json_t *v;
+        json_object_foreach(c->asked, key, v) {
+            const char *m = json_string_value(json_object_get(v, "method"));
+            if (!methods) {
+                methods = m;
+            }
+            else if (!strstr(methods, m)) {
+                methods = apr_pstrcat(ctx->pool, methods, ", ", m, NULL);
+            }
+        }
+        return mcp_rpc_error(msg->id, MCP_ERR_INVALID_REQUEST, apr_psprintf(
+            ctx->pool, "Invalid Request: %s %s needs input from the client%s%s%s;"
+            " mod_mcp_session asks for input only from clients speaking "
+            MCP_ERA_MODERN_LATEST " for now", call_kind(msg), c->pub.name,
+            methods ? " (" : "", methods ? methods : "", methods ? ")" : ""),
+            NULL);
+    }
+    result = json_object();
+    json_object_set_new(result, "resultType", json_string("input_required"));
+    if (asked) {
+        json_object_set(result, "inputRequests", c->asked);
+    }
+    if (c->state_out) {
+        apr_interval_time_t ttl = ctx->state_ttl ? ctx->state_ttl
+                                                 : MCP_STATE_TTL;
+        const char *sealed = ctx->ring
+            ? mcp_state_seal(ctx->pool, ctx->ring, bind, c->state_out,
+                             apr_time_now(), ttl) : NULL;
+        if (!sealed) {
+            json_decref(result);
+            return internal_error(msg);
+        }
+        json_object_set_new(result, "requestState", json_string(sealed));
+    }
+    return mcp_rpc_result(msg->id, result);
+}
+
+/* The answer for a callback that did not return APR_SUCCESS. bind NULL:
+ * the method has no multi-round form (completion/complete). */
+static json_t *call_failed(call_impl_t *c, const mcp_msg_t *msg,
+                           apr_status_t rv, const mcp_state_bind_t *bind)
+{
+    mcp_ctx_t *ctx = c->ctx;
+
+    if (rv == MCP_INPUT_REQUIRED) {
+        return bind ? input_required(c, msg, bind) : internal_error(msg);
+    }
+    if (rv == MCP_MISSING_CAPABILITY && c->missing_cap) {
+        if (ctx->modern) {
+            ctx->http_status = 400;
+            return mcp_rpc_error(msg->id, MCP_ERR_MISSING_CAPABILITY,
+                                 apr_pstrcat(ctx->pool, "Missing required "
+                                             "client capability: ",
+                                             c->missing_cap, NULL),
+                                 json_pack("{s:{s:{}}}", "requiredCapabilities",
+                                           c->missing_cap));
+        }
+        return mcp_rpc_error(msg->id, MCP_ERR_INVALID_REQUEST, apr_psprintf(
+            ctx->pool, "Invalid Request: %s %s needs the client capability "
+            "'%s', which this session did not declare at initialize",
+            call_kind(msg), c->pub.name, c->missing_cap), NULL);
+    }
     if (c->invalid) {
         return mcp_rpc_error(msg->id, MCP_ERR_INVALID_PARAMS, c->invalid, NULL);
     }
     if (APR_STATUS_IS_NOTFOUND(rv)) {
-        return mcp_rpc_error(msg->id, MCP_ERR_RESOURCE, "Resource not found",
+        /* 2026-07-28 retired -32002 (SEP-2164) */
+        return mcp_rpc_error(msg->id, ctx->modern ? MCP_ERR_INVALID_PARAMS
+                                                  : MCP_ERR_RESOURCE,
+                             "Resource not found",
                              json_pack("{s:s}", "uri", c->pub.name));
     }
-    return mcp_rpc_error(msg->id, MCP_ERR_INTERNAL, "Internal error", NULL);
+    return internal_error(msg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -402,7 +699,8 @@ static json_t *tools_call(mcp_ctx_t *ctx, const mcp_msg_t *msg)
     const mcp_tool_t *tool;
     const char *bad;
     call_impl_t *c;
-    json_t *result;
+    json_t *result, *schema;
+    mcp_state_bind_t bind;
     apr_status_t rv;
 
     if (!name) {
@@ -420,11 +718,20 @@ static json_t *tools_call(mcp_ctx_t *ctx, const mcp_msg_t *msg)
                              "Invalid params: 'arguments' must be an object",
                              NULL);
     }
+    schema = apr_hash_get(ctx->reg->schema_by_tool, name, APR_HASH_KEY_STRING);
+    if (ctx->modern && ctx->header) {
+        /* the Mcp-Param-* headers a proxy may have routed on must say
+         * what the body says, before the tool sees anything */
+        mcp_era_error_t *e = mcp_era_check_params(ctx->pool, schema, args,
+                                                  ctx->header,
+                                                  ctx->header_baton);
+        if (e) {
+            ctx->http_status = e->status;
+            return mcp_rpc_error(msg->id, e->code, e->message, e->data);
+        }
+    }
     c = call_make(ctx, msg, name, args);
-    bad = check_arguments(ctx->pool,
-                          apr_hash_get(ctx->reg->schema_by_tool, name,
-                                       APR_HASH_KEY_STRING),
-                          c->pub.arguments);
+    bad = check_arguments(ctx->pool, schema, c->pub.arguments);
     if (bad) {
         /* as the SDK does: a tool error the model can read and correct */
         return mcp_rpc_result(msg->id, json_pack(
@@ -433,9 +740,13 @@ static json_t *tools_call(mcp_ctx_t *ctx, const mcp_msg_t *msg)
                          "arguments for tool %s: %s", name, bad),
             "isError", 1));
     }
+    call_bind(c, msg, c->pub.arguments, &bind);
+    if (ctx->modern && (result = rounds_open(c, msg, &bind))) {
+        return result;
+    }
     rv = tool->call(&c->pub, tool->baton);
     if (rv != APR_SUCCESS) {
-        return call_failed(c, msg, rv);
+        return call_failed(c, msg, rv, &bind);
     }
     result = json_object();
     json_object_set(result, "content", c->content);
@@ -475,7 +786,8 @@ static json_t *resources_read(mcp_ctx_t *ctx, const mcp_msg_t *msg)
     const char *uri = json_string_value(json_object_get(msg->params, "uri"));
     const mcp_resource_t *res;
     call_impl_t *c;
-    json_t *vars;
+    json_t *vars, *err;
+    mcp_state_bind_t bind;
     apr_status_t rv;
 
     if (!uri) {
@@ -484,13 +796,20 @@ static json_t *resources_read(mcp_ctx_t *ctx, const mcp_msg_t *msg)
     }
     res = find_resource(ctx, uri, &vars);
     if (!res) {
-        return mcp_rpc_error(msg->id, MCP_ERR_RESOURCE, "Resource not found",
+        /* 2026-07-28 retired -32002 (SEP-2164) */
+        return mcp_rpc_error(msg->id, ctx->modern ? MCP_ERR_INVALID_PARAMS
+                                                  : MCP_ERR_RESOURCE,
+                             "Resource not found",
                              json_pack("{s:s}", "uri", uri));
     }
     c = call_make(ctx, msg, uri, vars);
+    call_bind(c, msg, NULL, &bind);
+    if (ctx->modern && (err = rounds_open(c, msg, &bind))) {
+        return err;
+    }
     rv = res->read(&c->pub, uri, res->baton);
     if (rv != APR_SUCCESS) {
-        return call_failed(c, msg, rv);
+        return call_failed(c, msg, rv, &bind);
     }
     return mcp_rpc_result(msg->id, json_pack("{s:O}", "contents", c->content));
 }
@@ -574,6 +893,7 @@ static json_t *prompts_get(mcp_ctx_t *ctx, const mcp_msg_t *msg)
     const mcp_prompt_arg_t *a;
     call_impl_t *c;
     json_t *result;
+    mcp_state_bind_t bind;
     apr_status_t rv;
 
     pr = name ? apr_hash_get(ctx->reg->prompt_by_name, name,
@@ -592,9 +912,13 @@ static json_t *prompts_get(mcp_ctx_t *ctx, const mcp_msg_t *msg)
         }
     }
     c = call_make(ctx, msg, name, args);
+    call_bind(c, msg, c->pub.arguments, &bind);
+    if (ctx->modern && (result = rounds_open(c, msg, &bind))) {
+        return result;
+    }
     rv = pr->get(&c->pub, pr->baton);
     if (rv != APR_SUCCESS) {
-        return call_failed(c, msg, rv);
+        return call_failed(c, msg, rv, &bind);
     }
     result = json_pack("{s:O}", "messages", made(&c->messages));
     if (pr->description) {
@@ -662,7 +986,7 @@ static json_t *completion_complete(mcp_ctx_t *ctx, const mcp_msg_t *msg)
     if (fn) {
         rv = fn(&c->pub, argname, value, baton);
         if (rv != APR_SUCCESS) {
-            return call_failed(c, msg, rv);
+            return call_failed(c, msg, rv, NULL);
         }
     }
     made(&c->completions);
@@ -701,9 +1025,174 @@ static json_t *list_copy(const mcp_ctx_t *ctx, const mcp_msg_t *msg,
     return mcp_rpc_result(msg->id, json_deep_copy(list));
 }
 
+/* ------------------------------------------------------------------ */
+/* The 2026-07-28 revision: no session, every request on its own       */
+
+static json_t *server_info(const mcp_ctx_t *ctx)
+{
+    return json_pack("{s:s, s:s}", "name", ctx->reg->server_name,
+                     "version", ctx->reg->server_version);
+}
+
+/* Every result says what it is, and who answered (in _meta since spec
+ * PR #3002); a result's own _meta keeps its keys. */
+static json_t *modern_result(const mcp_ctx_t *ctx, json_t *res)
+{
+    json_t *result = json_object_get(res, "result");
+    json_t *meta;
+
+    if (!json_is_object(result)) {
+        return res;             /* an error */
+    }
+    if (!json_object_get(result, "resultType")) {
+        json_object_set_new(result, "resultType", json_string("complete"));
+    }
+    meta = json_object_get(result, "_meta");
+    if (!json_is_object(meta)) {
+        meta = json_object();
+        json_object_set_new(result, "_meta", meta);
+    }
+    if (!json_object_get(meta, MCP_META_SERVER_INFO)) {
+        json_object_set_new(meta, MCP_META_SERVER_INFO, server_info(ctx));
+    }
+    return res;
+}
+
+/* ttlMs and cacheScope on a complete result (an input_required round is
+ * never cacheable). */
+static json_t *cacheable(const mcp_ctx_t *ctx, json_t *res,
+                         apr_interval_time_t ttl)
+{
+    json_t *result = json_object_get(res, "result");
+
+    if (json_is_object(result) && !json_object_get(result, "resultType")) {
+        json_object_set_new(result, "ttlMs",
+                            json_integer((json_int_t)apr_time_as_msec(ttl)));
+        json_object_set_new(result, "cacheScope",
+                            json_string(ctx->cache_scope ? ctx->cache_scope
+                                                         : "private"));
+    }
+    return res;
+}
+
+/* What discover advertises is exactly what is served: a method of a
+ * capability not advertised is -32601. Neither subscribe nor listChanged:
+ * no listen stream delivers anything yet. logging: a request that names
+ * a level gets the callbacks' log notifications. */
+static json_t *discover(mcp_ctx_t *ctx, const mcp_msg_t *msg)
+{
+    const mcp_registry_t *reg = ctx->reg;
+    json_t *caps = json_object(), *result;
+
+    if (reg->tools->nelts) {
+        json_object_set_new(caps, "tools", json_object());
+    }
+    if (reg->resources->nelts || reg->templates->nelts) {
+        json_object_set_new(caps, "resources", json_object());
+    }
+    if (reg->prompts->nelts) {
+        json_object_set_new(caps, "prompts", json_object());
+    }
+    if (reg->has_completions) {
+        json_object_set_new(caps, "completions", json_object());
+    }
+    json_object_set_new(caps, "logging", json_object());
+    result = json_object();
+    json_object_set_new(result, "supportedVersions", mcp_era_supported_list());
+    json_object_set_new(result, "capabilities", caps);
+    if (reg->instructions) {
+        json_object_set_new(result, "instructions",
+                            json_string(reg->instructions));
+    }
+    return cacheable(ctx, mcp_rpc_result(msg->id, result), ctx->list_ttl);
+}
+
+/* subscriptions/listen: acknowledged, then ended at once. Nothing is
+ * delivered to listeners yet, so nothing is granted (an empty filter),
+ * and no connection is held open for notifications that never come. */
+static json_t *subscriptions_listen(mcp_ctx_t *ctx, const mcp_msg_t *msg)
+{
+    json_t *filter = json_object_get(msg->params, "notifications");
+
+    if (!json_is_object(filter)) {
+        return mcp_rpc_error(msg->id, MCP_ERR_INVALID_PARAMS, "Invalid "
+                             "params: notifications must be an object", NULL);
+    }
+    if (ctx->emit) {
+        emit(ctx, mcp_rpc_notification(
+            "notifications/subscriptions/acknowledged",
+            json_pack("{s:{s:O}, s:{}}", "_meta", MCP_META_SUBSCRIPTION_ID,
+                      msg->id, "notifications")));
+    }
+    return mcp_rpc_result(msg->id, json_pack("{s:{s:O}}", "_meta",
+                                             MCP_META_SUBSCRIPTION_ID,
+                                             msg->id));
+}
+
+static json_t *modern_request(mcp_ctx_t *ctx, const mcp_msg_t *msg)
+{
+    const mcp_registry_t *reg = ctx->reg;
+    const char *m = msg->method;
+    int tools = reg->tools->nelts > 0;
+    int resources = reg->resources->nelts || reg->templates->nelts;
+    int prompts = reg->prompts->nelts > 0;
+    json_t *res;
+
+    if (tools && !strcmp(m, "tools/call")) {
+        res = tools_call(ctx, msg);
+    }
+    else if (tools && !strcmp(m, "tools/list")) {
+        res = cacheable(ctx, list_copy(ctx, msg, reg->tools_list),
+                        ctx->list_ttl);
+    }
+    else if (resources && !strcmp(m, "resources/read")) {
+        /* ttlMs 0: a provider's resource may change at any moment and the
+         * C API has no way to say for how long it stays the same, so a
+         * client must not reuse a read without asking again */
+        res = cacheable(ctx, resources_read(ctx, msg), 0);
+    }
+    else if (resources && !strcmp(m, "resources/list")) {
+        res = cacheable(ctx, list_copy(ctx, msg, reg->resources_list),
+                        ctx->list_ttl);
+    }
+    else if (resources && !strcmp(m, "resources/templates/list")) {
+        res = cacheable(ctx, list_copy(ctx, msg, reg->templates_list),
+                        ctx->list_ttl);
+    }
+    else if (prompts && !strcmp(m, "prompts/get")) {
+        res = prompts_get(ctx, msg);
+    }
+    else if (prompts && !strcmp(m, "prompts/list")) {
+        res = cacheable(ctx, list_copy(ctx, msg, reg->prompts_list),
+                        ctx->list_ttl);
+    }
+    else if (reg->has_completions && !strcmp(m, "completion/complete")) {
+        res = completion_complete(ctx, msg);
+    }
+    else if (!strcmp(m, "server/discover")) {
+        res = discover(ctx, msg);
+    }
+    else if (!strcmp(m, "subscriptions/listen")) {
+        res = subscriptions_listen(ctx, msg);
+    }
+    else {
+        /* unknown, removed in 2026-07-28 (initialize, ping,
+         * logging/setLevel, resources/subscribe and unsubscribe) or of a
+         * capability not served */
+        ctx->http_status = 404;
+        return mcp_rpc_error(msg->id, MCP_ERR_METHOD_NOT_FOUND,
+                             "Method not found", NULL);
+    }
+    return modern_result(ctx, res);
+}
+
 json_t *mcp_protocol_request(mcp_ctx_t *ctx, const mcp_msg_t *msg)
 {
     const char *m = msg->method;
+
+    if (ctx->modern) {
+        return modern_request(ctx, msg);
+    }
 
     if (!strcmp(m, "tools/call")) {
         return tools_call(ctx, msg);
@@ -753,6 +1242,9 @@ json_t *mcp_protocol_request(mcp_ctx_t *ctx, const mcp_msg_t *msg)
 
 void mcp_protocol_notification(mcp_ctx_t *ctx, const mcp_msg_t *msg)
 {
+    if (ctx->modern) {
+        return;     /* 2026-07-28 defines no client notification over HTTP */
+    }
     if (msg->kind == MCP_MSG_NOTIFICATION
         && !strcmp(msg->method, "notifications/initialized")
         && ctx->session && !ctx->session->initialized) {

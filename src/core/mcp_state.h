@@ -56,7 +56,7 @@ const char *mcp_state_ring_kid(const mcp_state_ring_t *ring);
 /* A key file's text: one line (a trailing newline and surrounding blanks
  * are ignored) of hex or of base64 (standard or url alphabet, padding
  * optional) holding at least MCP_STATE_KEY_MIN bytes. APR_SUCCESS with
- * *key/*len from p, else APR_EINVAL and *why says what is wrong. */
+ * *key and *len from p, else APR_EINVAL and *why says what is wrong. */
 apr_status_t mcp_state_key_parse(apr_pool_t *p, const char *text,
                                  unsigned char **key, apr_size_t *len,
                                  const char **why);
