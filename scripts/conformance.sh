@@ -23,8 +23,9 @@
 #           bytes, hex, made in the work directory), so in external mode
 #           each round of a multi-round call lands on the other node and
 #           its requestState still opens there;
-# and in external mode also the SDK client (t/node/sdk-client.mjs) with the
-# two node URLs alternating.
+# and in external mode also the SDK client (t/node/sdk-client.mjs) and the
+# SDK v2 client with the v1 client (t/node/sdk2-client.mjs: 2026-07-28 with
+# multi-round calls, and a session) with the two node URLs alternating.
 # It prints a markdown table (scenario, spec version, mode, result, reason),
 # saves it (--out FILE; default ${TMPDIR:-/tmp}/mcp-conformance-report-<uid>.md)
 # and exits non-zero on any unexpected result (FAIL, STALE baseline entry,
@@ -403,6 +404,18 @@ for MODE in $MODES; do
             else
                 extra external 2025-11-25 sdk "sdk-client (2 nodes alternating)" fail \
                     "$(node -e 'try{const j=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(j.failures.join("; "))}catch(e){console.log("no summary: "+e.message)}' "$WORK/sdk-client.json") $(tail -n 2 "$WORK/sdk-client.log" | tr '\n' ' ')"
+            fi
+        fi
+        if [ "$MODERN" = 1 ]; then
+            say "running the SDK v2 client alternating node1/node2"
+            if node "$NODE_DIR/sdk2-client.mjs" --quiet "http://127.0.0.1:$P1/mcp" "http://127.0.0.1:$P2/mcp" \
+                > "$WORK/sdk2-client.json" 2> "$WORK/sdk2-client.log"; then
+                # shellcheck disable=SC2016  # JavaScript template literal
+                extra external 2026-07-28 sdk "sdk2-client (2 nodes alternating)" pass \
+                    "$(node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));const m=j.v2.results.multiRound;console.log(`v2 ${j.v2.era}: ${j.v2.requests} requests, per node ${j.v2.perNode.join("/")}, multi-round on nodes ${m.nodes.join(",")}; v1 session: ${j.v1.requests} requests`)' "$WORK/sdk2-client.json")"
+            else
+                extra external 2026-07-28 sdk "sdk2-client (2 nodes alternating)" fail \
+                    "$(node -e 'try{const j=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(j.failures.join("; "))}catch(e){console.log("no summary: "+e.message)}' "$WORK/sdk2-client.json") $(tail -n 2 "$WORK/sdk2-client.log" | tr '\n' ' ')"
             fi
         fi
         check_logs external node1 node2
