@@ -1,4 +1,3 @@
-#include <math.h>
 #include <string.h>
 #include "apr_strings.h"
 #include "mcp_era.h"
@@ -452,8 +451,11 @@ static int param_equal(apr_pool_t *p, const char *h, json_t *val)
         }
         /* `number` is not allowed for x-mcp-header; a client that mirrors
          * one anyway prints it with its own digits (as the suite does) */
-        return fabs(json_number_value(num) - json_number_value(val))
-               <= 1e-9 * fmax(1.0, fabs(json_number_value(val)));
+        {
+            double a = json_number_value(val), d = json_number_value(num) - a;
+            double scale = a < -1.0 ? -a : a > 1.0 ? a : 1.0;
+            return (d < 0 ? -d : d) <= 1e-9 * scale;
+        }
     default:
         return 1;   /* not a primitive: no header form is defined */
     }

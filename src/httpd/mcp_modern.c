@@ -116,11 +116,19 @@ static void state_refused(request_rec *r, const mcp_ctx_t *ctx,
         || json_integer_value(code) != MCP_ERR_INVALID_PARAMS) {
         return;
     }
+    /* bound as mcp_protocol.c binds it: a resource by its URI alone,
+     * a tool or prompt with its arguments ({} when absent) */
     bind.principal = ctx->principal;
     bind.endpoint = ctx->endpoint;
     bind.method = msg->method;
     bind.name = subject(msg);
-    bind.arguments = json_object_get(msg->params, "arguments");
+    bind.arguments = NULL;
+    if (strcmp(msg->method, "resources/read")) {
+        bind.arguments = json_object_get(msg->params, "arguments");
+        if (!json_is_object(bind.arguments)) {
+            bind.arguments = mcp_json_pool_own(r->pool, json_object());
+        }
+    }
     if (ctx->ring && mcp_state_open(r->pool, ctx->ring, &bind,
                                     json_string_value(sealed), apr_time_now(),
                                     &state, &why) == APR_SUCCESS) {

@@ -2,8 +2,10 @@
  * libFuzzer target for the httpd-free core: any bytes as a POST body go
  * through JSON-RPC parsing, then every request through the MCP methods of
  * a registry with a tool, a resource template and a prompt, every
- * stored-record path through the record parser, and the bytes as a
- * backend's SSE answer read in one piece and in two.
+ * stored-record path through the record parser, the bytes as a
+ * backend's SSE answer read in one piece and in two, as a header value
+ * of the 2026-07-28 checks, as a sealed requestState, and as a state
+ * that must round-trip through sealing.
  *
  *   make -f Makefile.apxs fuzz        (builds t/fuzz/fuzz_core with clang)
  *   ./t/fuzz/fuzz_core -max_total_time=60 t/fuzz/corpus
@@ -12,12 +14,14 @@
 #include <string.h>
 #include "apr_general.h"
 #include "apr_strings.h"
+#include "mcp_era.h"
 #include "mcp_json.h"
 #include "mcp_protocol.h"
 #include "mcp_record.h"
 #include "mcp_registry.h"
 #include "mcp_rpc.h"
 #include "mcp_sse.h"
+#include "mcp_state.h"
 
 static apr_status_t echo(mcp_call_t *call, void *baton)
 {
@@ -62,6 +66,14 @@ static const mcp_prompt_t pr = { "p", NULL, NULL, args, prompt, complete, NULL }
 
 static apr_pool_t *root;
 static mcp_registry_t *reg;
+static mcp_state_ring_t *ring;
+static json_t *param_schema;
+
+/* every header but the version is the input itself */
+static const char *fuzz_header(void *baton, const char *name)
+{
+    return strcmp(name, "MCP-Protocol-Version") ? baton : MCP_ERA_MODERN_LATEST;
+}
 
 static apr_status_t drop(void *baton, json_t *msg)
 {
@@ -100,8 +112,30 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         mcp_registry_add_resource(reg, &tpl);
         mcp_registry_add_prompt(reg, &pr);
         mcp_registry_seal(reg);
+        ring = mcp_state_ring_make(root);
+        mcp_state_ring_add(ring, (const unsigned char *)
+                           "0123456789abcdef0123456789abcdef", 32);
+        param_schema = json_loads("{\"properties\":{\"t\":{\"x-mcp-header\":\"T\"},"
+            "\"n\":{\"x-mcp-header\":\"N\"},\"o\":{\"properties\":{\"b\":"
+            "{\"x-mcp-header\":\"B\"}}}}}", 0, NULL);
     }
     apr_pool_create(&p, root);
+    {
+        /* the input as a header, a sealed state and a state to seal */
+        const char *text = apr_pstrmemdup(p, (const char *)data, size), *v, *st, *why;
+        mcp_state_bind_t bind = { "u", "e", "tools/call", "echo", NULL };
+        int bad;
+        v = mcp_era_header_value(p, text, &bad);
+        if (!bad && (!v || !mcp_json_utf8_valid(v, strlen(v)))) {
+            __builtin_trap();
+        }
+        mcp_state_open(p, ring, &bind, text, 0, &st, &why);
+        v = mcp_state_seal(p, ring, &bind, text, 0, MCP_STATE_TTL);
+        if (v && (mcp_state_open(p, ring, &bind, v, 0, &st, &why) != APR_SUCCESS
+                  || strcmp(st, text))) {
+            __builtin_trap();   /* what we seal we must open */
+        }
+    }
     if (mcp_record_parse_fast(p, (const char *)data, size, &t) == APR_SUCCESS) {
         mcp_session_t *u;
         /* where the fast reader answers, jansson must agree (it may
@@ -160,6 +194,16 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     }
     b = mcp_rpc_parse(p, (const char *)data, size, &code, &msg);
     if (b) {
+        const mcp_msg_t *m0 = &APR_ARRAY_IDX(b->msgs, 0, mcp_msg_t);
+        char *hv = apr_pstrmemdup(p, (const char *)data, size);
+        mcp_era_error_t *e;
+        mcp_era_classify(b, hv);
+        e = mcp_era_check(p, b, fuzz_header, hv);
+        json_decref(e ? e->data : NULL);
+        e = mcp_era_check_params(p, param_schema,
+                                 json_object_get(m0->params, "arguments"),
+                                 fuzz_header, hv);
+        json_decref(e ? e->data : NULL);
         mcp_record_new(p, &s);
         mcp_protocol_ctx_init(&ctx, p, reg, s, 0);
         ctx.emit = drop;

@@ -1,6 +1,7 @@
 /*
  * Unit tests of the httpd-free core of mod_mcp_session: JSON-RPC parsing,
- * session records and ids, SHA-256, the registry and the MCP methods.
+ * session records and ids, SHA-256, the registry and the MCP methods
+ * (both protocol eras, multi-round calls).
  * Run by `make -f Makefile.apxs unit`; prints TAP and "N passed, M failed".
  */
 #include <locale.h>
@@ -9,10 +10,12 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include "apr_general.h"
 #include "apr_strings.h"
 #include "apr_hash.h"
 #include "apr_lib.h"
+#include "mcp_era.h"
 #include "mcp_json.h"
 #include "mcp_protocol.h"
 #include "mcp_record.h"
@@ -1647,6 +1650,926 @@ static void test_record_backend(void)
           "without kept clientInfo a placeholder name and version go");
 }
 
+/* ------------------------------------------------------------------ */
+/* The 2026-07-28 revision and multi-round calls (issue 11)            */
+
+/* Three rounds: a name, then a colour, each answer carried in the
+ * callback's own state; a missing answer is asked again. */
+static apr_status_t mr_tool(mcp_call_t *call, void *baton)
+{
+    const char *state = mcp_call_state(call);
+    json_t *a;
+    apr_status_t rv;
+
+    if (!state || str_is(state, "1")) {
+        a = mcp_call_input(call, "step1");
+        if (!state || !a) {
+            rv = mcp_call_ask_elicitation(call, "step1", "Step 1: name?",
+                     "{\"type\":\"object\",\"properties\":{\"name\":"
+                     "{\"type\":\"string\"}}}");
+            if (rv == APR_SUCCESS) {
+                rv = mcp_call_set_state(call, "1");
+            }
+            return rv == APR_SUCCESS ? MCP_INPUT_REQUIRED : rv;
+        }
+        rv = mcp_call_ask_elicitation(call, "step2", "Step 2: colour?",
+                 "{\"type\":\"object\",\"properties\":{\"color\":"
+                 "{\"type\":\"string\"}}}");
+        if (rv == APR_SUCCESS) {
+            rv = mcp_call_set_state(call, apr_pstrcat(call->pool, "2:",
+                     json_string_value(json_object_get(json_object_get(
+                         a, "content"), "name")), NULL));
+        }
+        return rv == APR_SUCCESS ? MCP_INPUT_REQUIRED : rv;
+    }
+    a = mcp_call_input(call, "step2");
+    if (strncmp(state, "2:", 2) || !a) {
+        return mcp_call_invalid_params(call, "round 3 without its answer");
+    }
+    return mcp_call_add_text(call, apr_pstrcat(call->pool, state + 2, " likes ",
+                             json_string_value(json_object_get(json_object_get(
+                                 a, "content"), "color")), NULL));
+}
+
+/* Asks for everything; only what the client declared is asked. Nothing
+ * at all: the tool needs sampling. */
+static apr_status_t caps_tool(mcp_call_t *call, void *baton)
+{
+    json_t *p = json_pack("{s:[{s:s, s:{s:s, s:s}}], s:i}", "messages", "role",
+                          "user", "content", "type", "text", "text", "Hi?",
+                          "maxTokens", 10);
+    int asked = 0;
+
+    if (mcp_call_ask(call, "s", "sampling/createMessage", p) == APR_SUCCESS) {
+        asked++;
+    }
+    json_decref(p);
+    if (mcp_call_ask_elicitation(call, "e", "Name?", "{\"type\":\"object\"}")
+        == APR_SUCCESS) {
+        asked++;
+    }
+    if (mcp_call_ask(call, "r", "roots/list", NULL) == APR_SUCCESS) {
+        asked++;
+    }
+    if (!asked) {
+        return mcp_call_require(call, "sampling");
+    }
+    return MCP_INPUT_REQUIRED;
+}
+
+static apr_status_t needs_tool(mcp_call_t *call, void *baton)
+{
+    return mcp_call_require(call, "sampling");
+}
+
+static apr_status_t empty_round_tool(mcp_call_t *call, void *baton)
+{
+    return MCP_INPUT_REQUIRED;      /* a provider bug: nothing asked */
+}
+
+/* A round that only carries state: the client calls again at once. */
+static apr_status_t state_only_tool(mcp_call_t *call, void *baton)
+{
+    const char *state = mcp_call_state(call);
+    if (state) {
+        return mcp_call_add_text(call, apr_pstrcat(call->pool, "state-ok ",
+                                                   state, NULL));
+    }
+    mcp_call_set_state(call, "s1");
+    return MCP_INPUT_REQUIRED;
+}
+
+static apr_status_t log_tool(mcp_call_t *call, void *baton)
+{
+    mcp_call_progress(call, 1, 2, NULL);
+    mcp_call_log(call, MCP_LOG_DEBUG, "t", "debug line");
+    mcp_call_log(call, MCP_LOG_ERROR, "t", "error line");
+    return mcp_call_add_text(call, "logged");
+}
+
+/* What a callback sees of its context, as structuredContent. */
+static apr_status_t ctx_tool(mcp_call_t *call, void *baton)
+{
+    json_t *info = call->ops->client_info(call);
+    json_t *out = json_pack("{s:s?, s:s?, s:s?, s:b, s:b, s:b, s:O?}",
+        "user", call->session_user, "version", call->protocol_version,
+        "client", json_string_value(json_object_get(info, "name")),
+        "cancelled", mcp_call_cancelled(call),
+        "has_input", mcp_call_input(call, "k") != NULL,
+        "has_state", mcp_call_state(call) != NULL,
+        "caps", call->ops->client_capabilities(call));
+    apr_status_t rv = call->ops->set_structured(call, out);
+    json_decref(out);
+    return rv;
+}
+
+/* The limits of ask() and set_state(), as an array of statuses. */
+static apr_status_t ask_checks_tool(mcp_call_t *call, void *baton)
+{
+    json_t *out = json_array(), *obj = json_object(), *str = json_string("x");
+    char key[80], *big = apr_palloc(call->pool, MCP_CALL_STATE_MAX + 2);
+    int i;
+
+#define ST(e) json_array_append_new(out, json_integer((json_int_t)(e)))
+    ST(mcp_call_ask(call, "", "roots/list", NULL));                 /* 0 */
+    memset(key, 'k', 65);
+    key[65] = '\0';
+    ST(mcp_call_ask(call, key, "roots/list", NULL));                /* 1 */
+    key[64] = '\0';
+    ST(mcp_call_ask(call, key, "roots/list", NULL));                /* 2 */
+    ST(mcp_call_ask(call, "a b", "roots/list", NULL));              /* 3 */
+    ST(mcp_call_ask(call, NULL, "roots/list", NULL));               /* 4 */
+    ST(mcp_call_ask(call, "k", "tools/call", obj));                 /* 5 */
+    ST(mcp_call_ask(call, "k", "elicitation/create", NULL));        /* 6 */
+    ST(mcp_call_ask(call, "k", "elicitation/create", str));         /* 7 */
+    ST(mcp_call_ask(call, "A-z_0.9", "elicitation/create", obj));   /* 8 */
+    ST(mcp_call_ask(call, "A-z_0.9", "roots/list", obj));           /* 9: replaces */
+    for (i = 0; i < MCP_CALL_INPUTS_MAX; i++) {
+        apr_snprintf(key, sizeof(key), "n%d", i);
+        if (mcp_call_ask(call, key, "roots/list", NULL) != APR_SUCCESS) {
+            break;
+        }
+    }
+    ST(i);                                                          /* 10 */
+    ST(mcp_call_ask(call, "n0", "roots/list", NULL));               /* 11: same key, full */
+    memset(big, 's', MCP_CALL_STATE_MAX + 1);
+    big[MCP_CALL_STATE_MAX + 1] = '\0';
+    ST(mcp_call_set_state(call, big));                              /* 12 */
+    big[MCP_CALL_STATE_MAX] = '\0';
+    ST(mcp_call_set_state(call, big));                              /* 13 */
+    ST(mcp_call_set_state(call, "\xff"));                           /* 14 */
+    ST(mcp_call_set_state(call, NULL));                             /* 15 */
+    ST(mcp_call_set_state(call, ""));                               /* 16 */
+#undef ST
+    call->ops->set_structured(call, out);
+    json_decref(out);
+    json_decref(obj);
+    json_decref(str);
+    return APR_SUCCESS;
+}
+
+static const mcp_tool_t modern_tools[] = {
+    { "mr", NULL, NULL, NULL, NULL, mr_tool, NULL },
+    { "caps", NULL, NULL, NULL, NULL, caps_tool, NULL },
+    { "needs", NULL, NULL, NULL, NULL, needs_tool, NULL },
+    { "empty_round", NULL, NULL, NULL, NULL, empty_round_tool, NULL },
+    { "state_only", NULL, NULL, NULL, NULL, state_only_tool, NULL },
+    { "log", NULL, NULL, NULL, NULL, log_tool, NULL },
+    { "ctx", NULL, NULL, NULL, NULL, ctx_tool, NULL },
+    { "ask_checks", NULL, NULL, NULL, NULL, ask_checks_tool, NULL },
+    { "routed", NULL, NULL, "{\"type\":\"object\",\"properties\":{\"region\":"
+      "{\"type\":\"string\",\"x-mcp-header\":\"Region\"}}}", NULL,
+      call_nothing, NULL },
+};
+
+static apr_status_t mr_prompt(mcp_call_t *call, void *baton)
+{
+    json_t *a = mcp_call_input(call, "user_context"), *c;
+    apr_status_t rv;
+
+    if (!a) {
+        rv = mcp_call_ask_elicitation(call, "user_context", "Context?",
+                                      "{\"type\":\"object\"}");
+        return rv == APR_SUCCESS ? MCP_INPUT_REQUIRED : rv;
+    }
+    c = json_pack("{s:s, s:s}", "type", "text", "text", "with context");
+    rv = mcp_call_add_message(call, "user", c);
+    json_decref(c);
+    return rv;
+}
+
+static apr_status_t complete_asks(mcp_call_t *call, const char *arg,
+                                  const char *value, void *baton)
+{
+    mcp_call_ask(call, "k", "roots/list", NULL);
+    return MCP_INPUT_REQUIRED;      /* no multi-round completion */
+}
+
+static const mcp_prompt_t modern_prompt = {
+    "mrp", NULL, "Asks first", NULL, mr_prompt, complete_asks, NULL
+};
+
+static apr_status_t mr_read(mcp_call_t *call, const char *uri, void *baton)
+{
+    json_t *a = mcp_call_input(call, "roots");
+    apr_status_t rv;
+
+    if (str_is(uri, "test://gone")) {
+        return APR_NOTFOUND;
+    }
+    if (!a) {
+        rv = mcp_call_ask(call, "roots", "roots/list", NULL);
+        if (rv == APR_SUCCESS) {
+            rv = mcp_call_set_state(call, uri);
+        }
+        return rv == APR_SUCCESS ? MCP_INPUT_REQUIRED : rv;
+    }
+    return mcp_call_add_resource_text(call, uri, NULL, mcp_call_state(call));
+}
+
+static const mcp_resource_t modern_resources[] = {
+    { "test://asks", NULL, "asks", NULL, NULL, NULL, mr_read, NULL, NULL },
+    { "test://gone", NULL, "gone", NULL, NULL, NULL, mr_read, NULL, NULL },
+};
+
+/* Request headers for mcp_era_check_params, "Name: value" lines. */
+static const char *fake_header(void *baton, const char *name)
+{
+    const char *const *h;
+    for (h = baton; h && *h; h++) {
+        apr_size_t n = strlen(name);
+        if (!strncasecmp(*h, name, n) && (*h)[n] == ':') {
+            return *h + n + 2;
+        }
+    }
+    return NULL;
+}
+
+static int gone_calls;
+
+static int fake_gone(void *baton)
+{
+    gone_calls++;
+    return 1;
+}
+
+/* One 2026-07-28 request: params (stolen) get the envelope meta (stolen;
+ * NULL: the default, capabilities elicitation, sampling and roots) unless
+ * they carry _meta; ctx is set up from tpl for this request alone, as the
+ * transport would. */
+static mcp_ctx_t modern_last;
+
+static json_t *modern(const mcp_ctx_t *tpl, const char *method, json_t *params,
+                      json_t *meta)
+{
+    static int id;
+    json_t *body;
+    const char *text, *msg;
+    mcp_batch_t *b;
+    mcp_msg_t *m;
+    int code;
+
+    if (!params) {
+        params = json_object();
+    }
+    if (!json_object_get(params, "_meta")) {
+        if (!meta) {
+            meta = json_pack("{s:s, s:{s:{}, s:{}, s:{}}, s:{s:s, s:s}}",
+                             MCP_META_PROTOCOL_VERSION, "2026-07-28",
+                             MCP_META_CLIENT_CAPABILITIES, "elicitation",
+                             "sampling", "roots", MCP_META_CLIENT_INFO,
+                             "name", "unit-client", "version", "2");
+        }
+        json_object_set_new(params, "_meta", meta);
+    }
+    else {
+        json_decref(meta);
+    }
+    body = json_pack("{s:s, s:i, s:s, s:o}", "jsonrpc", "2.0", "id", ++id,
+                     "method", method, "params", params);
+    text = mcp_json_dump(pool, body, NULL);
+    json_decref(body);
+    b = mcp_rpc_parse(pool, text, strlen(text), &code, &msg);
+    m = &APR_ARRAY_IDX(b->msgs, 0, mcp_msg_t);
+    modern_last = *tpl;
+    modern_last.http_status = 0;
+    mcp_protocol_modern_init(&modern_last, json_object_get(m->params, "_meta"));
+    if (m->kind == MCP_MSG_NOTIFICATION) {
+        mcp_protocol_notification(&modern_last, m);
+        return NULL;
+    }
+    return mcp_json_pool_own(pool, mcp_protocol_request(&modern_last, m));
+}
+
+static json_t *result_of(json_t *res)
+{
+    return json_object_get(res, "result");
+}
+
+static const char *str_at(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static const char *first_text(json_t *res)
+{
+    return str_at(json_array_get(json_object_get(result_of(res), "content"), 0),
+                  "text");
+}
+
+static const char *error_message(json_t *res)
+{
+    return str_at(json_object_get(res, "error"), "message");
+}
+
+static int has(const char *hay, const char *needle)
+{
+    return hay && strstr(hay, needle);
+}
+
+/* tools/call of `name` with arguments (stolen, may be NULL), answers
+ * (stolen, may be NULL) and a requestState (may be NULL). */
+static json_t *call_tool(const mcp_ctx_t *tpl, const char *name, json_t *args,
+                         json_t *answers, const char *state, json_t *meta)
+{
+    json_t *params = json_pack("{s:s}", "name", name);
+    if (args) {
+        json_object_set_new(params, "arguments", args);
+    }
+    if (answers) {
+        json_object_set_new(params, "inputResponses", answers);
+    }
+    if (state) {
+        json_object_set_new(params, "requestState", json_string(state));
+    }
+    return modern(tpl, "tools/call", params, meta);
+}
+
+static json_t *elicited(const char *field, const char *value)
+{
+    return json_pack("{s:s, s:{s:s}}", "action", "accept", "content", field,
+                     value);
+}
+
+static int is_404(json_t *res)
+{
+    return error_code(res) == MCP_ERR_METHOD_NOT_FOUND
+           && modern_last.http_status == 404;
+}
+
+static void test_modern_rounds(void)
+{
+    mcp_registry_t *reg = mcp_registry_create(pool, "unit", "1.2");
+    mcp_state_ring_t *ring = mcp_state_ring_make(pool), *other;
+    mcp_ctx_t tpl;
+    json_t *res, *r, *v;
+    const char *st1, *st2, *tampered;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(modern_tools) / sizeof(modern_tools[0]); i++) {
+        mcp_registry_add_tool(reg, &modern_tools[i]);
+    }
+    mcp_registry_add_prompt(reg, &modern_prompt);
+    for (i = 0; i < sizeof(modern_resources) / sizeof(modern_resources[0]); i++) {
+        mcp_registry_add_resource(reg, &modern_resources[i]);
+    }
+    mcp_registry_seal(reg);
+    mcp_state_ring_add(ring, (const unsigned char *)
+                       "0123456789abcdef0123456789abcdef", 32);
+    mcp_protocol_ctx_init(&tpl, pool, reg, NULL, 0);
+    tpl.principal = "alice";
+    tpl.endpoint = "h:80/mcp";
+    tpl.ring = ring;
+    tpl.cache_scope = "private";
+    tpl.list_ttl = apr_time_from_sec(60);
+
+    /* three rounds, state evolving */
+    res = call_tool(&tpl, "mr", NULL, NULL, NULL, NULL);
+    r = result_of(res);
+    CHECK(str_is(str_at(r, "resultType"), "input_required")
+          && str_is(str_at(json_object_get(json_object_get(r, "inputRequests"),
+                                            "step1"), "method"),
+                     "elicitation/create")
+          && json_object_size(json_object_get(r, "inputRequests")) == 1
+          && str_at(r, "requestState") && !json_object_get(r, "ttlMs")
+          && json_object_get(json_object_get(r, "_meta"), MCP_META_SERVER_INFO)
+          && modern_last.http_status == 0,
+          "round 1: input_required with the elicitation, a sealed state and "
+          "serverInfo, not cacheable");
+    st1 = apr_pstrdup(pool, str_at(r, "requestState") ? str_at(r, "requestState")
+                                                          : "");
+    CHECK(*st1 && strcmp(st1, "1") && !strstr(st1, "\"1\""),
+          "the state goes out sealed");
+
+    res = call_tool(&tpl, "mr", NULL, NULL, st1, NULL);
+    r = result_of(res);
+    CHECK(str_is(str_at(r, "resultType"), "input_required")
+          && json_object_get(json_object_get(r, "inputRequests"), "step1"),
+          "an answer missing: asked again (not an error)");
+
+    res = call_tool(&tpl, "mr", NULL, json_pack("{s:o, s:s}", "step1",
+                    elicited("name", "Ann"), "extra", "ignored"), st1, NULL);
+    r = result_of(res);
+    CHECK(str_is(str_at(r, "resultType"), "input_required")
+          && json_object_get(json_object_get(r, "inputRequests"), "step2")
+          && !json_object_get(json_object_get(r, "inputRequests"), "step1")
+          && str_at(r, "requestState")
+          && strcmp(str_at(r, "requestState"), st1),
+          "round 2: the next question and a new state (extra answers ignored)");
+    st2 = apr_pstrdup(pool, str_at(r, "requestState") ? str_at(r, "requestState")
+                                                          : "");
+
+    res = call_tool(&tpl, "mr", NULL, json_pack("{s:o}", "step2",
+                    elicited("color", "green")), st2, NULL);
+    CHECK(first_text(res) && str_is(first_text(res), "Ann likes green")
+          && str_is(str_at(result_of(res), "resultType"), "complete"),
+          "round 3: complete, built from the state of round 2");
+
+    /* tampering, replay elsewhere */
+    tampered = apr_pstrcat(pool, st2, "-TAMPERED", NULL);
+    res = call_tool(&tpl, "mr", NULL, json_pack("{s:o}", "step2",
+                    elicited("color", "green")), tampered, NULL);
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS
+          && has(error_message(res), "requestState is not valid")
+          && modern_last.http_status == 0 && !result_of(res),
+          "a tampered state is -32602 in-band, never a new round");
+    {
+        char *flip = apr_pstrdup(pool, st2);
+        apr_size_t n = strlen(flip), bad = 0, tries = 0, at;
+        /* a changed character anywhere is refused (about 9 positions) */
+        for (at = 0; at < n; at += n / 8 + 1, tries++) {
+            flip[at] = flip[at] == 'A' ? 'B' : 'A';
+            res = call_tool(&tpl, "mr", NULL, NULL, flip, NULL);
+            bad += error_code(res) == MCP_ERR_INVALID_PARAMS;
+            flip[at] = st2[at];
+        }
+        CHECK(tries >= 8 && bad == tries, "a state with any one character "
+              "changed is refused");
+    }
+    res = call_tool(&tpl, "mr", json_pack("{s:i}", "x", 1), json_pack(
+                    "{s:o}", "step2", elicited("color", "green")), st2, NULL);
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS,
+          "a state replayed with other arguments is refused");
+    tpl.principal = "mallory";
+    res = call_tool(&tpl, "mr", NULL, json_pack("{s:o}", "step2",
+                    elicited("color", "green")), st2, NULL);
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS,
+          "a state replayed by another user is refused");
+    tpl.principal = NULL;
+    res = call_tool(&tpl, "mr", NULL, NULL, st2, NULL);
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS,
+          "a state replayed anonymously is refused");
+    tpl.principal = "alice";
+    tpl.endpoint = "h:80/other";
+    res = call_tool(&tpl, "mr", NULL, NULL, st2, NULL);
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS,
+          "a state replayed at another endpoint is refused");
+    tpl.endpoint = "h:80/mcp";
+    res = call_tool(&tpl, "state_only", NULL, NULL, st2, NULL);
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS,
+          "a state replayed on another tool is refused");
+    res = modern(&tpl, "prompts/get", json_pack("{s:s, s:s}", "name", "mrp",
+                 "requestState", st2), NULL);
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS,
+          "a state replayed on another method is refused");
+    other = mcp_state_ring_make(pool);
+    mcp_state_ring_add(other, (const unsigned char *)
+                       "another key of thirty-two bytes!", 32);
+    tpl.ring = other;
+    res = call_tool(&tpl, "mr", NULL, NULL, st2, NULL);
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS,
+          "a state sealed with a key the ring does not hold is refused");
+    tpl.ring = NULL;
+    res = call_tool(&tpl, "mr", NULL, NULL, st2, NULL);
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS,
+          "without a ring a state is refused");
+    res = call_tool(&tpl, "mr", NULL, NULL, NULL, NULL);
+    CHECK(error_code(res) == MCP_ERR_INTERNAL && !result_of(res),
+          "without a ring a callback's state cannot go out: -32603");
+    tpl.ring = ring;
+
+    /* what the envelope of a round may hold */
+    res = call_tool(&tpl, "mr", NULL, json_string("garbage"), NULL, NULL);
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS
+          && has(error_message(res), "inputResponses must be an object"),
+          "inputResponses not an object is -32602");
+    res = modern(&tpl, "tools/call", json_pack("{s:s, s:i}", "name", "mr",
+                 "requestState", 5), NULL);
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS
+          && has(error_message(res), "requestState must be a string"),
+          "requestState not a string is -32602");
+    res = call_tool(&tpl, "mr", NULL, json_pack("{s:s}", "step1", "no"), st1,
+                    NULL);
+    CHECK(str_is(str_at(result_of(res), "resultType"), "input_required")
+          && json_object_get(json_object_get(result_of(res), "inputRequests"),
+                             "step1"),
+          "an answer that is not an object is no answer: asked again");
+
+    /* state only, the provider's bugs */
+    res = call_tool(&tpl, "state_only", NULL, NULL, NULL, NULL);
+    r = result_of(res);
+    CHECK(str_is(str_at(r, "resultType"), "input_required")
+          && !json_object_get(r, "inputRequests") && str_at(r, "requestState"),
+          "a round may carry a state alone");
+    res = call_tool(&tpl, "state_only", NULL, NULL, str_at(r, "requestState"),
+                    NULL);
+    CHECK(first_text(res) && str_is(first_text(res), "state-ok s1"),
+          "and the state comes back to the callback");
+    res = call_tool(&tpl, "empty_round", NULL, NULL, NULL, NULL);
+    CHECK(error_code(res) == MCP_ERR_INTERNAL,
+          "input_required with nothing asked and no state is -32603");
+
+    /* capabilities */
+    res = call_tool(&tpl, "caps", NULL, NULL, NULL, json_pack(
+                    "{s:s, s:{s:{}}}", MCP_META_PROTOCOL_VERSION, "2026-07-28",
+                    MCP_META_CLIENT_CAPABILITIES, "sampling"));
+    v = json_object_get(result_of(res), "inputRequests");
+    CHECK(json_object_size(v) == 1
+          && str_is(str_at(json_object_get(v, "s"), "method"),
+                     "sampling/createMessage"),
+          "only what the request's capabilities declare is asked");
+    res = call_tool(&tpl, "caps", NULL, NULL, NULL, NULL);
+    CHECK(json_object_size(json_object_get(result_of(res), "inputRequests")) == 3
+          && json_is_object(json_object_get(json_object_get(json_object_get(
+                 result_of(res), "inputRequests"), "r"), "params")),
+          "all three with all three declared (roots/list params {})");
+    res = call_tool(&tpl, "caps", NULL, NULL, NULL, json_pack(
+                    "{s:s, s:{}}", MCP_META_PROTOCOL_VERSION, "2026-07-28",
+                    MCP_META_CLIENT_CAPABILITIES));
+    CHECK(error_code(res) == MCP_ERR_MISSING_CAPABILITY
+          && modern_last.http_status == 400
+          && str_is(error_message(res),
+                     "Missing required client capability: sampling")
+          && json_is_object(json_object_get(json_object_get(json_object_get(
+                 json_object_get(res, "error"), "data"), "requiredCapabilities"),
+                 "sampling")),
+          "none declared: -32021 with requiredCapabilities {sampling:{}}, 400");
+    res = call_tool(&tpl, "needs", NULL, NULL, NULL, NULL);
+    CHECK(error_code(res) == MCP_ERR_MISSING_CAPABILITY
+          && modern_last.http_status == 400,
+          "require_capability() is -32021 whatever the client declared");
+
+    /* ask() and set_state() limits */
+    res = call_tool(&tpl, "ask_checks", NULL, NULL, NULL, NULL);
+    v = json_object_get(result_of(res), "structuredContent");
+#define AT(i) ((apr_status_t)json_integer_value(json_array_get(v, i)))
+    CHECK(AT(0) == APR_EINVAL && AT(1) == APR_EINVAL && AT(2) == APR_SUCCESS
+          && AT(3) == APR_EINVAL && AT(4) == APR_EINVAL,
+          "ask(): a key is 1..64 of [A-Za-z0-9_.-]");
+    CHECK(AT(5) == APR_EINVAL && AT(6) == APR_EINVAL && AT(7) == APR_EINVAL
+          && AT(8) == APR_SUCCESS && AT(9) == APR_SUCCESS,
+          "ask(): a known method, params an object (NULL for roots/list only)");
+    CHECK(AT(10) == MCP_CALL_INPUTS_MAX - 2 && AT(11) == APR_SUCCESS,
+          "ask(): at most MCP_CALL_INPUTS_MAX requests; asking a key again "
+          "replaces it");
+    CHECK(AT(12) == APR_EINVAL && AT(13) == APR_SUCCESS && AT(14) == APR_EINVAL
+          && AT(15) == APR_EINVAL && AT(16) == APR_SUCCESS,
+          "set_state(): UTF-8 text of at most MCP_CALL_STATE_MAX bytes");
+#undef AT
+
+    /* prompts/get and resources/read rounds */
+    res = modern(&tpl, "prompts/get", json_pack("{s:s}", "name", "mrp"), NULL);
+    CHECK(str_is(str_at(result_of(res), "resultType"), "input_required")
+          && json_object_get(json_object_get(result_of(res), "inputRequests"),
+                             "user_context"),
+          "prompts/get: a round");
+    res = modern(&tpl, "prompts/get", json_pack("{s:s, s:{s:o}}", "name", "mrp",
+                 "inputResponses", "user_context", elicited("context", "x")),
+                 NULL);
+    CHECK(str_is(str_at(result_of(res), "resultType"), "complete")
+          && json_array_size(json_object_get(result_of(res), "messages")) == 1,
+          "prompts/get: complete with the answer");
+    res = modern(&tpl, "resources/read", json_pack("{s:s}", "uri", "test://asks"),
+                 NULL);
+    r = result_of(res);
+    CHECK(str_is(str_at(r, "resultType"), "input_required")
+          && str_at(r, "requestState") && !json_object_get(r, "ttlMs")
+          && !json_object_get(r, "cacheScope"),
+          "resources/read: a round, not cacheable");
+    res = modern(&tpl, "resources/read", json_pack("{s:s, s:s, s:{s:{s:[]}}}",
+                 "uri", "test://asks", "requestState", str_at(r, "requestState"),
+                 "inputResponses", "roots", "roots"), NULL);
+    r = result_of(res);
+    CHECK(str_is(str_at(json_array_get(json_object_get(r, "contents"), 0),
+                         "text"), "test://asks")
+          && json_integer_value(json_object_get(r, "ttlMs")) == 0
+          && json_is_integer(json_object_get(r, "ttlMs"))
+          && str_is(str_at(r, "cacheScope"), "private")
+          && str_is(str_at(r, "resultType"), "complete"),
+          "resources/read: complete, ttlMs 0 and cacheScope");
+    res = modern(&tpl, "completion/complete", json_pack(
+                 "{s:{s:s, s:s}, s:{s:s, s:s}}", "ref", "type", "ref/prompt",
+                 "name", "mrp", "argument", "name", "a", "value", "b"), NULL);
+    CHECK(error_code(res) == MCP_ERR_INTERNAL,
+          "completion/complete has no rounds: -32603");
+}
+
+static void test_modern_methods(void)
+{
+    mcp_registry_t *reg = mcp_registry_create(pool, "unit", "1.2");
+    mcp_ctx_t tpl;
+    json_t *res, *r, *v;
+    apr_size_t i;
+    const char *hdrs[3] = { NULL, NULL, NULL };
+    const char *removed[] = { "initialize", "ping", "logging/setLevel",
+                              "resources/subscribe", "resources/unsubscribe",
+                              "unknown/method", "notifications/initialized",
+                              NULL };
+    int n404;
+
+    for (i = 0; i < sizeof(modern_tools) / sizeof(modern_tools[0]); i++) {
+        mcp_registry_add_tool(reg, &modern_tools[i]);
+    }
+    mcp_registry_add_resource(reg, &item_template);
+    reg->instructions = "Be brief";
+    mcp_registry_seal(reg);
+    mcp_protocol_ctx_init(&tpl, pool, reg, NULL, 0);
+    tpl.cache_scope = "public";
+    tpl.list_ttl = apr_time_from_sec(60);
+    tpl.principal = "bob";
+
+    res = modern(&tpl, "server/discover", NULL, NULL);
+    r = result_of(res);
+    v = json_object_get(r, "capabilities");
+    CHECK(str_is(str_at(r, "resultType"), "complete")
+          && json_array_size(json_object_get(r, "supportedVersions")) >= 1
+          && str_is(json_string_value(json_array_get(json_object_get(
+                 r, "supportedVersions"), 0)), "2026-07-28")
+          && json_integer_value(json_object_get(r, "ttlMs")) == 60000
+          && str_is(str_at(r, "cacheScope"), "public")
+          && str_is(str_at(r, "instructions"), "Be brief")
+          && str_is(str_at(json_object_get(json_object_get(r, "_meta"),
+                                            MCP_META_SERVER_INFO), "name"),
+                     "unit")
+          && str_is(str_at(json_object_get(json_object_get(r, "_meta"),
+                                            MCP_META_SERVER_INFO), "version"),
+                     "1.2")
+          && !json_object_get(r, "serverInfo") && !json_object_get(r, "protocolVersion"),
+          "server/discover: versions, ttlMs, cacheScope, instructions, "
+          "serverInfo in _meta");
+    CHECK(json_object_size(json_object_get(v, "tools")) == 0
+          && json_object_size(json_object_get(v, "resources")) == 0
+          && json_object_get(v, "tools") && json_object_get(v, "resources")
+          && json_object_get(v, "completions") && json_object_get(v, "logging")
+          && !json_object_get(v, "prompts"),
+          "server/discover: what is served, no listChanged, no subscribe");
+
+    /* capability not served, removed, unknown: 404 */
+    res = modern(&tpl, "prompts/list", NULL, NULL);
+    CHECK(is_404(res), "prompts/list without prompts is 404 -32601");
+    res = modern(&tpl, "prompts/get", json_pack("{s:s}", "name", "x"), NULL);
+    CHECK(is_404(res), "prompts/get without prompts is 404 -32601");
+    for (n404 = 0, i = 0; removed[i]; i++) {
+        res = modern(&tpl, removed[i], NULL, NULL);
+        n404 += is_404(res)
+                && json_integer_value(json_object_get(res, "id")) > 0;
+    }
+    CHECK(n404 == (int)i, "initialize, ping, logging/setLevel, "
+          "resources/subscribe and unsubscribe and unknown methods: 404 "
+          "-32601 with the request's id");
+
+    /* lists */
+    res = modern(&tpl, "tools/list", NULL, NULL);
+    r = result_of(res);
+    CHECK(json_array_size(json_object_get(r, "tools"))
+              == sizeof(modern_tools) / sizeof(modern_tools[0])
+          && str_is(str_at(r, "resultType"), "complete")
+          && json_integer_value(json_object_get(r, "ttlMs")) == 60000
+          && str_is(str_at(r, "cacheScope"), "public")
+          && json_object_get(json_object_get(r, "_meta"), MCP_META_SERVER_INFO)
+          && !json_object_get(reg->tools_list, "ttlMs")
+          && !json_object_get(reg->tools_list, "_meta"),
+          "tools/list: the list, resultType, ttlMs, cacheScope, serverInfo; "
+          "the shared list untouched");
+    res = modern(&tpl, "resources/templates/list", NULL, NULL);
+    r = result_of(res);
+    CHECK(json_array_size(json_object_get(r, "resourceTemplates")) == 1
+          && json_is_integer(json_object_get(r, "ttlMs"))
+          && str_at(r, "cacheScope"), "resources/templates/list is cacheable");
+    res = modern(&tpl, "resources/list", NULL, NULL);
+    CHECK(json_is_integer(json_object_get(result_of(res), "ttlMs")),
+          "resources/list is cacheable");
+    tpl.cache_scope = NULL;
+    res = modern(&tpl, "resources/list", NULL, NULL);
+    CHECK(str_is(str_at(result_of(res), "cacheScope"), "private"),
+          "no scope given: private");
+    tpl.cache_scope = "public";
+
+    /* reads */
+    res = modern(&tpl, "resources/read", json_pack("{s:s}", "uri",
+                 "test://nonexistent-resource-for-conformance-testing"), NULL);
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS
+          && str_is(error_message(res), "Resource not found")
+          && str_is(str_at(json_object_get(json_object_get(res, "error"), "data"),
+                            "uri"),
+                     "test://nonexistent-resource-for-conformance-testing")
+          && modern_last.http_status == 0,
+          "an unknown URI is -32602 with data.uri");
+    res = modern(&tpl, "resources/read", json_pack("{s:s}", "uri",
+                 "test://item/missing"), NULL);
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS
+          && str_is(error_message(res), "Resource not found"),
+          "a callback's APR_NOTFOUND is -32602 too");
+    res = modern(&tpl, "completion/complete", json_pack(
+                 "{s:{s:s, s:s}, s:{s:s, s:s}}", "ref", "type", "ref/resource",
+                 "uri", "test://item/{id}", "argument", "name", "id", "value",
+                 "a"), NULL);
+    r = result_of(res);
+    CHECK(json_array_size(json_object_get(json_object_get(r, "completion"),
+                                          "values")) == 2
+          && str_is(str_at(r, "resultType"), "complete")
+          && json_object_get(json_object_get(r, "_meta"), MCP_META_SERVER_INFO)
+          && !json_object_get(r, "ttlMs"),
+          "completion/complete: resultType and serverInfo");
+
+    /* the callback's context */
+    tpl.gone = fake_gone;
+    gone_calls = 0;
+    res = call_tool(&tpl, "ctx", NULL, json_pack("{s:{}}", "k"), NULL, NULL);
+    r = json_object_get(result_of(res), "structuredContent");
+    CHECK(str_is(str_at(r, "user"), "bob")
+          && str_is(str_at(r, "version"), "2026-07-28")
+          && str_is(str_at(r, "client"), "unit-client")
+          && json_is_true(json_object_get(r, "cancelled")) && gone_calls == 1
+          && json_is_true(json_object_get(r, "has_input"))
+          && !json_is_true(json_object_get(r, "has_state"))
+          && json_object_size(json_object_get(r, "caps")) == 3
+          && str_is(str_at(result_of(res), "resultType"), "complete"),
+          "a callback sees the request's user, version, clientInfo, "
+          "capabilities, answers and whether the client went away");
+    tpl.gone = NULL;
+    res = call_tool(&tpl, "ctx", NULL, NULL, NULL, json_pack("{s:s, s:{}}",
+                    MCP_META_PROTOCOL_VERSION, "2026-07-28",
+                    MCP_META_CLIENT_CAPABILITIES));
+    r = json_object_get(result_of(res), "structuredContent");
+    CHECK(json_is_null(json_object_get(r, "client"))
+          && json_is_false(json_object_get(r, "cancelled"))
+          && json_object_size(json_object_get(r, "caps")) == 0,
+          "without clientInfo: none; without gone(): never cancelled");
+
+    /* log notifications only at the request's level */
+    tpl.emit = capture;
+    emitted = mcp_json_pool_own(pool, json_array());
+    res = call_tool(&tpl, "log", NULL, NULL, NULL, NULL);
+    CHECK(str_is(first_text(res), "logged") && json_array_size(emitted) == 0,
+          "no logLevel: no notifications/message");
+    res = call_tool(&tpl, "log", NULL, NULL, NULL, json_pack(
+                    "{s:s, s:{}, s:s, s:s}", MCP_META_PROTOCOL_VERSION,
+                    "2026-07-28", MCP_META_CLIENT_CAPABILITIES,
+                    MCP_META_LOG_LEVEL, "warning", "progressToken", "p"));
+    CHECK(json_array_size(emitted) == 2
+          && str_is(str_at(json_array_get(emitted, 0), "method"),
+                     "notifications/progress")
+          && str_is(str_at(json_object_get(json_array_get(emitted, 1),
+                                            "params"), "level"), "error"),
+          "logLevel warning: the error line only (and progress)");
+    json_array_clear(emitted);
+    res = call_tool(&tpl, "log", NULL, NULL, NULL, json_pack(
+                    "{s:s, s:{}, s:s}", MCP_META_PROTOCOL_VERSION,
+                    "2026-07-28", MCP_META_CLIENT_CAPABILITIES,
+                    MCP_META_LOG_LEVEL, "debug"));
+    CHECK(json_array_size(emitted) == 2, "logLevel debug: both lines");
+    json_array_clear(emitted);
+    res = call_tool(&tpl, "log", NULL, NULL, NULL, json_pack(
+                    "{s:s, s:{}, s:s}", MCP_META_PROTOCOL_VERSION,
+                    "2026-07-28", MCP_META_CLIENT_CAPABILITIES,
+                    MCP_META_LOG_LEVEL, "loud"));
+    CHECK(json_array_size(emitted) == 0, "an unknown logLevel: none");
+    res = call_tool(&tpl, "log", NULL, NULL, NULL, NULL);
+    CHECK(json_array_size(emitted) == 0,
+          "the level of an earlier request is not kept");
+
+    /* subscriptions/listen */
+    json_array_clear(emitted);
+    res = modern(&tpl, "subscriptions/listen", json_pack("{s:{s:b}}",
+                 "notifications", "toolsListChanged", 1), NULL);
+    r = json_array_get(emitted, 0);
+    CHECK(json_array_size(emitted) == 1
+          && str_is(str_at(r, "method"),
+                     "notifications/subscriptions/acknowledged")
+          && json_is_object(json_object_get(json_object_get(r, "params"),
+                                            "notifications"))
+          && json_object_size(json_object_get(json_object_get(r, "params"),
+                                              "notifications")) == 0
+          && json_equal(json_object_get(json_object_get(json_object_get(r,
+                 "params"), "_meta"), MCP_META_SUBSCRIPTION_ID),
+                 json_object_get(res, "id")),
+          "listen: acknowledged first, granting nothing, with the "
+          "subscriptionId");
+    r = result_of(res);
+    CHECK(str_is(str_at(r, "resultType"), "complete")
+          && json_equal(json_object_get(json_object_get(r, "_meta"),
+                                        MCP_META_SUBSCRIPTION_ID),
+                        json_object_get(res, "id"))
+          && json_object_get(json_object_get(r, "_meta"), MCP_META_SERVER_INFO),
+          "listen: then the result ends it, with the subscriptionId");
+    res = modern(&tpl, "subscriptions/listen", json_pack("{s:[]}",
+                 "notifications"), NULL);
+    CHECK(error_code(res) == MCP_ERR_INVALID_PARAMS,
+          "listen: notifications must be an object");
+    tpl.emit = NULL;
+    res = modern(&tpl, "subscriptions/listen", json_pack("{s:{}}",
+                 "notifications"), NULL);
+    CHECK(str_is(str_at(result_of(res), "resultType"), "complete"),
+          "listen without a stream: the result alone");
+
+    /* Mcp-Param-* */
+    tpl.header = fake_header;
+    tpl.header_baton = hdrs;
+    res = call_tool(&tpl, "routed", json_pack("{s:s}", "region", "eu"), NULL,
+                    NULL, NULL);
+    CHECK(error_code(res) == MCP_ERR_HEADER_MISMATCH
+          && modern_last.http_status == 400,
+          "a routed argument without its Mcp-Param header: 400 -32020");
+    hdrs[0] = "Mcp-Param-Region: us";
+    res = call_tool(&tpl, "routed", json_pack("{s:s}", "region", "eu"), NULL,
+                    NULL, NULL);
+    CHECK(error_code(res) == MCP_ERR_HEADER_MISMATCH,
+          "a header that says otherwise: -32020");
+    hdrs[0] = "Mcp-Param-Region: eu";
+    res = call_tool(&tpl, "routed", json_pack("{s:s}", "region", "eu"), NULL,
+                    NULL, NULL);
+    CHECK(result_of(res) && modern_last.http_status == 0,
+          "a matching header: the tool runs");
+
+    /* a notification does nothing */
+    res = NULL;
+    {
+        const char *note = "{\"jsonrpc\":\"2.0\",\"method\":"
+            "\"notifications/initialized\",\"params\":{\"_meta\":{}}}";
+        const char *msg;
+        int code;
+        mcp_batch_t *b = mcp_rpc_parse(pool, note, strlen(note), &code, &msg);
+        mcp_session_t *s;
+        mcp_ctx_t ctx = tpl;
+        mcp_record_new(pool, &s);
+        ctx.session = s;
+        mcp_protocol_modern_init(&ctx, NULL);
+        mcp_protocol_notification(&ctx, &APR_ARRAY_IDX(b->msgs, 0, mcp_msg_t));
+        CHECK(!s->initialized && !ctx.session_dirty,
+              "a 2026-07-28 notification changes nothing");
+        CHECK(ctx.modern && !ctx.meta, "mcp_protocol_modern_init");
+    }
+}
+
+/* The session revisions: the new ops exist but give nothing; a callback
+ * that asks gets a clear error; nothing else changed. */
+static void test_modern_legacy(void)
+{
+    mcp_registry_t *reg = mcp_registry_create(pool, "unit", "1");
+    mcp_session_t *s;
+    mcp_ctx_t ctx;
+    json_t *res, *r;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(modern_tools) / sizeof(modern_tools[0]); i++) {
+        mcp_registry_add_tool(reg, &modern_tools[i]);
+    }
+    mcp_registry_add_prompt(reg, &modern_prompt);
+    mcp_registry_add_resource(reg, &modern_resources[0]);
+    mcp_registry_seal(reg);
+    mcp_record_new(pool, &s);
+    s->protocol_version = "2025-11-25";
+    s->user = "carol";
+    mcp_record_lazy_set(pool, &s->client_caps,
+                        json_pack("{s:{}}", "elicitation"));
+    mcp_protocol_ctx_init(&ctx, pool, reg, s, 0);
+
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+                  "\"params\":{\"name\":\"mr\"}}");
+    CHECK(error_code(res) == MCP_ERR_INVALID_REQUEST
+          && str_is(error_message(res), "Invalid Request: tool mr needs input "
+                     "from the client (elicitation/create); mod_mcp_session asks "
+                     "for input only from clients speaking 2026-07-28 for now")
+          && !json_object_get(json_object_get(res, "error"), "data")
+          && ctx.http_status == 0,
+          "session revisions: a tool that asks gets -32600 saying why");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
+                  "\"params\":{\"name\":\"caps\"}}");
+    CHECK(error_code(res) == MCP_ERR_INVALID_REQUEST
+          && has(error_message(res), "(elicitation/create)"),
+          "session revisions: only the session's capabilities are asked");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\","
+                  "\"params\":{\"name\":\"needs\"}}");
+    CHECK(error_code(res) == MCP_ERR_INVALID_REQUEST
+          && str_is(error_message(res), "Invalid Request: tool needs needs the "
+                     "client capability 'sampling', which this session did not "
+                     "declare at initialize")
+          && ctx.http_status == 0,
+          "session revisions: a missing capability is -32600");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"prompts/get\","
+                  "\"params\":{\"name\":\"mrp\"}}");
+    CHECK(error_code(res) == MCP_ERR_INVALID_REQUEST
+          && has(error_message(res), "prompt mrp needs input"),
+          "session revisions: a prompt that asks, likewise");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\","
+                  "\"params\":{\"name\":\"ctx\",\"inputResponses\":{\"k\":{}},"
+                  "\"requestState\":\"x\"}}");
+    r = json_object_get(result_of(res), "structuredContent");
+    CHECK(str_is(str_at(r, "user"), "carol")
+          && str_is(str_at(r, "version"), "2025-11-25")
+          && json_is_false(json_object_get(r, "has_input"))
+          && json_is_false(json_object_get(r, "has_state"))
+          && json_is_false(json_object_get(r, "cancelled"))
+          && json_object_get(json_object_get(r, "caps"), "elicitation")
+          && !json_object_get(result_of(res), "resultType")
+          && !json_object_get(result_of(res), "_meta"),
+          "session revisions: no answers, no state, no resultType or _meta");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\","
+                  "\"params\":{\"name\":\"state_only\"}}");
+    CHECK(error_code(res) == MCP_ERR_INVALID_REQUEST
+          && has(error_message(res), "needs input from the client;"),
+          "session revisions: a round with only a state is -32600 too");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"resources/read\","
+                  "\"params\":{\"uri\":\"test://nope\"}}");
+    CHECK(error_code(res) == MCP_ERR_RESOURCE,
+          "session revisions: an unknown URI is still -32002");
+    res = request(&ctx, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/list\"}");
+    CHECK(!json_object_get(result_of(res), "ttlMs")
+          && !json_object_get(result_of(res), "resultType"),
+          "session revisions: lists unchanged");
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -1671,6 +2594,9 @@ int main(void)
     test_lists();
     test_sse();
     test_record_backend();
+    test_modern_rounds();
+    test_modern_methods();
+    test_modern_legacy();
     apr_pool_destroy(pool);
     apr_terminate();
     printf("1..%d\n", passed + failed);
