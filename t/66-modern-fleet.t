@@ -126,7 +126,7 @@ is round2($UB, $sa), 'complete', "... now B opens A's new-key state";
 is round2($UB, $sb), 'complete', '... and its own old-key one';
 
 # --- no key file: the start key ---------------------------------------------------------
-my $C = start_node(name => 't66-c', conf => "MCPSessionStorageMode external\n"
+my $C = start_node(name => 't66-c', state_key => 0, conf => "MCPSessionStorageMode external\n"
                    . 'MCPSessionStore ' . $redis->url . "\nMCPSessionKeyPrefix mcp:t66c:$$:\n");
 ok scalar(grep_log($C->error_log_path, qr/MCPS00754: MCPSessionStorageMode external .*without MCPRequestStateKeyFile/)),
     'external mode without MCPRequestStateKeyFile: the startup warning (MCPS00754)';
