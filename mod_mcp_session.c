@@ -77,6 +77,7 @@
 #include "mcp_endpoint.h"
 #include "mcp_gateway.h"
 #include "mcp_handler.h"
+#include "mcp_keyring.h"
 #include "mcp_node.h"
 #include "mcp_provider.h"
 #include "mcp_registry.h"
@@ -152,6 +153,9 @@ static int mcp_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     if (rv == APR_SUCCESS) {
         rv = mcp_store_post_config(pconf, ptemp, s);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = mcp_keyring_post_config(pconf, ptemp, s);
     }
     return rv == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }

@@ -17,6 +17,10 @@
 #   floor     bench/mod_mcp_floor.c: a bare handler returning the same bytes
 #   mem       mod_mcp_session, MCPSessionStorageMode memory
 #   ext       mod_mcp_session, MCPSessionStorageMode external (loopback Redis)
+#   modern    the same external-mode instance, a 2026-07-28 tools/call (no
+#             session: the envelope in _meta, MCP-Protocol-Version, Mcp-Method
+#             and Mcp-Name headers): no store operation (Redis commands per
+#             request are counted), so it should come close to the floor
 #   sdkmem    official TypeScript SDK, sessions in memory (1 Node process)
 #   sdkredis  TypeScript SDK + Redis session records like the SDK
 #             "SessionStore" fork (2 Node cluster workers)
@@ -375,6 +379,9 @@ INIT_BODY='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVers
 INITIALIZED_BODY='{"jsonrpc":"2.0","method":"notifications/initialized"}'
 ECHO_TEXT=hello
 CALL_BODY='{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"'$ECHO_TEXT'"}}}'
+# The same call on the 2026-07-28 wire: what a v2 SDK client sends.
+MODERN_BODY='{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"'$ECHO_TEXT'"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"mcp-bench","version":"1.0.0"},"io.modelcontextprotocol/clientCapabilities":{}}}}'
+MODERN_HEADERS='MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/call|Mcp-Name: echo'
 FLOOR_SID=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 
 post() { # URL BODY OUTPREFIX [SID] -> HTTP_STATUS, OUTPREFIX.h, OUTPREFIX.b
@@ -420,6 +427,28 @@ for t in mem ext s10 sN sdkmem sdkredis; do
     fi
     check_mcp "$t"
 done
+
+# modern: a 2026-07-28 echo on the external-mode instance, no session.
+URL[modern]=${URL[ext]}
+if [ "${CHECK_OK[ext]:-0}" = 1 ]; then
+    margs=(-s -S -m 10 -o "$WORK/check-modern.b" -D "$WORK/check-modern.h" -w '%{http_code}' -X POST
+           -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream'
+           --data-binary "$MODERN_BODY")
+    IFS='|' read -r -a mh <<<"$MODERN_HEADERS"
+    for h in "${mh[@]}"; do margs+=(-H "$h"); done
+    HTTP_STATUS=$(curl "${margs[@]}" "${URL[modern]}" 2>"$WORK/check-modern.err") || HTTP_STATUS=000
+    if [ "$HTTP_STATUS" != 200 ]; then
+        check_result modern 0 "2026-07-28 tools/call: HTTP $HTTP_STATUS $(short "$WORK/check-modern.b")$(short "$WORK/check-modern.err")"
+    elif [ -n "$(hdr "$WORK/check-modern.h" mcp-session-id)" ]; then
+        check_result modern 0 "2026-07-28 tools/call: answered with an Mcp-Session-Id"
+    elif ! v=$(node "$BENCH/node/validate.mjs" echo "$WORK/check-modern.b" "$ECHO_TEXT"); then
+        check_result modern 0 "2026-07-28 tools/call: $v"
+    else
+        check_result modern 1 "echo answered without a session, $(wc -c <"$WORK/check-modern.b") bytes"
+    fi
+else
+    check_result modern 0 "the external-mode instance failed its check"
+fi
 
 # The floor answers with the exact bytes mod_mcp_session sent for the echo
 # (or a hand-written equivalent when the module is not available).
@@ -553,24 +582,28 @@ redis_slot() { # PHASE TARGET ROUND SECONDS URL VARS... (run_slot, plus Redis co
 }
 
 # 1. tools/call echo, targets interleaved.
-CALL_TARGETS=(floor mem ext sdkmem sdkredis proxy gw)
+CALL_TARGETS=(floor mem ext modern sdkmem sdkredis proxy gw)
 call_env() { # TARGET
     case "$1" in
         floor|proxy) echo "BENCH_SID=$FLOOR_SID" ;;
+        modern) echo "BENCH_HEADERS=$MODERN_HEADERS" ;;
         *) echo "BENCH_SID=${SIDS[$1]}" ;;
     esac
+}
+call_body() { # TARGET
+    if [ "$1" = modern ]; then echo "$MODERN_BODY"; else echo "$CALL_BODY"; fi
 }
 say "phase 1: tools/call echo, ${ROUNDS} round(s) x ${DURATION}s (warm-up ${WARMUP}s each)"
 for t in "${CALL_TARGETS[@]}"; do
     [ "${CHECK_OK[$t]:-0}" = 1 ] || { skip_slot call "$t" "check failed"; continue; }
-    run_slot call "$t" warmup "$WARMUP" "${URL[$t]}" BENCH_BODY="$CALL_BODY" "$(call_env "$t")"
+    run_slot call "$t" warmup "$WARMUP" "${URL[$t]}" BENCH_BODY="$(call_body "$t")" "$(call_env "$t")"
 done
 for r in $(seq 1 "$ROUNDS"); do
     for t in "${CALL_TARGETS[@]}"; do
         [ "${CHECK_OK[$t]:-0}" = 1 ] || continue
         case "$t" in
-            ext|sdkredis) redis_slot call "$t" "$r" "$DURATION" "${URL[$t]}" BENCH_BODY="$CALL_BODY" "$(call_env "$t")" ;;
-            *) run_slot call "$t" "$r" "$DURATION" "${URL[$t]}" BENCH_BODY="$CALL_BODY" "$(call_env "$t")" ;;
+            ext|modern|sdkredis) redis_slot call "$t" "$r" "$DURATION" "${URL[$t]}" BENCH_BODY="$(call_body "$t")" "$(call_env "$t")" ;;
+            *) run_slot call "$t" "$r" "$DURATION" "${URL[$t]}" BENCH_BODY="$(call_body "$t")" "$(call_env "$t")" ;;
         esac
     done
 done

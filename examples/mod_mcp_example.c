@@ -12,15 +12,26 @@
  *              test_tool_with_progress, test_error_handling,
  *              json_schema_2020_12_tool, test_sampling, test_elicitation,
  *              test_elicitation_sep1034_defaults,
- *              test_elicitation_sep1330_enums
+ *              test_elicitation_sep1330_enums, test_sleep,
+ *              test_input_required_result_{elicitation,sampling,
+ *              list_roots,request_state,multiple_inputs,multi_round,
+ *              tampered_state,capabilities}, test_missing_capability,
+ *              test_streaming_elicitation, test_logging_tool,
+ *              test_custom_headers
  *   resources  test://static-text, test://static-binary,
  *              test://watched-resource, template test://template/{id}/data
  *   prompts    test_simple_prompt, test_prompt_with_arguments,
- *              test_prompt_with_embedded_resource, test_prompt_with_image
+ *              test_prompt_with_embedded_resource, test_prompt_with_image,
+ *              test_input_required_result_prompt
  *
- * The sampling and elicitation tools need server-to-client requests in the
- * middle of a tools/call, which mod_mcp_session does not offer yet: they
- * answer with a tool error (isError: true) that says so.
+ * The test_input_required_result_* tools and prompt, test_missing_capability
+ * and test_streaming_elicitation ask the client for input the 2026-07-28
+ * way (multi-round calls, API 2.1: mcp_call_ask(), then MCP_INPUT_REQUIRED;
+ * called again with the answers and the state they carried). A client of
+ * the session revisions gets a JSON-RPC error from them for now. The older
+ * test_sampling and test_elicitation* tools need a server-to-client request
+ * in the middle of a session's tools/call, which mod_mcp_session does not
+ * offer yet: they answer with a tool error (isError: true) that says so.
  *
  * Load it next to mod_mcp_session (the order does not matter):
  *     LoadModule mcp_example_module modules/mod_mcp_example.so
@@ -243,16 +254,29 @@ static const mcp_tool_t add_tool = {
     NULL, add_call, NULL
 };
 
-/* For tests of long requests: sleeps `ms` milliseconds (0 to 10000). */
+/* For tests of long requests: sleeps `ms` milliseconds (0 to 10000), in
+ * steps of at most 50 ms, and stops early when the client goes away
+ * (closing the response stream cancels a request). */
 static apr_status_t sleep_call(mcp_call_t *call, void *baton)
 {
+    apr_time_t start, end, now;
     double ms;
 
     if (!mcp_call_arg_number(call, "ms", &ms) || ms < 0 || ms > 10000) {
         return mcp_call_tool_error(call, "Invalid arguments: 'ms' must be a "
                                    "number from 0 to 10000");
     }
-    pause_ms((int)ms);
+    start = apr_time_now();
+    end = start + apr_time_from_msec((apr_int64_t)ms);
+    for (now = start; now < end; now = apr_time_now()) {
+        if (mcp_call_cancelled(call)) {
+            EX_LOG(call, APLOG_INFO, EXLOG(00907) "test_sleep: cancelled by "
+                   "the client after %d ms", (int)apr_time_as_msec(now - start));
+            return APR_ECONNABORTED;
+        }
+        apr_sleep(end - now < apr_time_from_msec(50) ? end - now
+                                                     : apr_time_from_msec(50));
+    }
     return mcp_call_add_text(call, "slept");
 }
 
@@ -407,12 +431,23 @@ static apr_status_t schema_2020_12_call(mcp_call_t *call, void *baton)
 
 static const mcp_tool_t schema_2020_12_tool = {
     "json_schema_2020_12_tool", NULL, "Tool with JSON Schema 2020-12 features",
+    /* the scenario's fixture: the SEP-1613 keywords and the wider
+     * vocabulary of SEP-2106 ($anchor, allOf/anyOf, if/then/else) */
     "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
     "\"type\":\"object\","
-    "\"$defs\":{\"address\":{\"type\":\"object\",\"properties\":{"
+    "\"$defs\":{\"address\":{\"$anchor\":\"addressDef\","
+    "\"type\":\"object\",\"properties\":{"
     "\"street\":{\"type\":\"string\"},\"city\":{\"type\":\"string\"}}}},"
     "\"properties\":{\"name\":{\"type\":\"string\"},"
-    "\"address\":{\"$ref\":\"#/$defs/address\"}},"
+    "\"address\":{\"$ref\":\"#/$defs/address\"},"
+    "\"contactMethod\":{\"type\":\"string\",\"enum\":[\"phone\",\"email\"]},"
+    "\"phone\":{\"type\":\"string\"},\"email\":{\"type\":\"string\"}},"
+    "\"allOf\":[{\"anyOf\":[{\"required\":[\"phone\"]},"
+    "{\"required\":[\"email\"]}]}],"
+    "\"if\":{\"properties\":{\"contactMethod\":{\"const\":\"phone\"}},"
+    "\"required\":[\"contactMethod\"]},"
+    "\"then\":{\"required\":[\"phone\"]},"
+    "\"else\":{\"required\":[\"email\"]},"
     "\"additionalProperties\":false}",
     NULL, schema_2020_12_call, NULL
 };
@@ -457,6 +492,560 @@ static const mcp_tool_t elicitation_enums_tool = {
     "test_elicitation_sep1330_enums", NULL,
     "Tests elicitation with enum schema improvements per SEP-1330",
     EX_NO_ARGS, NULL, server_request_call, "elicitation/create"
+};
+
+/* ------------------------------------------------------------------ */
+/* Multi-round tools (API 2.1; the 2026-07-28 input-required-result-*   */
+/* and server-stateless scenarios)                                     */
+/*
+ * A round either ends with the result, or asks for what is missing and
+ * returns MCP_INPUT_REQUIRED; the client then calls again, on any node,
+ * with the answers (mcp_call_input) and the state the round carried
+ * (mcp_call_state, verified by mod_mcp_session). An answer that is not
+ * what was asked for (not accepted, a field of the wrong type) is asked
+ * for again; a declined elicitation ends the call with a tool error.
+ */
+
+#define EX_SCHEMA_STRING(field)                                           \
+    "{\"type\":\"object\",\"properties\":{\"" field "\":"                 \
+    "{\"type\":\"string\"}},\"required\":[\"" field "\"]}"
+#define EX_SCHEMA_BOOLEAN(field)                                          \
+    "{\"type\":\"object\",\"properties\":{\"" field "\":"                 \
+    "{\"type\":\"boolean\"}},\"required\":[\"" field "\"]}"
+
+/* Longest answer a state carries to the next round. */
+#define EX_STATE_ANSWER_MAX 256
+
+/* The end of a round that asked (rv from ask_*): MCP_INPUT_REQUIRED, or
+ * the error. */
+static apr_status_t asked(apr_status_t rv)
+{
+    return rv == APR_SUCCESS ? MCP_INPUT_REQUIRED : rv;
+}
+
+/* What ask() said, for a callback that needs this input: a kind the
+ * client did not declare becomes -32021 naming the capability. */
+static apr_status_t ask_result(mcp_call_t *call, const char *key,
+                               const char *capability, apr_status_t rv)
+{
+    if (rv == APR_ENOTIMPL) {
+        EX_LOG(call, APLOG_DEBUG, EXLOG(00908) "%s: the client did not "
+               "declare %s, which input '%s' needs", call->name, capability,
+               key);
+        return mcp_call_require(call, capability);
+    }
+    if (rv != APR_SUCCESS) {
+        EX_LOG(call, APLOG_INFO, EXLOG(00909) "%s: asking for input '%s' "
+               "failed (%d)", call->name, key, rv);
+    }
+    return rv;
+}
+
+static apr_status_t ask_elicitation(mcp_call_t *call, const char *key,
+                                    const char *message, const char *schema)
+{
+    return ask_result(call, key, "elicitation",
+                      mcp_call_ask_elicitation(call, key, message, schema));
+}
+
+static apr_status_t ask_sampling(mcp_call_t *call, const char *key,
+                                 const char *text, int max_tokens)
+{
+    apr_status_t rv;
+    json_t *params = json_pack("{s:[{s:s, s:{s:s, s:s}}], s:i}",
+                               "messages", "role", "user", "content",
+                               "type", "text", "text", text,
+                               "maxTokens", max_tokens);
+    if (!params) {
+        return APR_ENOMEM;
+    }
+    rv = mcp_call_ask(call, key, "sampling/createMessage", params);
+    json_decref(params);
+    return ask_result(call, key, "sampling", rv);
+}
+
+static apr_status_t ask_roots(mcp_call_t *call, const char *key)
+{
+    apr_status_t rv;
+    json_t *params = json_object();
+    if (!params) {
+        return APR_ENOMEM;
+    }
+    rv = mcp_call_ask(call, key, "roots/list", params);
+    json_decref(params);
+    return ask_result(call, key, "roots", rv);
+}
+
+/* Field `field` of an accepted elicitation answer to `key` when it has
+ * JSON type `type` (JSON_TRUE: a boolean), else NULL; *declined set when
+ * the user declined or cancelled. */
+static json_t *elicited(mcp_call_t *call, const char *key, const char *field,
+                        json_type type, int *declined)
+{
+    json_t *a = mcp_call_input(call, key), *v;
+    const char *action = json_string_value(json_object_get(a, "action"));
+
+    if (!action) {
+        return NULL;
+    }
+    if (strcmp(action, "decline") == 0 || strcmp(action, "cancel") == 0) {
+        *declined = 1;
+        return NULL;
+    }
+    if (strcmp(action, "accept") != 0) {
+        return NULL;
+    }
+    v = json_object_get(json_object_get(a, "content"), field);
+    if (!v || (type == JSON_TRUE ? !json_is_boolean(v)
+                                 : json_typeof(v) != type)) {
+        EX_LOG(call, APLOG_DEBUG, EXLOG(00910) "%s: answer '%s' has no %s "
+               "field '%s': asking again", call->name, key,
+               type == JSON_STRING ? "string" : "boolean", field);
+        return NULL;
+    }
+    return v;
+}
+
+static const char *elicited_string(mcp_call_t *call, const char *key,
+                                   const char *field, int *declined)
+{
+    return json_string_value(elicited(call, key, field, JSON_STRING,
+                                      declined));
+}
+
+/* The text of a sampling answer (CreateMessageResult: content is one
+ * block or an array of them); "" for an answer without text, NULL when
+ * there is no answer of that shape. */
+static const char *sampled_text(mcp_call_t *call, const char *key)
+{
+    json_t *a = mcp_call_input(call, key), *c, *block;
+    size_t i;
+
+    c = json_object_get(a, "content");
+    if (json_is_object(c)) {
+        if (!json_is_string(json_object_get(c, "type"))) {
+            return NULL;
+        }
+        return json_string_value(json_object_get(c, "text")) ?
+            json_string_value(json_object_get(c, "text")) : "";
+    }
+    if (!json_is_array(c) || json_array_size(c) == 0) {
+        return NULL;
+    }
+    json_array_foreach(c, i, block) {
+        if (json_is_string(json_object_get(block, "text"))) {
+            return json_string_value(json_object_get(block, "text"));
+        }
+    }
+    return "";
+}
+
+/* The roots array of a roots/list answer, or NULL. */
+static json_t *listed_roots(mcp_call_t *call, const char *key)
+{
+    json_t *roots = json_object_get(mcp_call_input(call, key), "roots");
+    return json_is_array(roots) ? roots : NULL;
+}
+
+/* "file:///a, file:///b" for at most the first 8 roots that have a URI. */
+static const char *roots_text(apr_pool_t *p, json_t *roots)
+{
+    const char *text = NULL, *uri;
+    json_t *root;
+    size_t i;
+
+    json_array_foreach(roots, i, root) {
+        uri = json_string_value(json_object_get(root, "uri"));
+        if (!uri) {
+            continue;
+        }
+        if (i == 8) {
+            return apr_pstrcat(p, text, ", ...", NULL);
+        }
+        text = text ? apr_pstrcat(p, text, ", ", uri, NULL) : uri;
+    }
+    return text ? text : "none";
+}
+
+static apr_status_t declined_call(mcp_call_t *call)
+{
+    return mcp_call_tool_error(call, "The user declined to answer.");
+}
+
+/* Whether the state carried from the previous round is `expected`. */
+static int state_is(mcp_call_t *call, const char *expected)
+{
+    const char *state = mcp_call_state(call);
+    return state && strcmp(state, expected) == 0;
+}
+
+static apr_status_t mrtr_elicitation_call(mcp_call_t *call, void *baton)
+{
+    int declined = 0;
+    const char *name = elicited_string(call, "user_name", "name", &declined);
+
+    if (name) {
+        return mcp_call_add_text(call, apr_pstrcat(call->pool, "Hello, ",
+                                                   name, "!", NULL));
+    }
+    if (declined) {
+        return declined_call(call);
+    }
+    return asked(ask_elicitation(call, "user_name", "What is your name?",
+                                 EX_SCHEMA_STRING("name")));
+}
+
+static const mcp_tool_t mrtr_elicitation_tool = {
+    "test_input_required_result_elicitation", NULL,
+    "Asks the user's name (elicitation over a multi-round call)",
+    EX_NO_ARGS, NULL, mrtr_elicitation_call, NULL
+};
+
+static apr_status_t mrtr_sampling_call(mcp_call_t *call, void *baton)
+{
+    const char *text = sampled_text(call, "capital_question");
+
+    if (text) {
+        return mcp_call_add_text(call, apr_pstrcat(call->pool, "The model "
+                                                   "answered: ", text, NULL));
+    }
+    return asked(ask_sampling(call, "capital_question",
+                              "What is the capital of France?", 100));
+}
+
+static const mcp_tool_t mrtr_sampling_tool = {
+    "test_input_required_result_sampling", NULL,
+    "Asks the client's model a question (sampling over a multi-round call)",
+    EX_NO_ARGS, NULL, mrtr_sampling_call, NULL
+};
+
+static apr_status_t mrtr_roots_call(mcp_call_t *call, void *baton)
+{
+    json_t *roots = listed_roots(call, "client_roots");
+
+    if (roots) {
+        return mcp_call_add_text(call, apr_psprintf(call->pool, "The client "
+                                                    "has %d root(s): %s",
+                                                    (int)json_array_size(roots),
+                                                    roots_text(call->pool,
+                                                               roots)));
+    }
+    return asked(ask_roots(call, "client_roots"));
+}
+
+static const mcp_tool_t mrtr_roots_tool = {
+    "test_input_required_result_list_roots", NULL,
+    "Lists the client's roots (roots/list over a multi-round call)",
+    EX_NO_ARGS, NULL, mrtr_roots_call, NULL
+};
+
+/* One confirmation, with a state that must come back intact. */
+static apr_status_t confirm_call(mcp_call_t *call, void *baton)
+{
+    const char *state = baton;
+    int declined = 0;
+    json_t *ok = elicited(call, "confirm", "ok", JSON_TRUE, &declined);
+    apr_status_t rv;
+
+    if (ok && state_is(call, state)) {
+        return mcp_call_add_text(call, apr_pstrcat(call->pool, "state-ok: "
+                                                   "the requestState came "
+                                                   "back intact; confirmed: ",
+                                                   json_is_true(ok) ? "true"
+                                                   : "false", NULL));
+    }
+    if (declined) {
+        return declined_call(call);
+    }
+    /* first round, or an answer without its state: (re)start */
+    rv = mcp_call_set_state(call, state);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return asked(ask_elicitation(call, "confirm", "Please confirm",
+                                 EX_SCHEMA_BOOLEAN("ok")));
+}
+
+static const mcp_tool_t mrtr_request_state_tool = {
+    "test_input_required_result_request_state", NULL,
+    "Asks for a confirmation and carries a state to the next round",
+    EX_NO_ARGS, NULL, confirm_call, "request-state:v1"
+};
+
+static const mcp_tool_t mrtr_tampered_state_tool = {
+    "test_input_required_result_tampered_state", NULL,
+    "Like test_input_required_result_request_state; a changed state is "
+    "refused",
+    EX_NO_ARGS, NULL, confirm_call, "tampered-state:v1"
+};
+
+#define EX_MULTIPLE_STATE "multiple-inputs:v1"
+
+/* Three kinds of input in one round; all three are asked again unless
+ * all three came back. */
+static apr_status_t mrtr_multiple_call(mcp_call_t *call, void *baton)
+{
+    int declined = 0;
+    const char *name = elicited_string(call, "user_name", "name", &declined);
+    const char *greeting = sampled_text(call, "greeting");
+    json_t *roots = listed_roots(call, "client_roots");
+    apr_status_t rv;
+
+    if (name && greeting && roots && state_is(call, EX_MULTIPLE_STATE)) {
+        return mcp_call_add_text(call, apr_psprintf(call->pool,
+                                                    "Hello, %s! The model "
+                                                    "says: %s. Roots: %s",
+                                                    name, greeting,
+                                                    roots_text(call->pool,
+                                                               roots)));
+    }
+    if (declined) {
+        return declined_call(call);
+    }
+    rv = mcp_call_set_state(call, EX_MULTIPLE_STATE);
+    if (rv == APR_SUCCESS) {
+        rv = ask_elicitation(call, "user_name", "What is your name?",
+                             EX_SCHEMA_STRING("name"));
+    }
+    if (rv == APR_SUCCESS) {
+        rv = ask_sampling(call, "greeting", "Generate a greeting", 50);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = ask_roots(call, "client_roots");
+    }
+    return asked(rv);
+}
+
+static const mcp_tool_t mrtr_multiple_tool = {
+    "test_input_required_result_multiple_inputs", NULL,
+    "Asks for an elicitation, a sampling and the roots in one round",
+    EX_NO_ARGS, NULL, mrtr_multiple_call, NULL
+};
+
+#define EX_ROUND1 "multi-round:1"
+#define EX_ROUND2 "multi-round:2:"
+
+/* Three rounds; the state says which round comes back, and carries the
+ * first answer to the last round. */
+static apr_status_t mrtr_multi_round_call(mcp_call_t *call, void *baton)
+{
+    const char *state = mcp_call_state(call), *name, *color;
+    const char *next = NULL;     /* the state of the next round */
+    int declined = 0;
+    apr_status_t rv;
+
+    if (state && strncmp(state, EX_ROUND2, sizeof(EX_ROUND2) - 1) == 0) {
+        /* round 3 (or round 2 asked again): the color */
+        name = state + sizeof(EX_ROUND2) - 1;
+        color = elicited_string(call, "step2", "color", &declined);
+        if (color) {
+            return mcp_call_add_text(call, apr_pstrcat(call->pool, name,
+                                                       "'s favorite color "
+                                                       "is ", color, ".",
+                                                       NULL));
+        }
+        next = state;
+    }
+    else if (state && strcmp(state, EX_ROUND1) == 0) {
+        /* round 2: the name, carried on in the state */
+        name = elicited_string(call, "step1", "name", &declined);
+        if (name && strlen(name) <= EX_STATE_ANSWER_MAX) {
+            next = apr_pstrcat(call->pool, EX_ROUND2, name, NULL);
+        }
+    }
+    if (declined) {
+        return declined_call(call);
+    }
+    rv = mcp_call_set_state(call, next ? next : EX_ROUND1);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!next) {
+        return asked(ask_elicitation(call, "step1",
+                                     "Step 1: What is your name?",
+                                     EX_SCHEMA_STRING("name")));
+    }
+    return asked(ask_elicitation(call, "step2",
+                                 "Step 2: What is your favorite color?",
+                                 EX_SCHEMA_STRING("color")));
+}
+
+static const mcp_tool_t mrtr_multi_round_tool = {
+    "test_input_required_result_multi_round", NULL,
+    "Asks two questions in two rounds, carrying an evolving state",
+    EX_NO_ARGS, NULL, mrtr_multi_round_call, NULL
+};
+
+/* Asks for every kind of input the client declared, and only those. */
+static apr_status_t mrtr_capabilities_call(mcp_call_t *call, void *baton)
+{
+    static const char *const methods[] = {
+        "elicitation/create", "sampling/createMessage", "roots/list"
+    };
+    static const char *const keys[] = { "user_name", "greeting", "roots" };
+    const char *got[3];
+    const char *text = NULL;
+    int i, asking = 0, declined = 0;
+    json_t *params;
+    apr_status_t rv;
+
+    got[0] = elicited_string(call, keys[0], "name", &declined);
+    got[1] = sampled_text(call, keys[1]);
+    got[2] = listed_roots(call, keys[2]) ? "roots" : NULL;
+    for (i = 0; i < 3; i++) {
+        if (got[i]) {
+            text = apr_pstrcat(call->pool, text ? text : "Answered:", " ",
+                               methods[i], NULL);
+            continue;
+        }
+        if (i == 0 && declined) {
+            continue;
+        }
+        params = i == 0 ? json_pack("{s:s, s:o}", "message", "What is your "
+                                    "name?", "requestedSchema",
+                                    json_loads(EX_SCHEMA_STRING("name"), 0,
+                                               NULL))
+               : i == 1 ? json_pack("{s:[{s:s, s:{s:s, s:s}}], s:i}",
+                                    "messages", "role", "user", "content",
+                                    "type", "text", "text", "Generate a "
+                                    "greeting", "maxTokens", 50)
+               : json_object();
+        if (!params) {
+            return APR_ENOMEM;
+        }
+        rv = mcp_call_ask(call, keys[i], methods[i], params);
+        json_decref(params);
+        if (rv == APR_SUCCESS) {
+            asking++;
+        }
+        else if (rv != APR_ENOTIMPL) {
+            EX_LOG(call, APLOG_INFO, EXLOG(00909) "%s: asking for input "
+                   "'%s' failed (%d)", call->name, keys[i], rv);
+            return rv;
+        }
+    }
+    if (asking) {
+        return MCP_INPUT_REQUIRED;
+    }
+    return mcp_call_add_text(call, text ? text : "The client declared none "
+                             "of elicitation, sampling and roots: nothing "
+                             "to ask.");
+}
+
+static const mcp_tool_t mrtr_capabilities_tool = {
+    "test_input_required_result_capabilities", NULL,
+    "Asks for every kind of input the client declared, and only those",
+    EX_NO_ARGS, NULL, mrtr_capabilities_call, NULL
+};
+
+/* server-stateless: needs sampling, so a client without it gets -32021. */
+static apr_status_t missing_capability_call(mcp_call_t *call, void *baton)
+{
+    const char *text;
+
+    if (!mcp_call_client_can(call, "sampling")) {
+        EX_LOG(call, APLOG_DEBUG, EXLOG(00911) "test_missing_capability: "
+               "the client did not declare sampling");
+        return mcp_call_require(call, "sampling");
+    }
+    text = sampled_text(call, "answer");
+    if (text) {
+        return mcp_call_add_text(call, apr_pstrcat(call->pool, "The model "
+                                                   "answered: ", text, NULL));
+    }
+    return asked(ask_sampling(call, "answer", "Say hello", 20));
+}
+
+static const mcp_tool_t missing_capability_tool = {
+    "test_missing_capability", NULL,
+    "Needs the client's sampling capability (-32021 without it)",
+    EX_NO_ARGS, NULL, missing_capability_call, NULL
+};
+
+/* server-stateless: its response stream may carry notifications (progress,
+ * when asked for) but never a request: the question goes out as
+ * input_required. */
+static apr_status_t streaming_elicitation_call(mcp_call_t *call, void *baton)
+{
+    int declined = 0;
+    const char *answer = elicited_string(call, "answer", "text", &declined);
+    apr_status_t rv;
+
+    if (answer) {
+        return mcp_call_add_text(call, apr_pstrcat(call->pool, "You said: ",
+                                                   answer, NULL));
+    }
+    if (declined) {
+        return declined_call(call);
+    }
+    rv = mcp_call_progress(call, 0, 1, "asking the user");
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return asked(ask_elicitation(call, "answer", "Say something",
+                                 EX_SCHEMA_STRING("text")));
+}
+
+static const mcp_tool_t streaming_elicitation_tool = {
+    "test_streaming_elicitation", NULL,
+    "Reports progress, then asks the user (elicitation, multi-round)",
+    EX_NO_ARGS, NULL, streaming_elicitation_call, NULL
+};
+
+/* server-stateless: logs at info, which a 2026-07-28 client receives only
+ * when its request's _meta names a log level. */
+static apr_status_t logging_tool_call(mcp_call_t *call, void *baton)
+{
+    apr_status_t rv;
+
+    rv = mcp_call_log(call, MCP_LOG_INFO, "test_logging_tool", "started");
+    if (rv == APR_SUCCESS) {
+        rv = mcp_call_log(call, MCP_LOG_INFO, "test_logging_tool",
+                          "finished");
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return mcp_call_add_text(call, "Logged two messages at info.");
+}
+
+static const mcp_tool_t stateless_logging_tool = {
+    "test_logging_tool", NULL,
+    "Emits two log messages at info (only to a request that asks for logs)",
+    EX_NO_ARGS, NULL, logging_tool_call, NULL
+};
+
+/* http-custom-header-server-validation: arguments a 2026-07-28 client
+ * mirrors into Mcp-Param-Region and Mcp-Param-Priority headers, which
+ * mod_mcp_session checks against the body. */
+static apr_status_t custom_headers_call(mcp_call_t *call, void *baton)
+{
+    const char *region = mcp_call_arg_string(call, "region");
+    const char *query = mcp_call_arg_string(call, "query");
+    double priority;
+    int has_priority = mcp_call_arg_number(call, "priority", &priority);
+
+    if (!region) {
+        return mcp_call_tool_error(call, "Invalid arguments: 'region' must "
+                                   "be a string");
+    }
+    return mcp_call_add_text(call, apr_psprintf(call->pool,
+                                                "region=%s priority=%s "
+                                                "query=%s", region,
+                                                has_priority ?
+                                                js_number(call->pool,
+                                                          priority) : "-",
+                                                query ? query : "-"));
+}
+
+static const mcp_tool_t custom_headers_tool = {
+    "test_custom_headers", NULL,
+    "Arguments mirrored in Mcp-Param-* headers (x-mcp-header)",
+    "{\"type\":\"object\",\"properties\":{"
+    "\"region\":{\"type\":\"string\",\"x-mcp-header\":\"Region\"},"
+    "\"priority\":{\"type\":\"integer\",\"x-mcp-header\":\"Priority\"},"
+    "\"query\":{\"type\":\"string\"}},\"required\":[\"region\"]}",
+    NULL, custom_headers_call, NULL
 };
 
 /* ------------------------------------------------------------------ */
@@ -687,6 +1276,33 @@ static const mcp_prompt_t image_prompt = {
     NULL, image_prompt_get, NULL, NULL
 };
 
+/* A prompt that asks the user first (multi-round, like the tools). */
+static apr_status_t mrtr_prompt_get(mcp_call_t *call, void *baton)
+{
+    int declined = 0;
+    const char *context = elicited_string(call, "user_context", "context",
+                                          &declined);
+
+    if (context) {
+        return add_text_message(call, apr_pstrcat(call->pool, "Answer with "
+                                                  "this context in mind: ",
+                                                  context, NULL));
+    }
+    if (declined) {
+        return add_text_message(call, "Answer without any particular "
+                                "context.");
+    }
+    return asked(ask_elicitation(call, "user_context",
+                                 "What context should the prompt use?",
+                                 EX_SCHEMA_STRING("context")));
+}
+
+static const mcp_prompt_t mrtr_prompt = {
+    "test_input_required_result_prompt", NULL,
+    "Asks the user for the context first (multi-round prompts/get)",
+    NULL, mrtr_prompt_get, NULL, NULL
+};
+
 /* ------------------------------------------------------------------ */
 /* Registration                                                        */
 
@@ -697,7 +1313,12 @@ static const mcp_tool_t *const test_tools[] = {
     &simple_text_tool, &image_tool, &audio_tool,
     &embedded_tool, &mixed_tool, &logging_tool, &progress_tool, &error_tool,
     &schema_2020_12_tool, &sampling_tool, &elicitation_tool,
-    &elicitation_defaults_tool, &elicitation_enums_tool, &sleep_tool, NULL
+    &elicitation_defaults_tool, &elicitation_enums_tool, &sleep_tool,
+    &mrtr_elicitation_tool, &mrtr_sampling_tool, &mrtr_roots_tool,
+    &mrtr_request_state_tool, &mrtr_multiple_tool, &mrtr_multi_round_tool,
+    &mrtr_tampered_state_tool, &mrtr_capabilities_tool,
+    &missing_capability_tool, &streaming_elicitation_tool, &stateless_logging_tool,
+    &custom_headers_tool, NULL
 };
 
 static const mcp_resource_t *const test_resources[] = {
@@ -706,7 +1327,8 @@ static const mcp_resource_t *const test_resources[] = {
 };
 
 static const mcp_prompt_t *const test_prompts[] = {
-    &simple_prompt, &args_prompt, &embedded_prompt, &image_prompt, NULL
+    &simple_prompt, &args_prompt, &embedded_prompt, &image_prompt,
+    &mrtr_prompt, NULL
 };
 
 /* Providers registered while the configuration is read live in pconf,

@@ -13,8 +13,19 @@
 #   0.2.0   the pre-release's server-session-lifecycle scenario at both
 #           (with --next-all: the pre-release's whole server suite, which
 #           also validates every message against the spec's JSON schema);
-# and in external mode also the SDK client (t/node/sdk-client.mjs) with the
-# two node URLs alternating.
+#   0.2.0   --requirements 2026-07-28: every scenario the 2026-07-28
+#           revision requires, at its stateless wire (no session: every
+#           request carries its own _meta), on the same URL, plus the ones
+#           it runs without scoring (pending: http-header-validation,
+#           http-custom-header-server-validation, json-schema-2020-12;
+#           extension: the tasks-* scenarios); baseline server-2026.yml.
+#           Every node gets the same MCPRequestStateKeyFile (32 random
+#           bytes, hex, made in the work directory), so in external mode
+#           each round of a multi-round call lands on the other node and
+#           its requestState still opens there;
+# and in external mode also the SDK client (t/node/sdk-client.mjs) and the
+# SDK v2 client with the v1 client (t/node/sdk2-client.mjs: 2026-07-28 with
+# multi-round calls, and a session) with the two node URLs alternating.
 # It prints a markdown table (scenario, spec version, mode, result, reason),
 # saves it (--out FILE; default ${TMPDIR:-/tmp}/mcp-conformance-report-<uid>.md)
 # and exits non-zero on any unexpected result (FAIL, STALE baseline entry,
@@ -22,6 +33,7 @@
 #
 # usage: sh scripts/conformance.sh [--modes memory,external] [--specs V,V]
 #            [--out FILE] [--keep] [--no-next] [--next-all] [--no-sdk]
+#            [--no-2026] [--only-2026]
 # also:  make -f Makefile.apxs conformance
 #
 # Needs: the built modules (.libs/mod_mcp_session.so, .libs/mod_mcp_example.so;
@@ -45,6 +57,8 @@ KEEP=0
 NEXT=1
 NEXT_ALL=0
 SDK=1
+MODERN=1
+LEGACY=1
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -55,6 +69,8 @@ while [ $# -gt 0 ]; do
         --no-next) NEXT=0; shift ;;
         --next-all) NEXT_ALL=1; shift ;;
         --no-sdk) SDK=0; shift ;;
+        --no-2026) MODERN=0; shift ;;
+        --only-2026) LEGACY=0; SDK=0; shift ;;
         -h|--help) sed -n '2,/^set -u$/{/^set -u$/!p}' "$0"; exit 0 ;;
         *) echo "conformance.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -71,6 +87,7 @@ command -v node >/dev/null 2>&1 || die "node is not installed"
 CLI="$NODE_DIR/node_modules/@modelcontextprotocol/conformance/dist/index.js"
 CLI_NEXT="$NODE_DIR/node_modules/conformance-next/dist/index.js"
 [ -f "$CLI" ] || die "$CLI missing: run 'npm ci' in t/node first (scripts/test.sh does)"
+[ "$NEXT" = 1 ] || MODERN=0
 if [ "$NEXT" = 1 ] && [ ! -f "$CLI_NEXT" ]; then
     die "$CLI_NEXT missing: run 'npm ci' in t/node first"
 fi
@@ -122,6 +139,11 @@ MANIFEST="$WORK/manifest.tsv"
 : > "$MANIFEST"
 IS_ROOT=0
 [ "$(id -u)" = 0 ] && IS_ROOT=1
+# the requestState key every node shares: 32 random bytes in hex
+KEYFILE="$WORK/request-state.key"
+node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex")+"\n")' \
+    > "$KEYFILE" || die "could not write $KEYFILE"
+chmod 600 "$KEYFILE"
 PIDS_HTTPD=""
 PID_REDIS=""
 PID_PROXY=""
@@ -192,6 +214,7 @@ start_httpd() {
         echo "LoadModule mcp_session_module \"$SO\""
         echo "LoadModule mcp_example_module \"$EX_SO\""
         echo "MCPExampleTestTools on"
+        echo "MCPRequestStateKeyFile \"$KEYFILE\""
         if [ "$IS_ROOT" = 1 ]; then
             echo "User nobody"
             echo "Group nogroup"
@@ -290,9 +313,12 @@ run_cli() {
     else
         _cli=$CLI_NEXT _shim=$SHIM_NEXT
     fi
+    # --requirements fixes the wire version itself
+    _specarg="--spec-version $_spec"
+    [ "${1:-}" = "--requirements" ] && _specarg=""
     say "running $_suite at $_spec against $_url ($_mode)"
     # shellcheck disable=SC2086
-    timeout 540 node $_shim "$_cli" server --url "$_url" --spec-version "$_spec" \
+    timeout 540 node $_shim "$_cli" server --url "$_url" $_specarg \
         --expected-failures "$_base" -o "$_out" "$@" > "$_log" 2>&1
     _rc=$?
     printf 'run\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$_mode" "$_spec" "$_suite" "$_out" \
@@ -304,6 +330,11 @@ extra() {   # MODE SPEC SUITE NAME pass|fail REASON
 }
 
 run_suites() {   # MODE URL
+    if [ "$MODERN" = 1 ]; then
+        run_cli "$1" 2026-07-28 0.2.0 "$2" "$BASE_DIR/server-2026.yml" \
+            --requirements 2026-07-28
+    fi
+    [ "$LEGACY" = 1 ] || return 0
     for _s in $SPECS; do
         run_cli "$1" "$_s" 0.1.16 "$2" "$BASE_DIR/server-0.1.16.yml" --suite all
         if [ "$NEXT" = 1 ] && [ "$NEXT_ALL" = 1 ]; then
@@ -373,6 +404,18 @@ for MODE in $MODES; do
             else
                 extra external 2025-11-25 sdk "sdk-client (2 nodes alternating)" fail \
                     "$(node -e 'try{const j=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(j.failures.join("; "))}catch(e){console.log("no summary: "+e.message)}' "$WORK/sdk-client.json") $(tail -n 2 "$WORK/sdk-client.log" | tr '\n' ' ')"
+            fi
+        fi
+        if [ "$MODERN" = 1 ]; then
+            say "running the SDK v2 client alternating node1/node2"
+            if node "$NODE_DIR/sdk2-client.mjs" --quiet "http://127.0.0.1:$P1/mcp" "http://127.0.0.1:$P2/mcp" \
+                > "$WORK/sdk2-client.json" 2> "$WORK/sdk2-client.log"; then
+                # shellcheck disable=SC2016  # JavaScript template literal
+                extra external 2026-07-28 sdk "sdk2-client (2 nodes alternating)" pass \
+                    "$(node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));const m=j.v2.results.multiRound;console.log(`v2 ${j.v2.era}: ${j.v2.requests} requests, per node ${j.v2.perNode.join("/")}, multi-round on nodes ${m.nodes.join(",")}; v1 session: ${j.v1.requests} requests`)' "$WORK/sdk2-client.json")"
+            else
+                extra external 2026-07-28 sdk "sdk2-client (2 nodes alternating)" fail \
+                    "$(node -e 'try{const j=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(j.failures.join("; "))}catch(e){console.log("no summary: "+e.message)}' "$WORK/sdk2-client.json") $(tail -n 2 "$WORK/sdk2-client.log" | tr '\n' ' ')"
             fi
         fi
         check_logs external node1 node2

@@ -14,6 +14,7 @@ const NAMES = {
   floor: '1. floor: bare httpd handler (mod_mcp_floor)',
   mem: '2. mod_mcp_session, memory mode',
   ext: '3. mod_mcp_session, external mode (Redis)',
+  modern: '3b. mod_mcp_session, 2026-07-28 (no session; the external-mode instance)',
   sdkmem: '4. TS SDK, sessions in memory (1 Node process)',
   sdkredis: '5. TS SDK + Redis SessionStore (2 Node workers)',
   proxy: '6. plain mod_proxy (ProxyPass) in front of the floor',
@@ -109,7 +110,7 @@ L.push('');
 
 L.push('### tools/call echo on an existing session');
 L.push('');
-const call = table('call', ['floor', 'mem', 'ext', 'sdkmem', 'sdkredis', 'proxy', 'gw'], NAMES);
+const call = table('call', ['floor', 'mem', 'ext', 'modern', 'sdkmem', 'sdkredis', 'proxy', 'gw'], NAMES);
 L.push(call.md);
 L.push('');
 
@@ -130,6 +131,9 @@ const addRatio = (name, a, b) => { const r = ratio(a, b); L.push(`| ${name} | ${
 const c = call.res, i = init.res, s = scale.res;
 addRatio('memory / floor', c.mem, c.floor);
 addRatio('external / memory', c.ext, c.mem);
+addRatio('2026-07-28 / floor (target >= 0.9x)', c.modern, c.floor);
+addRatio('2026-07-28 / memory (session)', c.modern, c.mem);
+addRatio('2026-07-28 / external (session)', c.modern, c.ext);
 addRatio('memory / SDK-memory', c.mem, c.sdkmem);
 addRatio('external / SDK-redis', c.ext, c.sdkredis);
 addRatio('gateway / plain mod_proxy (target >= 0.85x)', c.gw, c.proxy);

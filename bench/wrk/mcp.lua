@@ -7,6 +7,9 @@
 --   BENCH_IDS    file of session ids, one a line: each request uses one picked
 --                at random (instead of BENCH_SID)
 --   BENCH_PROTO  MCP-Protocol-Version sent with a session (default 2025-11-25)
+--   BENCH_HEADERS more request headers, "Name: value" separated by "|"
+--                (a 2026-07-28 request: MCP-Protocol-Version, Mcp-Method,
+--                Mcp-Name, and no session)
 --
 -- Every request is formatted up front, in a ring of at least 1024 per thread
 -- (one per id in BENCH_IDS when there are more), and request() only walks the
@@ -24,6 +27,7 @@ local body  = os.getenv("BENCH_BODY") or error("BENCH_BODY not set")
 local sid   = os.getenv("BENCH_SID")
 local ids   = os.getenv("BENCH_IDS")
 local proto = os.getenv("BENCH_PROTO") or "2025-11-25"
+local extra = os.getenv("BENCH_HEADERS")
 if sid == "" then sid = nil end
 if ids == "" then ids = nil end
 if not body:find('"id":%d+') then error('BENCH_BODY needs "id":<number>') end
@@ -62,6 +66,13 @@ function init(args)
     ["Content-Type"] = "application/json",
     ["Accept"] = "application/json, text/event-stream",
   }
+  if extra and extra ~= "" then
+    for h in extra:gmatch("[^|]+") do
+      local k, v = h:match("^%s*([^:]+):%s*(.-)%s*$")
+      if not k then error("BENCH_HEADERS: bad header " .. h) end
+      headers[k] = v
+    end
+  end
   for i = 1, n do
     if #sessions > 0 then
       headers["Mcp-Session-Id"] = sessions[math.random(#sessions)]

@@ -6,6 +6,7 @@
 #include "apr_lib.h"
 #include "mcp_private.h"
 #include "mcp_config.h"
+#include "mcp_keyring.h"
 #include "mcp_provider.h"
 
 void *mcp_config_create_srv(apr_pool_t *p, server_rec *s)
@@ -37,6 +38,7 @@ void *mcp_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
                                                 : base->handshake_ttl;
     sc->breaker = add->breaker >= 0 ? add->breaker : base->breaker;
     sc->capacity = base->capacity;
+    sc->state_keys = add->state_keys ? add->state_keys : base->state_keys;
     return sc;
 }
 
@@ -460,6 +462,10 @@ const command_rec mcp_config_cmds[] = {
                   ACCESS_CONF | RSRC_CONF,
                   "Send the authenticated user to the backend in this "
                   "header (default off)"),
+    AP_INIT_ITERATE("MCPRequestStateKeyFile", mcp_keyring_add_file, NULL,
+                    RSRC_CONF,
+                    "Files holding the keys that seal the requestState of "
+                    "multi-round calls (the first seals, all verify)"),
     { NULL }
 };
 

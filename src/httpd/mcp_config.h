@@ -37,8 +37,11 @@ typedef struct mcp_srv_conf_t {
     apr_interval_time_t breaker;            /* MCPSessionStoreBreaker; 0: off,
                                              * -1: unset */
     int capacity;                           /* main server only; 0: unset */
+    apr_array_header_t *state_keys;         /* MCPRequestStateKeyFile, read
+                                             * (mcp_keyring.c); NULL: unset */
     /* Set in post_config. */
     struct mcp_store_t *store;
+    struct mcp_state_ring_t *ring;          /* seals requestState */
     const char *endpoint_host;              /* ServerName without port */
     int endpoint_host_derived;              /* no ServerName: httpd made it up */
 } mcp_srv_conf_t;

@@ -135,6 +135,12 @@ static const char *short_key(request_rec *r, const mcp_session_t *s)
     return s ? apr_pstrmemdup(r->pool, s->key, 8) : "(new)";
 }
 
+/* Which session a log line is about. */
+static const char *session_of(mcp_gateway_req_t *g)
+{
+    return g->modern ? "none, 2026-07-28" : short_key(g->r, g->session);
+}
+
 /* ------------------------------------------------------------------ */
 /* The sub-request: fixups and the body                                */
 
@@ -687,7 +693,8 @@ static int backend_failed(mcp_gateway_req_t *g, sub_t *sub, int rc,
                   "backend %s of %s failed %s: %s; answered %d, %s%s (logged "
                   "at most every %ds per process)",
                   g->dc->backend, g->endpoint, what, why, status,
-                  g->session ? "kept session " : "no session made",
+                  g->session ? "kept session " : g->modern
+                  ? "no session (2026-07-28)" : "no session made",
                   g->session ? short_key(r, g->session) : "",
                   FAIL_LOG_INTERVAL);
     if (status == HTTP_SERVICE_UNAVAILABLE) {
@@ -723,7 +730,7 @@ static void log_forward(mcp_gateway_req_t *g, sub_t *sub, const char *what,
 {
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, g->r, MCPLOG(00600)
                   "%s %s (session %s) to backend %s: it answered %d%s%s; %s",
-                  sub->method, what, short_key(g->r, g->session),
+                  sub->method, what, session_of(g),
                   g->dc->backend, sub->status, sub->new_route ? ", route " : "",
                   sub->new_route ? sub->new_route : "", outcome);
 }
@@ -954,6 +961,29 @@ int mcp_gateway_forward(mcp_gateway_req_t *g)
     }
     return backend_failed(g, sub, rc, apr_pstrcat(r->pool, "on ", what,
                                                  " after a replay", NULL));
+}
+
+int mcp_gateway_stateless(mcp_gateway_req_t *g)
+{
+    request_rec *r = g->r;
+    const char *what = g->id ? "a 2026-07-28 request"
+                             : "a 2026-07-28 notification";
+    sub_t *sub;
+    int rc;
+
+    if ((rc = user_refused(g)) != OK) {
+        return rc;
+    }
+    /* no backend_id, no version of ours: the client's headers go as
+     * they came (fixups drop its Mcp-Session-Id); no catch_404 */
+    sub = new_sub(g, SUB_PASS, r->method, g->body, g->len);
+    GW_COUNT(g, forwarded);
+    rc = run_sub(sub);
+    if (sub->committed) {
+        log_forward(g, sub, what, "passed on");
+        return OK;
+    }
+    return backend_failed(g, sub, rc, apr_pstrcat(r->pool, "on ", what, NULL));
 }
 
 void mcp_gateway_delete(mcp_gateway_req_t *g)

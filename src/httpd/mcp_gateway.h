@@ -22,7 +22,8 @@ typedef struct mcp_gateway_req_t {
     const mcp_dir_conf_t *dc;
     const char *endpoint;           /* the endpoint's identity */
     mcp_session_t *session;         /* the client's session; NULL for
-                                     * initialize */
+                                     * initialize and 2026-07-28 */
+    int modern;                     /* a 2026-07-28 request: no session */
     const char *body;               /* the POST body as read, or NULL */
     apr_size_t len;
     json_t *id;                     /* the id of a lone request (echoed in
@@ -44,6 +45,12 @@ int mcp_gateway_initialize(mcp_gateway_req_t *g);
  * a backend that no longer knows it is re-initialized (replay) and the
  * request sent once more. Returns the handler's status. */
 int mcp_gateway_forward(mcp_gateway_req_t *g);
+
+/* A 2026-07-28 request (g->modern, no session): forwarded as it came,
+ * with its headers and without any Mcp-Session-Id; the backend's answer
+ * is the client's whatever its status (a 404 -32601 included), less any
+ * Mcp-Session-Id. Returns the handler's status. */
+int mcp_gateway_stateless(mcp_gateway_req_t *g);
 
 /* After the client's DELETE ended g->session: end the backend's session
  * too (best effort; its answer is dropped). */

@@ -7,6 +7,8 @@
  *       post_in_session      load the session, run the messages
  *       gateway_post         MCPBackend: the same checks, then the
  *                            backend answers (mcp_gateway.c)
+ *       mcp_modern_post      2026-07-28: no session (mcp_modern.c)
+ *     (GET, DELETE of 2026-07-28: 405, mcp_modern_not_allowed)
  *     handle_get           MCPBackend: a stateful backend's stream
  *     handle_delete        end a session
  *     anything else        405
@@ -24,9 +26,11 @@
 #include "mcp_private.h"
 #include "mcp_config.h"
 #include "mcp_endpoint.h"
+#include "mcp_era.h"
 #include "mcp_gateway.h"
 #include "mcp_handler.h"
 #include "mcp_json.h"
+#include "mcp_modern.h"
 #include "mcp_protocol.h"
 #include "mcp_record.h"
 #include "mcp_response.h"
@@ -46,7 +50,7 @@
 /* What a browser client may send and read (CORS). */
 #define CORS_ALLOW_METHODS   "POST, GET, DELETE"
 #define CORS_ALLOW_HEADERS   "Content-Type, Mcp-Session-Id, MCP-Protocol-Version, " \
-                             "Last-Event-ID, Authorization"
+                             "Mcp-Method, Mcp-Name, Last-Event-ID, Authorization"
 #define CORS_EXPOSE_HEADERS  "Mcp-Session-Id, MCP-Protocol-Version"
 #define CORS_MAX_AGE         "600"
 
@@ -511,6 +515,7 @@ static int post_in_session(req_t *q, mcp_batch_t *b)
     ctx.r = r;
     ctx.emit = mcp_response_event;
     ctx.emit_baton = &rs;
+    ctx.gone = mcp_response_gone;
     if (b->requests) {
         answers = mcp_json_pool_own(r->pool, json_array());
     }
@@ -661,6 +666,20 @@ static int handle_post(req_t *q)
                       message);
         return mcp_response_error(r, HTTP_BAD_REQUEST, code, message);
     }
+    /* the era is per request; a legacy one pays for this test only */
+    if (mcp_era_classify(b, apr_table_get(r->headers_in,
+                                          "MCP-Protocol-Version"))
+        == MCP_ERA_MODERN) {
+        mcp_modern_req_t m;
+        m.r = r;
+        m.reg = registry;
+        m.dc = q->dc;
+        m.st = q->st;
+        m.endpoint = q->endpoint;
+        m.body = body;
+        m.len = len;
+        return mcp_modern_post(&m, b);
+    }
     if (q->dc->backend) {
         return gateway_post(q, b, body, len);
     }
@@ -756,6 +775,12 @@ int mcp_handler(request_rec *r)
     }
     if (origin && cors(r, origin) == OK) {
         return OK;
+    }
+    /* 2026-07-28 has no session to stream or end: before any look-up */
+    if ((r->method_number == M_GET || r->method_number == M_DELETE)
+        && mcp_era_header_modern(apr_table_get(r->headers_in,
+                                               "MCP-Protocol-Version"))) {
+        return mcp_modern_not_allowed(r);
     }
     switch (r->method_number) {
     case M_POST:

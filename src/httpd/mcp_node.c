@@ -16,7 +16,7 @@
 #include "mcp_node.h"
 
 #define NODE_MAGIC       0x4d43504eu    /* "MCPN" */
-#define NODE_LAYOUT      2u
+#define NODE_LAYOUT      3u
 #define NODE_RETAINED    "mod_mcp_session-node"
 
 typedef struct node_seg_t {

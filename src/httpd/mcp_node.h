@@ -26,6 +26,12 @@ typedef struct mcp_node_stats_t {
     volatile apr_uint32_t forwarded;    /* client requests handed to a backend */
     volatile apr_uint32_t replayed;     /* backend sessions re-initialized */
     volatile apr_uint32_t failed;       /* answered 502/503/504 for a backend */
+    /* 2026-07-28 (no session) */
+    volatile apr_uint32_t modern;       /* requests of that era */
+    volatile apr_uint32_t modern_refused;   /* refused by its header and
+                                             * envelope checks (4xx) */
+    volatile apr_uint32_t input_required;   /* input_required answers */
+    volatile apr_uint32_t state_refused;    /* requestStates refused */
 } mcp_node_stats_t;
 
 /* The gateway's counters of one endpoint (its identity, cut to fit). */

@@ -3,6 +3,7 @@
 #include "apr_strings.h"
 #include "apr_buckets.h"
 #include "http_protocol.h"
+#include "http_core.h"
 #include "http_request.h"
 #include "util_filter.h"
 #include "mcp_private.h"
@@ -59,6 +60,9 @@ static apr_status_t write_event(mcp_responder_t *rs, json_t *msg, int flush)
     rv = ap_pass_brigade(r->output_filters, rs->bb);
     apr_brigade_cleanup(rs->bb);
     rs->events++;
+    if (flush) {
+        rs->last_write = apr_time_now();
+    }
 leave:
     apr_pool_clear(rs->scratch);
     return rv;
@@ -86,6 +90,47 @@ apr_status_t mcp_response_event(void *baton, json_t *msg)
         start_sse(rs);
     }
     return write_event(rs, msg, 1);
+}
+
+int mcp_response_gone(void *baton)
+{
+    mcp_responder_t *rs = baton;
+    request_rec *r = rs->r;
+    conn_rec *c = r->connection;
+    apr_bucket_alloc_t *ba = c->bucket_alloc;
+    apr_socket_t *sock;
+    apr_status_t rv;
+    int eof = 0;
+
+    if (rs->gone || c->aborted) {
+        rs->gone = 1;
+        goto leave;
+    }
+    /* HTTP/2 streams share their connection's socket: a write tells */
+    if (!c->master && (sock = ap_get_conn_socket(c)) != NULL
+        && apr_socket_atreadeof(sock, &eof) == APR_SUCCESS && eof) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00745)
+                      "the client closed its side of the connection: the "
+                      "request is cancelled");
+        rs->gone = 1;
+        goto leave;
+    }
+    if (rs->sse && apr_time_now() - rs->last_write >= MCP_RESPONSE_KEEPALIVE) {
+        APR_BRIGADE_INSERT_TAIL(rs->bb, apr_bucket_immortal_create(
+                                    ": keep-alive\n\n", 14, ba));
+        APR_BRIGADE_INSERT_TAIL(rs->bb, apr_bucket_flush_create(ba));
+        rv = ap_pass_brigade(r->output_filters, rs->bb);
+        apr_brigade_cleanup(rs->bb);
+        rs->last_write = apr_time_now();
+        if (rv != APR_SUCCESS || c->aborted) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, MCPLOG(00746)
+                          "a keep-alive comment could not be sent: the "
+                          "request is cancelled");
+            rs->gone = 1;
+        }
+    }
+leave:
+    return rs->gone;
 }
 
 int mcp_response_finish(mcp_responder_t *rs, json_t *body)
@@ -146,6 +191,24 @@ int mcp_response_error(request_rec *r, int status, int code, const char *message
     ap_rwrite(body, (int)len, r);
     /* DONE, not OK: callers tell "answered" from "go on" by it, and httpd
      * finishes a DONE request like an OK one */
+    return DONE;
+}
+
+int mcp_response_message(request_rec *r, int status, json_t *msg)
+{
+    apr_size_t len = 0;
+    const char *body = mcp_json_dump(r->pool, msg, &len);
+
+    if (!body) {
+        body = mcp_rpc_error_body(r->pool, MCP_ERR_INTERNAL, "Internal error");
+        len = strlen(body);
+        status = HTTP_INTERNAL_SERVER_ERROR;
+    }
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    ap_set_content_length(r, len);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_rwrite(body, (int)len, r);
     return DONE;
 }
 

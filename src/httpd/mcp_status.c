@@ -106,6 +106,26 @@ static void backends(request_rec *r, int flags)
     }
 }
 
+/* 2026-07-28 requests (no session). */
+static void modern(request_rec *r, int flags)
+{
+    mcp_node_stats_t *c = mcp_node_stats();
+
+    if (flags & AP_STATUS_SHORT) {
+        ap_rprintf(r, "MCPModernRequests: %u\nMCPModernRefused: %u\n"
+                   "MCPModernInputRequired: %u\nMCPModernStateRefused: %u\n",
+                   c->modern, c->modern_refused, c->input_required,
+                   c->state_refused);
+    }
+    else {
+        ap_rprintf(r, "<tr><td>2026-07-28 (no session)</td><td>%u requests, "
+                   "%u refused by the header and envelope checks, %u "
+                   "input_required answers, %u requestStates refused"
+                   "</td></tr>\n", c->modern, c->modern_refused,
+                   c->input_required, c->state_refused);
+    }
+}
+
 int mcp_status_hook(request_rec *r, int flags)
 {
     mcp_node_stats_t *c = mcp_node_stats();
@@ -137,6 +157,7 @@ int mcp_status_hook(request_rec *r, int flags)
         for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
             ap_rprintf(r, "MCPSession%s: %u\n", rows[i].name, rows[i].value);
         }
+        modern(r, flags);
         backends(r, flags);
         return OK;
     }
@@ -152,6 +173,7 @@ int mcp_status_hook(request_rec *r, int flags)
         ap_rprintf(r, "<tr><td>%s</td><td>%u</td></tr>\n", rows[i].name,
                    rows[i].value);
     }
+    modern(r, flags);
     backends(r, flags);
     ap_rputs("</table>\n", r);
     return OK;

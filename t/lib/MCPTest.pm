@@ -6,6 +6,7 @@ package MCPTest;
 #
 # HTTP:      mcp_post mcp_get mcp_delete mcp_put mcp_request url basic_auth
 # MCP:       initialize init_message rpc mcp_call session_headers
+# 2026-07-28: modern_post modern_meta $MODERN
 # Decoding:  rpc_body rpc_final sse_events json_encode json_decode
 # Checks:    check_error error_of is_session_id
 # Processes: start_node start_redis start_fleet free_port wait_for
@@ -40,6 +41,7 @@ use JSON ();
 our @EXPORT = qw(
     mcp_post mcp_get mcp_delete mcp_put mcp_request url basic_auth
     initialize init_message rpc mcp_call session_headers
+    modern_post modern_meta $MODERN
     rpc_body rpc_final sse_events json_encode json_decode
     check_error error_of is_session_id
     start_node start_redis start_fleet free_port wait_for
@@ -247,6 +249,51 @@ sub mcp_call {
     my $res = mcp_post($u, rpc($method, $params),
                        (defined $sid ? session_headers($sid, $version) : ()), %h);
     return ($res, rpc_final($res));
+}
+
+# ---------------------------------------------------------------------------
+# 2026-07-28 (no session)
+
+# The revision of the sessionless requests.
+our $MODERN = '2026-07-28';
+
+# modern_meta(%o) -> the params._meta envelope of a 2026-07-28 request.
+# Options: version (default $MODERN), caps (clientCapabilities, default
+# {}), level (logLevel), progress (progressToken), drop => [keys left out].
+sub modern_meta {
+    my %o = @_;
+    my $p = 'io.modelcontextprotocol/';
+    my %m = ("${p}protocolVersion" => $o{version} // $MODERN,
+             "${p}clientCapabilities" => $o{caps} // {},
+             "${p}clientInfo" => { name => 'mcp-session-tests', version => '1.0' });
+    $m{"${p}logLevel"} = $o{level} if defined $o{level};
+    $m{progressToken} = $o{progress} if defined $o{progress};
+    delete @m{ @{ $o{drop} || [] } };
+    return \%m;
+}
+
+my $MODERN_ID = 0;
+# modern_post($url, $method, \%params, %o) -> ($response, $final_message,
+# $id): a 2026-07-28 request as a client sends it: params._meta (see
+# modern_meta), MCP-Protocol-Version, Mcp-Method, and Mcp-Name for a
+# params.name or params.uri. Options: meta => {modern_meta options},
+# nometa => 1, id (default "m-N"; undef: a notification), headers => {...}
+# (added; a header given undef is not sent), body => text or ref sent
+# instead, and mcp_request's -user/-password/-timeout.
+sub modern_post {
+    my ($u, $method, $params, %o) = @_;
+    my %p = %{ $params || {} };
+    $p{_meta} = modern_meta(%{ $o{meta} || {} }) unless $o{nometa};
+    my $id = exists $o{id} ? $o{id} : 'm-' . ++$MODERN_ID;
+    my %msg = (jsonrpc => '2.0', method => $method, params => \%p);
+    $msg{id} = $id if defined $id;
+    my $name = $p{name} // $p{uri};
+    my %h = ('MCP-Protocol-Version' => $MODERN, 'Mcp-Method' => $method,
+             (defined $name && !ref $name ? ('Mcp-Name' => $name) : ()));
+    %h = (%h, %{ $o{headers} || {} });
+    my @pass = map { $_ => $o{$_} } grep { /^-/ } keys %o;
+    my $res = mcp_post($u, $o{body} // \%msg, %h, @pass);
+    return ($res, rpc_final($res), $id);
 }
 
 # ---------------------------------------------------------------------------
@@ -588,6 +635,9 @@ sub _log_check_report {
 #   start         0: only write the config (default 1)
 #   may_fail      1: do not die when the server does not start; check
 #                 $node->running / $node->startup_output
+#   state_key     0: no MCPRequestStateKeyFile added (default: a node in
+#                 external mode without one gets test_state_key(), the
+#                 same for every node of the test, as a real fleet has)
 #   proxy_modules [names]: load these mod_NAME.so after mod_mcp_session
 #                 (default: what the MCPBackend lines in conf and
 #                 location_conf need, see MCPTest::Node::proxy_modules)
@@ -603,6 +653,19 @@ sub start_node {
             if !$ok && !$o{may_fail};
     }
     return $node;
+}
+
+# test_state_key() -> a key file (32 random bytes in hex) made once per
+# test process: every node of a test seals requestState with it.
+my $STATE_KEY;
+sub test_state_key {
+    return $STATE_KEY if $STATE_KEY && -e $STATE_KEY;
+    $STATE_KEY = work_dir() . "/state-key-$$.hex";
+    open my $fh, '>', $STATE_KEY or croak "$STATE_KEY: $!";
+    print $fh join('', map { sprintf '%02x', int rand 256 } 1 .. 32), "\n";
+    close $fh or croak "$STATE_KEY: $!";
+    chmod 0644, $STATE_KEY;
+    return $STATE_KEY;
 }
 
 # start_redis(%opts) -> MCPTest::Redis: a private redis-server on a free
@@ -987,6 +1050,10 @@ THREADED
         $location = "<Location $self->{location}>\n    SetHandler mcp-session\n$lc\n</Location>\n";
     }
     my $conf = $self->{conf} // '';
+    if (($self->{state_key} // 1) && $conf =~ /^\s*MCPSessionStorageMode\s+external/mi
+        && $conf !~ /^\s*MCPRequestStateKeyFile\b/mi) {
+        $conf .= "\nMCPRequestStateKeyFile " . MCPTest::test_state_key() . "\n";
+    }
     # the same name on every node, as in a real fleet: sessions belong to
     # it (server_name => undef: none, as in Debian's default config)
     my $sn = exists $self->{server_name} ? $self->{server_name} : '127.0.0.1';
