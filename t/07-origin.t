@@ -67,6 +67,15 @@ check_error(mcp_post('/mcp', init_message(), Origin => 'https://allowed.example'
         '... allows the MCP request headers' or diag $allow_h;
     like $pre->header('Vary') // '', qr/\bOrigin\b/, '... Vary: Origin';
 
+    # 2026-07-28: Mcp-Method, Mcp-Name, and the Mcp-Param-* names asked for
+    $pre = mcp_request('OPTIONS', '/mcp-origin', undef, Origin => $o,
+                       'Access-Control-Request-Method' => 'POST',
+                       'Access-Control-Request-Headers' => 'mcp-method, mcp-name, mcp-param-region, mcp-param-bad;x');
+    $allow_h = lc($pre->header('Access-Control-Allow-Headers') // '');
+    ok !(grep { index($allow_h, $_) < 0 } qw(mcp-method mcp-name mcp-param-region)),
+        'a preflight asking for Mcp-Param-Region is allowed it (and Mcp-Method, Mcp-Name)' or diag $allow_h;
+    unlike $allow_h, qr/bad/, '... a name that is not a token is not echoed' or diag $allow_h;
+
     my $r = mcp_post('/mcp-origin', init_message(), Origin => $o);
     is $r->code, 200, 'initialize from an allowed origin: 200';
     is $r->header('Access-Control-Allow-Origin'), $o, '... with Access-Control-Allow-Origin';

@@ -470,11 +470,13 @@ static json_t *rounds_open(call_impl_t *c, const mcp_msg_t *msg,
         return mcp_rpc_error(msg->id, MCP_ERR_INVALID_PARAMS, "Invalid "
                              "params: requestState must be a string", NULL);
     }
+    why = "no key ring";
     if (!ctx->ring
         || mcp_state_open(ctx->pool, ctx->ring, bind,
                           json_string_value(sealed), apr_time_now(),
                           &c->state_in, &why) != APR_SUCCESS) {
         c->state_in = NULL;
+        ctx->state_refused = why;
         return mcp_rpc_error(msg->id, MCP_ERR_INVALID_PARAMS, "Invalid "
                              "params: requestState is not valid for this "
                              "request (tampered, expired, or issued for "

@@ -59,6 +59,10 @@ typedef struct mcp_ctx_t {
      * Mcp-Param-*); 0: the answer goes out with 200 (an invalid or
      * tampered requestState is -32602 in-band, as the TS SDK answers). */
     int http_status;
+    /* Set by the protocol when it refused the request's requestState:
+     * why (mcp_state_open's reason, or "no key ring"), for the log only;
+     * the client is never told. */
+    const char *state_refused;
 } mcp_ctx_t;
 
 /* Set up ctx for the messages of one request: the pool they allocate

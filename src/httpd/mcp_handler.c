@@ -724,6 +724,31 @@ static int handle_delete(req_t *q)
 
 /* ------------------------------------------------------------------ */
 
+/* The fixed list, plus the Mcp-Param-* headers (2026-07-28 tools/call:
+ * their names depend on the tool) the preflight asks for. */
+static const char *cors_allow_headers(request_rec *r)
+{
+    const char *asked = apr_table_get(r->headers_in,
+                                      "Access-Control-Request-Headers");
+    const char *list = CORS_ALLOW_HEADERS;
+    char *copy, *tok, *last;
+
+    if (!asked) {
+        return list;
+    }
+    copy = apr_pstrdup(r->pool, asked);
+    for (tok = apr_strtok(copy, ", \t", &last); tok;
+         tok = apr_strtok(NULL, ", \t", &last)) {
+        /* header names are tokens: anything else is not echoed */
+        if (!strncasecmp(tok, "Mcp-Param-", 10) && tok[10]
+            && tok[strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+                          "qrstuvwxyz0123456789-_.")] == '\0') {
+            list = apr_pstrcat(r->pool, list, ", ", tok, NULL);
+        }
+    }
+    return list;
+}
+
 /* CORS for an allowed Origin: browsers may read our answers and the
  * session header; a preflight is answered here. Nothing for others. */
 static int cors(request_rec *r, const char *origin)
@@ -737,7 +762,8 @@ static int cors(request_rec *r, const char *origin)
         return DECLINED;
     }
     apr_table_setn(h, "Access-Control-Allow-Methods", CORS_ALLOW_METHODS);
-    apr_table_setn(h, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+    apr_table_setn(h, "Access-Control-Allow-Headers",
+                   cors_allow_headers(r));
     apr_table_setn(h, "Access-Control-Max-Age", CORS_MAX_AGE);
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, MCPLOG(00220)
                   "answered a CORS preflight from %s", origin);

@@ -101,45 +101,18 @@ static const char *subject(const mcp_msg_t *msg)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* An answer of -32602 to a request that carried a requestState: was it
- * the state? Opened again here, on this rare path only, for the log and
- * the counter (the client's answer never says why). */
+/* The protocol refused the request's requestState: count and say why
+ * (the client's answer never does). */
 static void state_refused(request_rec *r, const mcp_ctx_t *ctx,
-                          const mcp_msg_t *msg, json_t *error)
+                          const mcp_msg_t *msg)
 {
-    json_t *sealed = json_object_get(msg->params, "requestState");
-    json_t *code = json_object_get(error, "code");
-    mcp_state_bind_t bind;
-    const char *state, *why = NULL;
+    const char *name = subject(msg);
 
-    if (!json_is_string(sealed) || !json_is_integer(code)
-        || json_integer_value(code) != MCP_ERR_INVALID_PARAMS) {
-        return;
-    }
-    /* bound as mcp_protocol.c binds it: a resource by its URI alone,
-     * a tool or prompt with its arguments ({} when absent) */
-    bind.principal = ctx->principal;
-    bind.endpoint = ctx->endpoint;
-    bind.method = msg->method;
-    bind.name = subject(msg);
-    bind.arguments = NULL;
-    if (strcmp(msg->method, "resources/read")) {
-        bind.arguments = json_object_get(msg->params, "arguments");
-        if (!json_is_object(bind.arguments)) {
-            bind.arguments = mcp_json_pool_own(r->pool, json_object());
-        }
-    }
-    if (ctx->ring && mcp_state_open(r->pool, ctx->ring, &bind,
-                                    json_string_value(sealed), apr_time_now(),
-                                    &state, &why) == APR_SUCCESS) {
-        return;     /* the state was fine: something else was invalid */
-    }
     MCP_STAT_INC(state_refused);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00701)
                   "2026-07-28 %s %s: requestState refused (%s): -32602",
-                  msg->method, bind.name ? ap_escape_logitem(r->pool, bind.name)
-                                         : "-",
-                  why ? why : "no key ring");
+                  msg->method, name ? ap_escape_logitem(r->pool, name) : "-",
+                  ctx->state_refused);
 }
 
 static void input_required(request_rec *r, const mcp_msg_t *msg,
@@ -192,7 +165,9 @@ static int answer(const mcp_modern_req_t *m, const mcp_msg_t *msg)
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, MCPLOG(00703)
                   "2026-07-28: answered %s", msg->method);
     if ((error = json_object_get(reply, "error")) != NULL) {
-        state_refused(r, &ctx, msg, error);
+        if (ctx.state_refused) {
+            state_refused(r, &ctx, msg);
+        }
         /* the status is still ours to choose until an event went out */
         if (!rs.sse && ctx.http_status) {
             return mcp_response_message(r, ctx.http_status, reply);

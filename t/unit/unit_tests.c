@@ -2073,6 +2073,8 @@ static void test_modern_rounds(void)
           && has(error_message(res), "requestState is not valid")
           && modern_last.http_status == 0 && !result_of(res),
           "a tampered state is -32602 in-band, never a new round");
+    CHECK(modern_last.state_refused && *modern_last.state_refused,
+          "... and the transport is told why (for its log)");
     {
         char *flip = apr_pstrdup(pool, st2);
         apr_size_t n = strlen(flip), bad = 0, tries = 0, at;
