@@ -381,8 +381,10 @@ static int read_string(in_t *in, const char **s, apr_size_t *n)
         in->scratch_cap = (apr_size_t)(in->end - start);
         in->scratch = apr_palloc(in->p, in->scratch_cap);
     }
-    memcpy(in->scratch, start, (apr_size_t)(c - start));
     o = (apr_size_t)(c - start);
+    if (o) {    /* scratch is NULL until needed: no memcpy(NULL, .., 0) */
+        memcpy(in->scratch, start, o);
+    }
     while (c < in->end && *c != '"') {
         apr_uint32_t cp, lo;
         int l;

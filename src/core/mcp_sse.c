@@ -74,7 +74,9 @@ static int append(mcp_sse_scanner_t *s, char **buf, apr_size_t *len,
         *buf = bigger;
         *cap = want;
     }
-    memcpy(*buf + *len, bytes, n);
+    if (n) {    /* memcpy with a NULL *buf is undefined even for 0 bytes */
+        memcpy(*buf + *len, bytes, n);
+    }
     *len += n;
     return 1;
 }
