@@ -275,6 +275,16 @@ ok wait_for_log($elog, qr/test_sleep: cancelled by the client after \d+ ms/, 5, 
 my ($after) = map { /after (\d+) ms/ ? $1 : () } grep_log($elog, qr/test_sleep: cancelled/, $off);
 ok defined $after && $after < 3000, "... soon (after ${\($after // '?')} ms of 10000)";
 
+# the same for a session-era call
+$off = file_size($elog);
+$s = raw_post($port, $U, { jsonrpc => '2.0', id => 'sleep-2', method => 'tools/call',
+                           params => { name => 'test_sleep', arguments => { ms => 10000 } } },
+              session_headers($sid));
+sleep 0.5;
+close $s;
+ok wait_for_log($elog, qr/test_sleep: cancelled by the client after \d+ ms/, 5, $off),
+    'a session-era test_sleep is cancelled the same way';
+
 # --- a node with the quiet stream tool: SSE cancellation and keep-alive ---------------
 my $top = top_dir();
 my $so  = "$top/.libs/mod_mcp_test_modern.so";

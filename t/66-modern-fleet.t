@@ -126,7 +126,7 @@ is round2($UB, $sa), 'complete', "... now B opens A's new-key state";
 is round2($UB, $sb), 'complete', '... and its own old-key one';
 
 # --- no key file: the start key ---------------------------------------------------------
-my $C = start_node(name => 't66-c', conf => "MCPSessionStorageMode external\n"
+my $C = start_node(name => 't66-c', state_key => 0, conf => "MCPSessionStorageMode external\n"
                    . 'MCPSessionStore ' . $redis->url . "\nMCPSessionKeyPrefix mcp:t66c:$$:\n");
 ok scalar(grep_log($C->error_log_path, qr/MCPS00754: MCPSessionStorageMode external .*without MCPRequestStateKeyFile/)),
     'external mode without MCPRequestStateKeyFile: the startup warning (MCPS00754)';
@@ -172,8 +172,15 @@ my $many = join ' ', ($old) x 9;
 my $n = start_node(name => 't66-t', start => 0, conf => "MCPRequestStateKeyFile $many\n");
 my $out = `$httpd -t -d '${\ $n->dir}' -f '${\ $n->conf_file}' 2>&1`;
 like $out, qr/MCPS00750: .*at most 8 key files/, 'apachectl -t refuses a ninth key file';
-$n = start_node(name => 't66-t', start => 0, conf => "MCPRequestStateKeyFile $new $old\n");
+$n = start_node(name => 't66-t', start => 0, conf => "MCPRequestStateKeyFile state.key $old\n");
+{
+    # a relative path is relative to ServerRoot (the node's directory)
+    open my $in, '<', $new or die $!;
+    open my $fh, '>', $n->dir . '/state.key' or die $!;
+    print {$fh} <$in>;
+    close $fh;
+}
 $out = `$httpd -t -d '${\ $n->dir}' -f '${\ $n->conf_file}' 2>&1`;
-like $out, qr/Syntax OK/, 'apachectl -t takes two good key files';
+like $out, qr/Syntax OK/, 'apachectl -t takes two good key files, one relative to ServerRoot';
 
 done_testing;

@@ -100,8 +100,10 @@ mcp_era_error_t *mcp_era_check_params(apr_pool_t *p, json_t *schema,
                                       mcp_era_header_fn *header, void *baton);
 
 /* A header value trimmed and, when it is "=?base64?...?=", decoded (the
- * result must be valid UTF-8). NULL when raw is NULL; *malformed set to
- * 1 (and NULL returned) for a bad base64 sentinel. */
+ * result must be valid UTF-8 without NUL). NULL when raw is NULL;
+ * *malformed set to 1 (and NULL returned) for a bad base64 sentinel or a
+ * raw byte a field value may not hold (controls but HTAB, DEL, non-ASCII:
+ * those must come encoded). */
 const char *mcp_era_header_value(apr_pool_t *p, const char *raw,
                                  int *malformed);
 

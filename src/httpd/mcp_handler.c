@@ -515,6 +515,7 @@ static int post_in_session(req_t *q, mcp_batch_t *b)
     ctx.r = r;
     ctx.emit = mcp_response_event;
     ctx.emit_baton = &rs;
+    ctx.gone = mcp_response_gone;
     if (b->requests) {
         answers = mcp_json_pool_own(r->pool, json_array());
     }

@@ -15,6 +15,7 @@
 #include "apr_general.h"
 #include "http_config.h"
 #include "http_log.h"
+#include "http_core.h"
 #include "mcp_private.h"
 #include "mcp_config.h"
 #include "mcp_keyring.h"
@@ -38,6 +39,15 @@ typedef struct keyring_retained_t {
 static mcp_srv_conf_t *srv_conf(server_rec *s)
 {
     return ap_get_module_config(s->module_config, &mcp_session_module);
+}
+
+/* "name (file:line)" of a server, for the log. */
+static const char *label(apr_pool_t *p, server_rec *s)
+{
+    return apr_psprintf(p, "%s (%s:%u)", s->server_hostname
+                        ? s->server_hostname : "*",
+                        s->defn_name ? s->defn_name : "main server",
+                        s->defn_line_number);
 }
 
 /* The whole file into *text (NUL-terminated), or why not. */
@@ -131,7 +141,7 @@ const char *mcp_keyring_add_file(cmd_parms *cmd, void *dc, const char *arg)
 }
 
 /* The start key: made once per parent process, kept across restarts. */
-static apr_status_t start_ring(apr_pool_t *pconf, server_rec *s,
+static apr_status_t start_ring(apr_pool_t *pconf, server_rec *s, int say,
                                mcp_state_ring_t **ring)
 {
     keyring_retained_t *ret = ap_retained_data_get(KEYRING_RETAINED);
@@ -154,10 +164,12 @@ static apr_status_t start_ring(apr_pool_t *pconf, server_rec *s,
     if (rv != APR_SUCCESS) {
         goto leave;
     }
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MCPLOG(00753)
-                 "requestState: no MCPRequestStateKeyFile; sealing with the "
-                 "start key %s (%s)", mcp_state_ring_kid(*ring),
-                 made ? "made now" : "kept across the restart");
+    if (say) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MCPLOG(00753)
+                     "requestState: no MCPRequestStateKeyFile; sealing with "
+                     "the start key %s (%s)", mcp_state_ring_kid(*ring),
+                     made ? "made now" : "kept across the restart");
+    }
 leave:
     return rv;
 }
@@ -169,13 +181,15 @@ apr_status_t mcp_keyring_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     mcp_state_ring_t *start = NULL, *ring;
     server_rec *vs, *unshared = NULL;
     apr_status_t rv = APR_SUCCESS;
+    /* httpd runs post_config twice at startup: say it on the real pass */
+    int say = ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
     int i;
 
     for (vs = s; vs; vs = vs->next) {
         mcp_srv_conf_t *sc = srv_conf(vs);
 
         if (!sc->state_keys) {
-            if (!start && (rv = start_ring(pconf, s, &start)) != APR_SUCCESS) {
+            if (!start && (rv = start_ring(pconf, s, say, &start)) != APR_SUCCESS) {
                 goto leave;
             }
             sc->ring = start;
@@ -201,27 +215,25 @@ apr_status_t mcp_keyring_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
             apr_hash_set(rings, apr_pmemdup(ptemp, &sc->state_keys,
                                             sizeof(sc->state_keys)),
                          sizeof(sc->state_keys), ring);
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, vs, MCPLOG(00751)
-                         "requestState keys of %s:%u: %d from "
-                         "MCPRequestStateKeyFile, sealing with kid %s (%s)",
-                         vs->server_hostname ? vs->server_hostname
-                                             : "(default)",
-                         (unsigned)vs->port, mcp_state_ring_count(ring),
-                         mcp_state_ring_kid(ring), first);
+            if (say) {
+                ap_log_error(APLOG_MARK, APLOG_INFO, 0, vs, MCPLOG(00751)
+                             "requestState keys of %s: %d from "
+                             "MCPRequestStateKeyFile, sealing with kid %s "
+                             "(%s)", label(ptemp, vs),
+                             mcp_state_ring_count(ring),
+                             mcp_state_ring_kid(ring), first);
+            }
         }
         sc->ring = ring;
     }
-    if (unshared) {
+    if (unshared && say) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, unshared, MCPLOG(00754)
-                     "MCPSessionStorageMode external (%s:%u) without "
+                     "MCPSessionStorageMode external (%s) without "
                      "MCPRequestStateKeyFile: the requestState of multi-round "
                      "calls (2026-07-28) is sealed with a key only this node "
                      "has, so a call's next round on another node, or after "
                      "a full restart, is refused; give every node the same "
-                     "MCPRequestStateKeyFile",
-                     unshared->server_hostname ? unshared->server_hostname
-                                               : "(default)",
-                     (unsigned)unshared->port);
+                     "MCPRequestStateKeyFile", label(ptemp, unshared));
     }
 leave:
     return rv;

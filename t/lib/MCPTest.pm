@@ -635,6 +635,9 @@ sub _log_check_report {
 #   start         0: only write the config (default 1)
 #   may_fail      1: do not die when the server does not start; check
 #                 $node->running / $node->startup_output
+#   state_key     0: no MCPRequestStateKeyFile added (default: a node in
+#                 external mode without one gets test_state_key(), the
+#                 same for every node of the test, as a real fleet has)
 #   proxy_modules [names]: load these mod_NAME.so after mod_mcp_session
 #                 (default: what the MCPBackend lines in conf and
 #                 location_conf need, see MCPTest::Node::proxy_modules)
@@ -650,6 +653,19 @@ sub start_node {
             if !$ok && !$o{may_fail};
     }
     return $node;
+}
+
+# test_state_key() -> a key file (32 random bytes in hex) made once per
+# test process: every node of a test seals requestState with it.
+my $STATE_KEY;
+sub test_state_key {
+    return $STATE_KEY if $STATE_KEY && -e $STATE_KEY;
+    $STATE_KEY = work_dir() . "/state-key-$$.hex";
+    open my $fh, '>', $STATE_KEY or croak "$STATE_KEY: $!";
+    print $fh join('', map { sprintf '%02x', int rand 256 } 1 .. 32), "\n";
+    close $fh or croak "$STATE_KEY: $!";
+    chmod 0644, $STATE_KEY;
+    return $STATE_KEY;
 }
 
 # start_redis(%opts) -> MCPTest::Redis: a private redis-server on a free
@@ -1034,6 +1050,10 @@ THREADED
         $location = "<Location $self->{location}>\n    SetHandler mcp-session\n$lc\n</Location>\n";
     }
     my $conf = $self->{conf} // '';
+    if (($self->{state_key} // 1) && $conf =~ /^\s*MCPSessionStorageMode\s+external/mi
+        && $conf !~ /^\s*MCPRequestStateKeyFile\b/mi) {
+        $conf .= "\nMCPRequestStateKeyFile " . MCPTest::test_state_key() . "\n";
+    }
     # the same name on every node, as in a real fleet: sessions belong to
     # it (server_name => undef: none, as in Debian's default config)
     my $sn = exists $self->{server_name} ? $self->{server_name} : '127.0.0.1';
