@@ -318,10 +318,22 @@ EOF
 }
 
 start_httpd() { # NAME
-    local d="$WORK/$1"
+    local d="$WORK/$1" old
     if ! "$HTTPD" -f "$d/httpd.conf" -k start >"$d/start.log" 2>&1; then
-        say "$1: httpd did not start: $(head -c 300 "$d/start.log")"
-        return 1
+        # the port was free when picked, but other processes on this
+        # machine may have taken it since: once more on another one
+        if grep -q 'Address already in use' "$d/start.log"; then
+            old=${PORT[$1]}
+            pick_port "PORT[$1]"
+            URL[$1]="http://127.0.0.1:${PORT[$1]}/mcp"
+            sed -i "s/^Listen 127.0.0.1:$old\$/Listen 127.0.0.1:${PORT[$1]}/" "$d/httpd.conf"
+            say "$1: port $old taken meanwhile, now ${PORT[$1]}"
+            "$HTTPD" -f "$d/httpd.conf" -k start >"$d/start.log" 2>&1 && old=""
+        fi
+        if [ -n "$old" ] || [ ! -f "$d/httpd.pid" ]; then
+            say "$1: httpd did not start: $(head -c 300 "$d/start.log")"
+            return 1
+        fi
     fi
     HTTPD_DIRS+=("$d")
     wait_port "${PORT[$1]}" 15 || { say "$1: httpd not listening: $(tail -3 "$d/error.log" 2>/dev/null)"; return 1; }
@@ -517,6 +529,10 @@ MCPSessionCapacity 1000
         sid=$(hdr "$WORK/check-gw-init.h" mcp-session-id)
         if [ "$HTTP_STATUS" != 200 ] || [ -z "$sid" ] || [ "$sid" = "$FLOOR_SID" ]; then
             check_result gw 0 "initialize through the gateway: HTTP $HTTP_STATUS, session '$sid' $(short "$WORK/check-gw-init.b")"
+        elif post "${URL[gw]}" "$INITIALIZED_BODY" "$WORK/check-gw-notif" "$sid" && [ "${HTTP_STATUS#2}" = "$HTTP_STATUS" ]; then
+            # without it the session would live only MCPSessionHandshakeTTL
+            # (60 s), less than the run takes to reach the gateway's slots
+            check_result gw 0 "notifications/initialized through the gateway: HTTP $HTTP_STATUS $(short "$WORK/check-gw-notif.b")"
         else
             post "${URL[gw]}" "$CALL_BODY" "$WORK/check-gw" "$sid"
             if [ "$HTTP_STATUS" = 200 ] && cmp -s "$WORK/check-gw.b" "$WORK/floor-body.json"; then

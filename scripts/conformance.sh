@@ -30,6 +30,8 @@
 # saves it (--out FILE; default ${TMPDIR:-/tmp}/mcp-conformance-report-<uid>.md)
 # and exits non-zero on any unexpected result (FAIL, STALE baseline entry,
 # ERROR). --keep keeps the work directory (httpd logs, CLI output).
+# --no-2026 leaves out the 2026-07-28 run (and the SDK v2 client);
+# --only-2026 runs nothing else (no 0.1.16 run, no session-era SDK client).
 #
 # usage: sh scripts/conformance.sh [--modes memory,external] [--specs V,V]
 #            [--out FILE] [--keep] [--no-next] [--next-all] [--no-sdk]
