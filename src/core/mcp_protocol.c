@@ -1030,10 +1030,17 @@ static json_t *list_copy(const mcp_ctx_t *ctx, const mcp_msg_t *msg,
 /* ------------------------------------------------------------------ */
 /* The 2026-07-28 revision: no session, every request on its own       */
 
+/* Built by hand, not json_pack (which parses its format every time): it
+ * goes on every 2026-07-28 result. Both are the module's ASCII constants. */
 static json_t *server_info(const mcp_ctx_t *ctx)
 {
-    return json_pack("{s:s, s:s}", "name", ctx->reg->server_name,
-                     "version", ctx->reg->server_version);
+    json_t *info = json_object();
+
+    json_object_set_new_nocheck(info, "name",
+                                json_string_nocheck(ctx->reg->server_name));
+    json_object_set_new_nocheck(info, "version",
+                                json_string_nocheck(ctx->reg->server_version));
+    return info;
 }
 
 /* Every result says what it is, and who answered (in _meta since spec
@@ -1047,15 +1054,17 @@ static json_t *modern_result(const mcp_ctx_t *ctx, json_t *res)
         return res;             /* an error */
     }
     if (!json_object_get(result, "resultType")) {
-        json_object_set_new(result, "resultType", json_string("complete"));
+        json_object_set_new_nocheck(result, "resultType",
+                                    json_string_nocheck("complete"));
     }
     meta = json_object_get(result, "_meta");
     if (!json_is_object(meta)) {
         meta = json_object();
-        json_object_set_new(result, "_meta", meta);
+        json_object_set_new_nocheck(result, "_meta", meta);
     }
     if (!json_object_get(meta, MCP_META_SERVER_INFO)) {
-        json_object_set_new(meta, MCP_META_SERVER_INFO, server_info(ctx));
+        json_object_set_new_nocheck(meta, MCP_META_SERVER_INFO,
+                                    server_info(ctx));
     }
     return res;
 }
