@@ -15,9 +15,18 @@ sub unsupported {
     return qr/^Bad Request: Unsupported protocol version: \Q$v\E \(supported versions: 2025-11-25, 2025-06-18, 2025-03-26\)$/;
 }
 
-for my $v ('1999-01-01', '2026-07-28', '2024-11-05', 'garbage') {
+for my $v ('1999-01-01', '2024-11-05', 'garbage') {
     check_error(mcp_post($U, rpc('ping'), 'Mcp-Session-Id' => $sid, 'MCP-Protocol-Version' => $v),
                 400, -32000, unsupported($v), "unsupported MCP-Protocol-Version $v: 400");
+}
+# 2026-07-28 is served, without sessions: that request is a 2026-07-28 one
+# (its session id ignored), refused for lacking the _meta envelope
+{
+    my $r = mcp_post($U, rpc('ping'), 'Mcp-Session-Id' => $sid, 'MCP-Protocol-Version' => '2026-07-28');
+    is $r->code, 400, 'MCP-Protocol-Version 2026-07-28 in a session: a 2026-07-28 request, 400';
+    my $j = eval { json_decode($r->content) } || {};
+    is $j->{error}{code}, -32602, '... -32602: its _meta envelope is missing' or diag $r->content;
+    ok !defined $r->header('Mcp-Session-Id'), '... and no Mcp-Session-Id in the answer';
 }
 
 my $r = mcp_post($U, rpc('ping'), 'Mcp-Session-Id' => $sid);

@@ -85,15 +85,30 @@ static int session_revision(const char *s, apr_size_t n)
     return mcp_protocol_supported(v);
 }
 
-int mcp_era_header_modern(const char *version_header)
+int mcp_era_header_modern(const char *version_header, int in_session)
 {
     apr_size_t n;
     const char *s;
+    int i;
+
     if (!version_header) {
         return 0;
     }
     s = trim(version_header, &n);
-    return n && !session_revision(s, n);
+    if (!n || session_revision(s, n)) {
+        return 0;
+    }
+    if (!in_session) {
+        return 1;
+    }
+    /* in a session, only a revision served without one leaves it */
+    for (i = 0; modern_versions[i]; i++) {
+        if (strlen(modern_versions[i]) == n
+            && !memcmp(s, modern_versions[i], n)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static const mcp_msg_t *first_msg(const mcp_batch_t *b)
@@ -107,11 +122,12 @@ static json_t *meta_of(const mcp_msg_t *m)
     return m && m->params ? json_object_get(m->params, "_meta") : NULL;
 }
 
-mcp_era_e mcp_era_classify(const mcp_batch_t *b, const char *version_header)
+mcp_era_e mcp_era_classify(const mcp_batch_t *b, const char *version_header,
+                           int in_session)
 {
     json_t *meta;
 
-    if (mcp_era_header_modern(version_header)) {
+    if (mcp_era_header_modern(version_header, in_session)) {
         return MCP_ERA_MODERN;
     }
     /* a claim of any type makes the request modern: the envelope check

@@ -9,9 +9,10 @@
  *
  * The ladder, for a POST whose body parsed (mcp_rpc_parse):
  *   1. classify: modern when the MCP-Protocol-Version header V names no
- *      session revision, or when the body's first message carries a
- *      _meta protocolVersion claim C; otherwise legacy (the session
- *      rules, unchanged). An initialize without C under a modern V is
+ *      session revision (in a request carrying Mcp-Session-Id: names a
+ *      revision served without sessions), or when the body's first
+ *      message carries a _meta protocolVersion claim C; otherwise legacy
+ *      (the session rules, unchanged). An initialize without C under a modern V is
  *      a header mismatch (400 -32020), never a session.
  *   2. then, for a modern request, in this order (the first failure is
  *      the answer; every error carries the request's id):
@@ -78,12 +79,17 @@ int mcp_era_supported(const char *version);
 json_t *mcp_era_supported_list(void);
 
 /* 1 when the MCP-Protocol-Version header value (untrimmed, may be NULL)
- * names a revision that is not a session revision (GET and DELETE then
- * get 405). */
-int mcp_era_header_modern(const char *version_header);
+ * makes a request modern (GET and DELETE then get 405): it names a
+ * revision that is not a session revision and, when the request names a
+ * session (in_session: it carries Mcp-Session-Id), one this server serves
+ * without sessions. A session-era client that sends an unknown version in
+ * its session keeps getting the session rules' answer (400 "Unsupported
+ * protocol version", with the versions the session revisions offer). */
+int mcp_era_header_modern(const char *version_header, int in_session);
 
-/* Step 1 of the ladder. */
-mcp_era_e mcp_era_classify(const mcp_batch_t *b, const char *version_header);
+/* Step 1 of the ladder; in_session as above. */
+mcp_era_e mcp_era_classify(const mcp_batch_t *b, const char *version_header,
+                           int in_session);
 
 /* Steps 2a-2f for a request mcp_era_classify() found modern: NULL when it
  * passes, else the error (from p). */

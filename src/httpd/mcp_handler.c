@@ -668,8 +668,9 @@ static int handle_post(req_t *q)
     }
     /* the era is per request; a legacy one pays for this test only */
     if (mcp_era_classify(b, apr_table_get(r->headers_in,
-                                          "MCP-Protocol-Version"))
-        == MCP_ERA_MODERN) {
+                                          "MCP-Protocol-Version"),
+                         apr_table_get(r->headers_in, "Mcp-Session-Id")
+                         != NULL) == MCP_ERA_MODERN) {
         mcp_modern_req_t m;
         m.r = r;
         m.reg = registry;
@@ -805,7 +806,9 @@ int mcp_handler(request_rec *r)
     /* 2026-07-28 has no session to stream or end: before any look-up */
     if ((r->method_number == M_GET || r->method_number == M_DELETE)
         && mcp_era_header_modern(apr_table_get(r->headers_in,
-                                               "MCP-Protocol-Version"))) {
+                                               "MCP-Protocol-Version"),
+                                 apr_table_get(r->headers_in,
+                                               "Mcp-Session-Id") != NULL)) {
         return mcp_modern_not_allowed(r);
     }
     switch (r->method_number) {

@@ -66,7 +66,8 @@ static int refuse(request_rec *r, const mcp_msg_t *msg, json_t *id,
                   "Mcp-Method %s, Mcp-Name %s)",
                   msg->method ? ap_escape_logitem(r->pool, msg->method)
                               : "message",
-                  err->status, err->code, err->message,
+                  err->status, err->code,
+                  ap_escape_logitem(r->pool, err->message),
                   log_header(r, "MCP-Protocol-Version"),
                   log_header(r, "Mcp-Method"), log_header(r, "Mcp-Name"));
     /* steals data */

@@ -197,7 +197,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         const mcp_msg_t *m0 = &APR_ARRAY_IDX(b->msgs, 0, mcp_msg_t);
         char *hv = apr_pstrmemdup(p, (const char *)data, size);
         mcp_era_error_t *e;
-        mcp_era_classify(b, hv);
+        mcp_era_classify(b, hv, size & 1);
         e = mcp_era_check(p, b, fuzz_header, hv);
         json_decref(e ? e->data : NULL);
         e = mcp_era_check_params(p, param_schema,

@@ -112,16 +112,22 @@ static void test_versions(void)
           && !strcmp(json_string_value(json_array_get(l, 0)), V26),
           "era: the supported list is [2026-07-28]");
     json_decref(l);
-    CHECK(!mcp_era_header_modern(NULL) && !mcp_era_header_modern("")
-          && !mcp_era_header_modern(" \t ")
-          && !mcp_era_header_modern("2025-11-25")
-          && !mcp_era_header_modern(" 2025-06-18\t")
-          && !mcp_era_header_modern("2025-03-26"),
+    CHECK(!mcp_era_header_modern(NULL, 0) && !mcp_era_header_modern("", 0)
+          && !mcp_era_header_modern(" \t ", 0)
+          && !mcp_era_header_modern("2025-11-25", 0)
+          && !mcp_era_header_modern(" 2025-06-18\t", 0)
+          && !mcp_era_header_modern("2025-03-26", 0),
           "era: absent, blank and session revisions are not modern headers");
-    CHECK(mcp_era_header_modern(V26) && mcp_era_header_modern("  2026-07-28 ")
-          && mcp_era_header_modern("v999.0.0")
-          && mcp_era_header_modern("2024-11-05"),
+    CHECK(mcp_era_header_modern(V26, 0) && mcp_era_header_modern("  2026-07-28 ", 0)
+          && mcp_era_header_modern("v999.0.0", 0)
+          && mcp_era_header_modern("2024-11-05", 0),
           "era: any other header value is modern");
+    CHECK(mcp_era_header_modern(V26, 1) && mcp_era_header_modern(" 2026-07-28 ", 1)
+          && !mcp_era_header_modern("v999.0.0", 1)
+          && !mcp_era_header_modern("2024-11-05", 1)
+          && !mcp_era_header_modern("2025-11-25", 1),
+          "era: in a session only a revision served without one is modern "
+          "(an unknown one gets the session rules' answer)");
 }
 
 static void test_classify(void)
@@ -129,39 +135,44 @@ static void test_classify(void)
     const char *tl = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}";
     const char *claim = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\","
                         "\"params\":{" META(V26) "}}";
-    CHECK(mcp_era_classify(body(tl), NULL) == MCP_ERA_LEGACY
-          && mcp_era_classify(body(tl), "2025-11-25") == MCP_ERA_LEGACY
-          && mcp_era_classify(body(tl), " 2025-06-18 ") == MCP_ERA_LEGACY,
+    CHECK(mcp_era_classify(body(tl), NULL, 0) == MCP_ERA_LEGACY
+          && mcp_era_classify(body(tl), "2025-11-25", 0) == MCP_ERA_LEGACY
+          && mcp_era_classify(body(tl), " 2025-06-18 ", 0) == MCP_ERA_LEGACY,
           "classify: no claim and a session header (or none) is legacy");
-    CHECK(mcp_era_classify(body(tl), V26) == MCP_ERA_MODERN
-          && mcp_era_classify(body(tl), "v999.0.0") == MCP_ERA_MODERN,
+    CHECK(mcp_era_classify(body(tl), V26, 0) == MCP_ERA_MODERN
+          && mcp_era_classify(body(tl), "v999.0.0", 0) == MCP_ERA_MODERN,
           "classify: a header that names no session revision is modern");
-    CHECK(mcp_era_classify(body(claim), NULL) == MCP_ERA_MODERN
-          && mcp_era_classify(body(claim), "2025-11-25") == MCP_ERA_MODERN,
+    CHECK(mcp_era_classify(body(tl), V26, 1) == MCP_ERA_MODERN
+          && mcp_era_classify(body(tl), "v999.0.0", 1) == MCP_ERA_LEGACY
+          && mcp_era_classify(body(claim), NULL, 1) == MCP_ERA_MODERN,
+          "classify: with Mcp-Session-Id an unknown version stays in the "
+          "session; 2026-07-28 or a claim do not");
+    CHECK(mcp_era_classify(body(claim), NULL, 0) == MCP_ERA_MODERN
+          && mcp_era_classify(body(claim), "2025-11-25", 0) == MCP_ERA_MODERN,
           "classify: a _meta claim is modern whatever the header");
     CHECK(mcp_era_classify(body("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\","
               "\"params\":{\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":7}}}"),
-              NULL) == MCP_ERA_MODERN
+              NULL, 0) == MCP_ERA_MODERN
           && mcp_era_classify(body("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\","
               "\"params\":{\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":null}}}"),
-              NULL) == MCP_ERA_MODERN,
+              NULL, 0) == MCP_ERA_MODERN,
           "classify: a claim of any type is modern");
     CHECK(mcp_era_classify(body("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\","
-              "\"params\":{\"_meta\":{\"progressToken\":1}}}"), NULL) == MCP_ERA_LEGACY
+              "\"params\":{\"_meta\":{\"progressToken\":1}}}"), NULL, 0) == MCP_ERA_LEGACY
           && mcp_era_classify(body("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\","
               "\"params\":{\"_meta\":\"io.modelcontextprotocol/protocolVersion\"}}"),
-              NULL) == MCP_ERA_LEGACY,
+              NULL, 0) == MCP_ERA_LEGACY,
           "classify: a _meta without the claim is legacy");
     CHECK(mcp_era_classify(body("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\","
               "\"params\":{" META(V26) "}},{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"y\"}]"),
-              NULL) == MCP_ERA_MODERN
+              NULL, 0) == MCP_ERA_MODERN
           && mcp_era_classify(body("[{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"y\"},"
               "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{" META(V26) "}}]"),
-              NULL) == MCP_ERA_LEGACY,
+              NULL, 0) == MCP_ERA_LEGACY,
           "classify: an array is classified by its first message");
-    CHECK(mcp_era_classify(body("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}"), NULL)
+    CHECK(mcp_era_classify(body("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}"), NULL, 0)
           == MCP_ERA_LEGACY
-          && mcp_era_classify(NULL, NULL) == MCP_ERA_LEGACY,
+          && mcp_era_classify(NULL, NULL, 0) == MCP_ERA_LEGACY,
           "classify: a posted response without a modern header is legacy");
 }
 
