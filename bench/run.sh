@@ -374,10 +374,15 @@ if [ "$MODULE_OK" = 1 ]; then
 MCPSessionCapacity $MEM_CAPACITY")"
     httpd_conf ext "$(mcp_conf "MCPSessionStorageMode external
 MCPSessionStore redis://$REDIS")"
+    # mksessions.mjs only initializes (no notifications/initialized): the
+    # handshake TTL as long as the TTL, or the sessions of phase 3 expire
+    # after 60 s, in the middle of its rounds
     httpd_conf s10 "$(mcp_conf "MCPSessionStorageMode memory
-MCPSessionCapacity $SCALE_CAPACITY")"
+MCPSessionCapacity $SCALE_CAPACITY
+MCPSessionHandshakeTTL 3600")"
     httpd_conf sN "$(mcp_conf "MCPSessionStorageMode memory
-MCPSessionCapacity $SCALE_CAPACITY")"
+MCPSessionCapacity $SCALE_CAPACITY
+MCPSessionHandshakeTTL 3600")"
     for t in mem ext s10 sN; do
         start_httpd "$t" || START_FAIL+=("$t")
     done
