@@ -64,6 +64,20 @@
  *   include/mcp_tool.h             tools, resources, prompts (no httpd)
  *   include/mcp_session_store.h    store provider interface (no httpd)
  *   include/mod_mcp_session.h      mcp_register_* wrappers (httpd)
+ *
+ *   modules/redis/: mod_mcp_session_redis.so, the Redis provider module
+ *   (hiredis + OpenSSL; built from include/ alone, no src/ header)
+ *   modules/redis/mod_mcp_session_redis.c  module record, directives, provider
+ *   modules/redis/mcpr.h           its internal declarations, the layers
+ *   modules/redis/mcpr_url.c       the MCPSessionStore URL and its options
+ *   modules/redis/mcpr_tls.c       TLS client context (OpenSSL)
+ *   modules/redis/mcpr_conn.c      one connection: connect, TLS, pipelines
+ *   modules/redis/mcpr_node.c      one server: connection pool, down state
+ *   modules/redis/mcpr_exec.c      run a pipeline where it belongs
+ *   modules/redis/mcpr_sentinel.c  Sentinel: master discovery, failover
+ *   modules/redis/mcpr_cluster.c   Cluster: slots, MOVED/ASK
+ *   modules/redis/mcpr_store.c     the store operations
+ *   modules/redis/mcpr_bus.c       publish/wait over Redis Streams
  */
 #include "httpd.h"
 #include "http_config.h"

@@ -37,7 +37,7 @@ if [ "$MODE" = stop ]; then
 fi
 
 need=""
-for p in apache2 apache2-dev libjansson-dev libaprutil1-dev libssl-dev make gcc libc6-dev curl; do
+for p in apache2 apache2-dev libjansson-dev libaprutil1-dev libssl-dev libhiredis-dev make gcc libc6-dev curl; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
 done
 if [ "$MODE" = fleet ]; then

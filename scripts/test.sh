@@ -40,7 +40,7 @@ say() { printf '==> %s\n' "$*"; }
 
 # ---------------------------------------------------------------------------
 # 1. Dependencies
-PKGS="apache2 apache2-dev apache2-utils libjansson-dev libaprutil1-dev libssl-dev
+PKGS="apache2 apache2-dev apache2-utils libjansson-dev libaprutil1-dev libssl-dev libhiredis-dev
       libapache2-mod-perl2 libwww-perl libjson-perl redis-server redis-tools
       make gcc libc6-dev locales libfaketime"
 missing=""

@@ -485,6 +485,24 @@ static const char *known_stores(apr_pool_t *p)
     return ext->nelts ? apr_array_pstrcat(p, ext, ',') : "(none)";
 }
 
+/* The schemes only mod_mcp_session_redis serves (README, "The Redis
+ * provider module"): without it they name the module to load. */
+static int redis_module_scheme(const char *scheme)
+{
+    static const char *const names[] = {
+        "rediss", "redis+sentinel", "rediss+sentinel", "redis+cluster",
+        "rediss+cluster", NULL
+    };
+    int i;
+
+    for (i = 0; names[i]; i++) {
+        if (!strcmp(scheme, names[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Find the provider of s's MCPSessionStore and let it judge the address
  * (the instance is thrown away). A failure is logged once per message:
  * virtual hosts inherit the main server's store. */
@@ -508,6 +526,15 @@ static int resolve_store(apr_pool_t *ptemp, server_rec *s, mcp_srv_conf_t *sc,
                              mcp_provider_refusal(ptemp,
                                                   MCP_STORE_PROVIDER_GROUP,
                                                   scheme, other))
+              : redis_module_scheme(scheme)
+              ? apr_psprintf(ptemp, MCPLOG(00113) "MCPSessionStore %s://...: "
+                             "this scheme is served by mod_mcp_session_redis, "
+                             "which is not loaded: LoadModule "
+                             "mcp_session_redis_module .../mod_mcp_session_redis.so "
+                             "(Debian: apt install "
+                             "libapache2-mod-mcp-session-redis; a2enmod "
+                             "mcp_session_redis) (%s)", scheme,
+                             sc->store_where)
               : apr_psprintf(ptemp, MCPLOG(00103) "MCPSessionStore: unknown "
                              "store '%s' in '%s' (known schemes: %s); is the "
                              "module providing it loaded? (%s)", scheme, spec,

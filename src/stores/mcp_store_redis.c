@@ -259,8 +259,15 @@ static const char *redis_create(void **instance, const char *spec,
               "host name that resolves to one";
     }
     if (why) {
-        return apr_psprintf(p, "'%s' is not a valid Redis "
-                            "address: %s", spec, why);
+        /* the address without its user and password: they must not
+         * reach the error log */
+        const char *at = ap_strrchr_c(rest, '@');
+        return apr_psprintf(p, "'redis://%s%s' is not a valid Redis "
+                            "address for the built-in provider: %s; or "
+                            "load mod_mcp_session_redis (a2enmod "
+                            "mcp_session_redis), whose redis:// takes a "
+                            "password, a database and IPv6", at ? "***@" : "",
+                            at ? at + 1 : rest, why);
     }
 
     colon = ap_strchr_c(rest, ':');
@@ -1500,7 +1507,13 @@ static const mcp_store_provider_t redis_provider = {
     NULL
 };
 
+/* mod_mcp_session_redis serves "redis" when it is loaded, whatever the
+ * LoadModule order: loaded after us it replaces this registration
+ * (ap_register_provider overwrites); loaded before, we leave its own. */
 void mcp_store_redis_register(apr_pool_t *p)
 {
-    mcp_register_store(p, &redis_provider);
+    if (!ap_lookup_provider(MCP_STORE_PROVIDER_GROUP, redis_provider.name,
+                            MCP_API_VERSION)) {
+        mcp_register_store(p, &redis_provider);
+    }
 }
