@@ -17,6 +17,9 @@
 #   floor     bench/mod_mcp_floor.c: a bare handler returning the same bytes
 #   mem       mod_mcp_session, MCPSessionStorageMode memory
 #   ext       mod_mcp_session, MCPSessionStorageMode external (loopback Redis)
+#             through the built-in apr_redis provider
+#   extmod    the same with mod_mcp_session_redis loaded (hiredis + our
+#             sockets: one round trip per store call), same Redis, own prefix
 #   modern    the same external-mode instance, a 2026-07-28 tools/call (no
 #             session: the envelope in _meta, MCP-Protocol-Version, Mcp-Method
 #             and Mcp-Name headers): no store operation (Redis commands per
@@ -252,6 +255,7 @@ if [ "$SKIP_BUILD" = 1 ] || make -C "$ROOT" -f Makefile.apxs >"$RESULTS/logs/bui
         # Private copies: a rebuild in the tree during the run changes nothing.
         mkdir -p "$WORK/modules"
         cp "$ROOT/.libs/mod_mcp_session.so" "$ROOT/.libs/mod_mcp_example.so" "$WORK/modules/"
+        cp "$ROOT/.libs/mod_mcp_session_redis.so" "$WORK/modules/" 2>/dev/null || true
         MODULE_OK=1
     else
         MODULE_WHY="build produced no .libs/mod_mcp_session.so / mod_mcp_example.so"
@@ -270,8 +274,8 @@ FLOOR_SO="$WORK/build/.libs/mod_mcp_floor.so"
 
 # ---------------------------------------------------------------- servers
 declare -A PORT URL SIDS CHECK_OK
-for t in floor mem ext sdkmem sdkredis s10 sN redis proxy gw; do pick_port "PORT[$t]"; done
-for t in floor mem ext sdkmem sdkredis s10 sN proxy gw; do URL[$t]="http://127.0.0.1:${PORT[$t]}/mcp"; done
+for t in floor mem ext extmod sdkmem sdkredis s10 sN redis proxy gw; do pick_port "PORT[$t]"; done
+for t in floor mem ext extmod sdkmem sdkredis s10 sN proxy gw; do URL[$t]="http://127.0.0.1:${PORT[$t]}/mcp"; done
 
 # httpd_conf NAME EXTRA: write $WORK/NAME/httpd.conf (same MPM settings for all)
 httpd_conf() {
@@ -374,6 +378,10 @@ if [ "$MODULE_OK" = 1 ]; then
 MCPSessionCapacity $MEM_CAPACITY")"
     httpd_conf ext "$(mcp_conf "MCPSessionStorageMode external
 MCPSessionStore redis://$REDIS")"
+    httpd_conf extmod "$(mcp_conf "LoadModule mcp_session_redis_module $WORK/modules/mod_mcp_session_redis.so
+MCPSessionStorageMode external
+MCPSessionStore redis://$REDIS
+MCPSessionKeyPrefix mcp:extmod:")"
     # mksessions.mjs only initializes (no notifications/initialized): the
     # handshake TTL as long as the TTL, or the sessions of phase 3 expire
     # after 60 s, in the middle of its rounds
@@ -383,7 +391,7 @@ MCPSessionHandshakeTTL 3600")"
     httpd_conf sN "$(mcp_conf "MCPSessionStorageMode memory
 MCPSessionCapacity $SCALE_CAPACITY
 MCPSessionHandshakeTTL 3600")"
-    for t in mem ext s10 sN; do
+    for t in mem ext extmod s10 sN; do
         start_httpd "$t" || START_FAIL+=("$t")
     done
 fi
@@ -436,8 +444,8 @@ check_mcp() { # TARGET
     check_result "$t" 1 "echo answered, $(wc -c <"$p-call.b") bytes"
 }
 
-for t in mem ext s10 sN sdkmem sdkredis; do
-    case "$t" in mem|ext|s10|sN) [ "$MODULE_OK" = 1 ] || { check_result "$t" 0 "$MODULE_WHY"; continue; } ;; esac
+for t in mem ext extmod s10 sN sdkmem sdkredis; do
+    case "$t" in mem|ext|extmod|s10|sN) [ "$MODULE_OK" = 1 ] || { check_result "$t" 0 "$MODULE_WHY"; continue; } ;; esac
     if printf '%s\n' "${START_FAIL[@]}" | grep -qx "$t"; then
         check_result "$t" 0 "did not start (see logs/$t-error.log or logs/$t.log)"
         continue
@@ -603,7 +611,7 @@ redis_slot() { # PHASE TARGET ROUND SECONDS URL VARS... (run_slot, plus Redis co
 }
 
 # 1. tools/call echo, targets interleaved.
-CALL_TARGETS=(floor mem ext modern sdkmem sdkredis proxy gw)
+CALL_TARGETS=(floor mem ext extmod modern sdkmem sdkredis proxy gw)
 call_env() { # TARGET
     case "$1" in
         floor|proxy) echo "BENCH_SID=$FLOOR_SID" ;;
@@ -623,7 +631,7 @@ for r in $(seq 1 "$ROUNDS"); do
     for t in "${CALL_TARGETS[@]}"; do
         [ "${CHECK_OK[$t]:-0}" = 1 ] || continue
         case "$t" in
-            ext|modern|sdkredis) redis_slot call "$t" "$r" "$DURATION" "${URL[$t]}" BENCH_BODY="$(call_body "$t")" "$(call_env "$t")" ;;
+            ext|extmod|modern|sdkredis) redis_slot call "$t" "$r" "$DURATION" "${URL[$t]}" BENCH_BODY="$(call_body "$t")" "$(call_env "$t")" ;;
             *) run_slot call "$t" "$r" "$DURATION" "${URL[$t]}" BENCH_BODY="$(call_body "$t")" "$(call_env "$t")" ;;
         esac
     done
@@ -640,7 +648,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 # 2. Session creation: initialize requests/s.
-INIT_TARGETS=(mem ext sdkmem sdkredis)
+INIT_TARGETS=(mem ext extmod sdkmem sdkredis)
 say "phase 2: initialize, ${ROUNDS} round(s) x ${INIT_DURATION}s"
 # The memory store has a fixed capacity (by design, unlike the others): give
 # every slot an empty one.
@@ -659,7 +667,7 @@ for r in $(seq 1 "$ROUNDS"); do
         [ "${CHECK_OK[$t]:-0}" = 1 ] || continue
         if fresh "$t"; then
             case "$t" in
-                ext|sdkredis) redis_slot init "$t" "$r" "$INIT_DURATION" "${URL[$t]}" BENCH_BODY="$INIT_BODY" ;;
+                ext|extmod|sdkredis) redis_slot init "$t" "$r" "$INIT_DURATION" "${URL[$t]}" BENCH_BODY="$INIT_BODY" ;;
                 *) run_slot init "$t" "$r" "$INIT_DURATION" "${URL[$t]}" BENCH_BODY="$INIT_BODY" ;;
             esac
         else
@@ -730,7 +738,7 @@ shm_bytes() { # NAME
     done <"/proc/$pid/maps"
     echo "$s"
 }
-for t in mem ext s10 sN; do [ "${CHECK_OK[$t]:-0}" = 1 ] && status_auto "$t"; done
+for t in mem ext extmod s10 sN; do [ "${CHECK_OK[$t]:-0}" = 1 ] && status_auto "$t"; done
 if [ "${CHECK_OK[sN]:-0}" = 1 ]; then
     grep '^MCPSession' "$RESULTS/status-sN.txt" >"$RESULTS/status-sN-mcp.txt"
     PER_LINE=$(grep -i -m1 '^MCPSession[A-Za-z]*PerSession:' "$RESULTS/status-sN.txt")
@@ -770,11 +778,12 @@ redis_avg() { # STORE PATTERN
     fi
 }
 [ "${CHECK_OK[ext]:-0}" = 1 ] && redis_avg "external mode (Redis)" 'mcp:session:*'
+[ "${CHECK_OK[extmod]:-0}" = 1 ] && redis_avg "external mode (Redis, mod_mcp_session_redis)" 'mcp:extmod:*'
 [ "${CHECK_OK[sdkredis]:-0}" = 1 ] && redis_avg "TS SDK + Redis SessionStore" 'mcp-sdk:session:*'
 rcli INFO memory >"$RESULTS/redis-info-memory.txt" 2>/dev/null
 rcli DBSIZE >"$RESULTS/redis-dbsize.txt" 2>/dev/null
 
-for t in mem ext sN; do
+for t in mem ext extmod sN; do
     [ -f "$RESULTS/status-$t.txt" ] || continue
     e=$(grep -i '^MCPSession' "$RESULTS/status-$t.txt" | grep -i -E 'error|notfound|not_found|expired|refused' | tr '\n' ' ')
     [ -n "$e" ] && note "mod_status of $t after the run: $e"

@@ -13,7 +13,8 @@ const checks = Object.fromEntries(meta.filter((m) => m.kind === 'check').map((m)
 const NAMES = {
   floor: '1. floor: bare httpd handler (mod_mcp_floor)',
   mem: '2. mod_mcp_session, memory mode',
-  ext: '3. mod_mcp_session, external mode (Redis)',
+  ext: '3. mod_mcp_session, external mode (Redis, built-in apr_redis)',
+  extmod: '3a. mod_mcp_session, external mode (Redis, mod_mcp_session_redis)',
   modern: '3b. mod_mcp_session, 2026-07-28 (no session; the external-mode instance)',
   sdkmem: '4. TS SDK, sessions in memory (1 Node process)',
   sdkredis: '5. TS SDK + Redis SessionStore (2 Node workers)',
@@ -110,11 +111,11 @@ L.push('');
 
 L.push('### tools/call echo on an existing session');
 L.push('');
-const call = table('call', ['floor', 'mem', 'ext', 'modern', 'sdkmem', 'sdkredis', 'proxy', 'gw'], NAMES);
+const call = table('call', ['floor', 'mem', 'ext', 'extmod', 'modern', 'sdkmem', 'sdkredis', 'proxy', 'gw'], NAMES);
 L.push(call.md);
 L.push('');
 
-const init = table('init', ['mem', 'ext', 'sdkmem', 'sdkredis'], NAMES);
+const init = table('init', ['mem', 'ext', 'extmod', 'sdkmem', 'sdkredis'], NAMES);
 const SC = {
   s10one: `memory, 10 live sessions, one id`,
   s10rand: `memory, 10 live sessions, random id`,
@@ -131,6 +132,8 @@ const addRatio = (name, a, b) => { const r = ratio(a, b); L.push(`| ${name} | ${
 const c = call.res, i = init.res, s = scale.res;
 addRatio('memory / floor', c.mem, c.floor);
 addRatio('external / memory', c.ext, c.mem);
+addRatio('external, redis module / memory (target >= 0.70x)', c.extmod, c.mem);
+addRatio('external, redis module / built-in apr_redis', c.extmod, c.ext);
 addRatio('2026-07-28 / floor (target >= 0.9x)', c.modern, c.floor);
 addRatio('2026-07-28 / memory (session)', c.modern, c.mem);
 addRatio('2026-07-28 / external (session)', c.modern, c.ext);
@@ -141,6 +144,7 @@ addRatio(`${info.sessions ?? 'N'} / 10 live sessions (random id)`, s.sNrand, s.s
 addRatio(`${info.sessions ?? 'N'} / 10 live sessions (one id)`, s.sNone, s.s10one);
 addRatio('initialize: memory / SDK-memory', i.mem, i.sdkmem);
 addRatio('initialize: external / SDK-redis', i.ext, i.sdkredis);
+addRatio('initialize: redis module / built-in apr_redis', i.extmod, i.ext);
 L.push('');
 const lat = table('lat', ['proxy', 'gw'], NAMES);
 L.push('### What the gateway adds to one request (one connection, one request at a time)');
