@@ -23,7 +23,7 @@ use MCPTest;
 
 skip_unless_redis();
 
-plan tests => 21;
+plan tests => 27;
 
 # config_test($conf) -> ($exit_code, $output) of `httpd -t` on a node
 # configuration with $conf at server level.
@@ -41,11 +41,29 @@ isnt $rc, 0, 'external mode without MCPSessionStore: httpd -t fails';
 like $out, qr/MCPSessionStore/, '... naming MCPSessionStore' or diag $out;
 
 for my $bad ('redis://', 'redis://host:99999', 'redis://host:port', 'redis://[::1]:6379',
-             'redis://user:pw@127.0.0.1:6379', 'redis://127.0.0.1:6379/2', 'nosuch://x') {
+             'redis://127.0.0.1:6379/2', 'nosuch://x') {
     ($rc, $out) = config_test("MCPSessionStorageMode external\nMCPSessionStore $bad\n");
     ok $rc != 0 && $out =~ /MCPSessionStore/ && $out =~ /\Q$bad\E/,
         "MCPSessionStore $bad: httpd -t fails with a message naming the directive and the value"
         or diag $out;
+}
+# A password in the address: refused by the built-in provider, which names
+# the module that takes one, and the password stays out of the message.
+($rc, $out) = config_test("MCPSessionStorageMode external\n"
+                        . "MCPSessionStore redis://user:s3cr3t-pw\@127.0.0.1:6379\n");
+ok $rc != 0 && $out =~ m{MCPSessionStore.*redis://\*\*\*\@127\.0\.0\.1:6379}
+   && $out =~ /mod_mcp_session_redis/,
+    'MCPSessionStore redis://user:PASSWORD@...: httpd -t fails, names the address without its '
+    . 'password and the module that takes one' or diag $out;
+unlike $out, qr/s3cr3t-pw/, '... and the password is not in the message';
+# The schemes of mod_mcp_session_redis without it: the module to load.
+for my $scheme (qw(rediss redis+sentinel rediss+sentinel redis+cluster rediss+cluster)) {
+    ($rc, $out) = config_test("MCPSessionStorageMode external\n"
+                            . "MCPSessionStore $scheme://u:s3cr3t-pw\@127.0.0.1:6379/x\n");
+    ok $rc != 0 && $out =~ /MCPS00113/ && $out =~ /LoadModule mcp_session_redis_module/
+       && $out !~ /s3cr3t-pw/,
+        "MCPSessionStore $scheme://... without mod_mcp_session_redis: httpd -t fails naming the "
+        . 'module to load (MCPS00113), without the password' or diag $out;
 }
 ($rc, $out) = config_test("MCPSessionStorageMode external\nMCPSessionStore redis://127.0.0.1:6379\n");
 ok $rc == 0 && $out =~ /Syntax OK/, 'MCPSessionStore redis://127.0.0.1:6379: Syntax OK' or diag $out;
