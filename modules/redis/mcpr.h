@@ -231,6 +231,13 @@ const char *mcpr_conn_peer(mcpr_conn_t *c);
 
 void mcpr_conn_close(mcpr_conn_t *c);
 
+/* mcpr_node.c's bookkeeping on a connection: the node generation it was
+ * opened in (0 when new), and how many exec/read calls it has run (more
+ * than one: it came from the pool, it is not fresh). */
+apr_uint32_t mcpr_conn_generation(const mcpr_conn_t *c);
+void mcpr_conn_set_generation(mcpr_conn_t *c, apr_uint32_t generation);
+unsigned mcpr_conn_uses(const mcpr_conn_t *c);
+
 /* 1 when r is an error reply whose first word is `word` ("MOVED",
  * "NOSCRIPT", "READONLY"): compare by prefix only (Valkey's texts differ
  * from Redis's after the first word). */
