@@ -41,6 +41,8 @@ struct mcpr_conn_t {
     redisReader *reader;
     const char *peer;               /* "host:port", "[::1]:port" */
     const char *role;               /* ROLE's first element, or NULL */
+    apr_uint32_t generation;        /* mcpr_node.c's */
+    unsigned uses;                  /* exec and read calls */
 };
 
 /* ------------------------------------------------------------------ */
@@ -321,7 +323,7 @@ static apr_status_t read_replies(mcpr_conn_t *c, redisReply **replies,
             continue;
         }
         if (total >= MCPR_CONN_MAX_READ) {
-            rv = APR_ENOSPC;
+            rv = APR_EGENERAL;
             *err = apr_psprintf(p, "reply from %s larger than %d bytes",
                                 c->peer, MCPR_CONN_MAX_READ);
             goto leave;
@@ -446,6 +448,7 @@ apr_status_t mcpr_conn_exec(mcpr_conn_t *c, apr_pool_t *p,
     apr_status_t rv;
     int i;
 
+    c->uses++;
     rv = exec_raw(c, p, cmds, n, replies, deadline, err);
     if (rv == APR_SUCCESS) {
         for (i = 0; i < n; i++) {
@@ -463,6 +466,7 @@ apr_status_t mcpr_conn_read(mcpr_conn_t *c, apr_pool_t *p,
     apr_status_t rv;
 
     *reply = NULL;
+    c->uses++;
     rv = read_replies(c, reply, 1, deadline, apr_time_now(), p, err);
     if (rv == APR_SUCCESS) {
         apr_pool_cleanup_register(p, *reply, reply_cleanup,
@@ -823,4 +827,19 @@ void mcpr_conn_close(mcpr_conn_t *c)
     if (c) {
         apr_pool_destroy(c->pool);
     }
+}
+
+apr_uint32_t mcpr_conn_generation(const mcpr_conn_t *c)
+{
+    return c->generation;
+}
+
+void mcpr_conn_set_generation(mcpr_conn_t *c, apr_uint32_t generation)
+{
+    c->generation = generation;
+}
+
+unsigned mcpr_conn_uses(const mcpr_conn_t *c)
+{
+    return c->uses;
 }
