@@ -238,6 +238,10 @@ apr_uint32_t mcpr_conn_generation(const mcpr_conn_t *c);
 void mcpr_conn_set_generation(mcpr_conn_t *c, apr_uint32_t generation);
 unsigned mcpr_conn_uses(const mcpr_conn_t *c);
 
+/* 1 when the connection is TLS and its handshake resumed an earlier
+ * session (mcpr_tls_session_use), else 0. */
+int mcpr_conn_tls_resumed(const mcpr_conn_t *c);
+
 /* 1 when r is an error reply whose first word is `word` ("MOVED",
  * "NOSCRIPT", "READONLY"): compare by prefix only (Valkey's texts differ
  * from Redis's after the first word). */
