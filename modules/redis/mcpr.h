@@ -368,7 +368,9 @@ apr_status_t mcpr_exec(mcpr_t *in, const mcp_store_ctx_t *c,
                        const char *key, const mcpr_cmd_t *cmds, int n,
                        redisReply **replies, apr_time_t deadline, int flags);
 
-/* The same on one given node (what mcpr_exec, Sentinel and Cluster use). */
+/* The same on one given node (what mcpr_exec, Sentinel and Cluster use).
+ * A call whose deadline passed returns APR_FROM_OS_ERROR(ETIMEDOUT), not
+ * APR_TIMEUP (which the store contract keeps for wait's "no message"). */
 apr_status_t mcpr_exec_on(mcpr_t *in, mcpr_node_t *node,
                           const mcp_store_ctx_t *c, const mcpr_cmd_t *cmds,
                           int n, redisReply **replies, apr_time_t deadline,
