@@ -29,7 +29,9 @@ use MCPTest;
 # module refuses rediss:// (MCPS00113, AH00016: its start fails), a wrong
 # password is refused by Redis (WRONGPASS), the built-in provider's outage
 # lines (MCPS00411) in the mixed fleet.
+# A store that cannot start (a CA file that is not PEM: MCPS00806, MCPS00311).
 # expect-log: MCPS00820 MCPS00821 MCPS00823 MCPS00830 MCPS00113 AH00016 MCPS00411 WRONGPASS
+# expect-log: MCPS00806 MCPS00311
 
 skip_unless_redis();
 
@@ -274,6 +276,17 @@ sub delta {
     is $r->code, 503, 'a wrong password: initialize is 503';
     ok wait_for_log($wrong->error_log_path, qr/WRONGPASS|invalid password/i, 5),
         '... with Redis\'s reason in the error log';
+    # a store that cannot start (a CA file OpenSSL refuses): the lines
+    # saying so name the store without its password
+    my $badca = start_node(name => 't70-pw-badca', may_fail => 1,
+                           conf => $load . "MCPSessionStorageMode external\n"
+                                 . 'MCPSessionStore rediss://:' . $pw . '@127.0.0.1:' . $auth->port . "\n"
+                                 . "MCPSessionStoreCACertificateFile $dir/password\n");
+    ok !$badca->running, 'a rediss store whose CA file is not PEM: startup fails';
+    my $out = $badca->startup_output . read_from($badca->error_log_path);
+    like $out, qr/MCPS00806.*TLS/, '... saying why (MCPS00806)';
+    like $out, qr/MCPS00311: .*rediss:\/\/:\*\*\*\@127/, '... and which store, with *** (MCPS00311)';
+    unlike $out, qr/\Q$pw\E/, '... never the password';
     for my $n ($url, $file, $wrong) {
         $n->stop;
         unlike read_from($n->error_log_path), qr/\Q$pw\E/,
