@@ -239,8 +239,52 @@ sub delta {
         is mcp_delete($W[$to], session_headers($s))->code, 200, "$what: DELETE on the other node";
         is((mcp_call($W[$from], $s, 'tools/list'))[0]->code, 404, "$what: gone on the first: 404");
     }
+    # the time of a request in a session through each provider (client
+    # included; a number for the record, not a test)
+    my $s = initialize($W[0]);
+    for my $k (0, 1) {
+        my @t;
+        for (1 .. 100) {
+            my $t0 = time;
+            mcp_call($W[$k], $s, 'tools/list');
+            push @t, time - $t0;
+        }
+        @t = sort { $a <=> $b } @t;
+        my $msg = sprintf '%s: tools/list in a session, median %.2f ms, p90 %.2f ms (100 requests)',
+                          $k ? 'built-in provider' : 'module', 1000 * $t[50], 1000 * $t[90];
+        note $msg;
+        diag $msg if $ENV{MCP_TEST_VERBOSE};
+    }
     $with->stop;
     $without->stop;
+}
+
+# ---------------------------------------------------------------------
+# A server without GETEX (Redis < 6.2; here renamed away): GET + PEXPIRE
+
+{
+    my $old = start_redis(name => 't70-nogetex', args => ['--rename-command', 'GETEX', '']);
+    like scalar $old->cli('GETEX', 'x'), qr/unknown command/, 'a redis-server without GETEX';
+    my $n = start_node(name => 't70-nogetex-node', conf => $load . "MCPSessionStorageMode external\n"
+                       . 'MCPSessionStore ' . $old->url . "\n");
+    my $s = initialize($n->url);
+    ok is_session_id($s), 'no GETEX: initialize';
+    my %before;
+    for ($old->cli('INFO', 'commandstats')) { $before{$1} = $2 if /^cmdstat_(\w+):calls=(\d+)/ }
+    my $ok = grep { (mcp_call($n->url, $s, 'tools/list'))[0]->code == 200 } 1 .. 5;
+    my %after;
+    for ($old->cli('INFO', 'commandstats')) { $after{$1} = $2 if /^cmdstat_(\w+):calls=(\d+)/ }
+    is $ok, 5, 'no GETEX: 5 requests in the session: 200';
+    is_deeply [ map { ($after{$_} // 0) - ($before{$_} // 0) } qw(get pexpire) ], [5, 5],
+        'no GETEX: each is GET + PEXPIRE (pipelined: one round trip)';
+    my @said = grep_log($n->error_log_path, qr/MCPS00843: .*GETEX/);
+    my %pids = map { /\[pid (\d+)/ ? ($1 => 1) : () } @said;
+    ok @said && @said == keys %pids, 'no GETEX: said in the error log once per child (MCPS00843): '
+        . scalar(@said) . ' line(s)';
+    my $ttl = $old->cli('PTTL', ($old->cli('--scan', '--pattern', 'mcp:session:*'))[0]);
+    cmp_ok $ttl, '>', 60_000, "no GETEX: the session has the full TTL ($ttl ms)";
+    $n->stop;
+    $old->stop;
 }
 
 # ---------------------------------------------------------------------
