@@ -176,9 +176,9 @@ check_install() {
     _conf=$("$APXS" -q SYSCONFDIR)/mods-available
     _inc=$("$APXS" -q INCLUDEDIR)
     printf '%s\n' "$_mods/mod_mcp_session.so" "$_mods/mod_mcp_example.so" \
-        "$_mods/mod_mcp_session_redis.so" "$_conf/mcp_session_redis.load" \
-        "$_conf/mcp_session_redis.conf" \
+        "$_mods/mod_mcp_session_redis.so" \
         "$_conf/mcp_session.load" "$_conf/mcp_session.conf" "$_conf/mcp_example.load" \
+        "$_conf/mcp_session_redis.load" "$_conf/mcp_session_redis.conf" \
         "$_inc/mod_mcp_session.h" "$_inc/mcp_api.h" "$_inc/mcp_tool.h" \
         "$_inc/mcp_session_store.h" | sort >"$WORK/install-want"
     (cd "$_dest" && find . ! -type d | sed 's|^\.||' | sort) >"$WORK/install-got"
