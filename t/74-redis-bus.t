@@ -5,6 +5,8 @@
 #   - a waiter on node B gets every message published on node A, in
 #     order, and one on node A those of node B;
 #   - a message wakes a waiter at once (not at its next round);
+#   - a wait holds a connection of the blocking pool, never the one a
+#     data call (publish) needs;
 #   - zero polling: Redis runs exactly one XREAD per wait() call, and an
 #     idle waiter costs about one per second of its own timeout, whatever
 #     the elapsed time;
@@ -172,6 +174,33 @@ like scalar $redis->cli('XREVRANGE', "mcp:contract:bus:$ch", '+', '-', 'COUNT', 
     ok $x == 1 + $ticks && $x <= 5, sprintf('an idle waiter: %d XREADs in %.1f s (%d rounds), '
                                             . 'not one per poll interval', $x, $took, $ticks);
     close $w->{sock};
+}
+
+# --- waits use the blocking pool: they never take a data call's connection -------
+SKIP: {
+    my $mpm = server_mpm($A->url('/server-status?auto'));
+    skip "$mpm: one request per child, nothing to share a pool with", 3 if $mpm eq 'prefork';
+    my $one = start_node(name => 't74-pool', servers => 1, threads => 4,
+                         conf => qq{LoadModule mcp_session_redis_module "$rso"\n}
+                               . qq{LoadModule mcp_test_store_module "$so"\n}
+                               . 'MCPTestStoreContract redis ' . $redis->url . "?pool_max=1\n"
+                               . "<Location /contract>\n    SetHandler mcp-store-contract\n</Location>\n");
+    my $ch5 = "$ch.pool";
+    my $w = open_waiter($one, "channel=$ch5&timeout=8000&until=last");
+    ok $w && $w->{pid}, 'a waiter on a one-child node whose pools hold one connection each';
+    my @took;
+    for my $i (1 .. 3) {
+        my $t = time;
+        my $st = publish($one, $ch5, $i == 3 ? 'last' : "p$i");
+        push @took, $st eq '0' ? time - $t : 99;
+    }
+    cmp_ok((sort { $b <=> $a } @took)[0], '<', 0.3, sprintf('3 publishes on that child while '
+           . 'the waiter blocks: each at once (slowest %.0f ms), on the data connection',
+           (sort { $b <=> $a } @took)[0] * 1000));
+    read_lines($w, qr/^end$/, 10);
+    is_deeply [ msgs($w) ], [qw(p1 p2 last)], 'and the waiter got them';
+    close $w->{sock};
+    $one->stop;
 }
 
 # --- a stream Redis lost while a waiter waits ----------------------------------------
