@@ -5,12 +5,16 @@
 #   - a waiter on node B gets every message published on node A, in
 #     order, and one on node A those of node B;
 #   - a message wakes a waiter at once (not at its next round);
+#   - a wait holds a connection of the blocking pool, never the one a
+#     data call (publish) needs;
 #   - zero polling: Redis runs exactly one XREAD per wait() call, and an
 #     idle waiter costs about one per second of its own timeout, whatever
 #     the elapsed time;
 #   - a channel's stream lost in Redis (DEL, as a restart without data)
 #     while a waiter waits: the waiter is told (APR_INCOMPLETE) and gets
-#     what is published next, instead of staying deaf;
+#     what is published next, instead of staying deaf; also when the new
+#     stream has grown past the waiter's position before it looks (the
+#     ids are the same again: the entries' tokens tell);
 #   - the channel's key is prefix + "bus:" + channel, with a lifetime.
 use strict;
 use warnings;
@@ -134,8 +138,8 @@ is_deeply \@keys, ["mcp:contract:bus:$ch"], "the channel is the stream mcp:contr
 is scalar $redis->cli('TYPE', "mcp:contract:bus:$ch"), 'stream', '... a Redis Stream';
 my $ttl = $redis->cli('PTTL', "mcp:contract:bus:$ch");
 ok $ttl > 3000 * 1000 && $ttl <= 3600 * 1000, "with a lifetime (an hour at least: PTTL $ttl ms)";
-is scalar $redis->cli('XREVRANGE', "mcp:contract:bus:$ch", '+', '-', 'COUNT', 1), "0-31\nm\nend",
-    'its ids are the message numbers 0-1 .. 0-31';
+like scalar $redis->cli('XREVRANGE', "mcp:contract:bus:$ch", '+', '-', 'COUNT', 1), qr/\A0-31\nm\nend\nt\n[1-9]\d*\z/,
+    'its ids are the message numbers 0-1 .. 0-31, with the message (m) and a token (t)';
 
 # --- woken at once; one XREAD per wait, none while blocked --------------------------
 {
@@ -172,6 +176,33 @@ is scalar $redis->cli('XREVRANGE', "mcp:contract:bus:$ch", '+', '-', 'COUNT', 1)
     close $w->{sock};
 }
 
+# --- waits use the blocking pool: they never take a data call's connection -------
+SKIP: {
+    my $mpm = server_mpm($A->url('/server-status?auto'));
+    skip "$mpm: one request per child, nothing to share a pool with", 3 if $mpm eq 'prefork';
+    my $one = start_node(name => 't74-pool', servers => 1, threads => 4,
+                         conf => qq{LoadModule mcp_session_redis_module "$rso"\n}
+                               . qq{LoadModule mcp_test_store_module "$so"\n}
+                               . 'MCPTestStoreContract redis ' . $redis->url . "?pool_max=1\n"
+                               . "<Location /contract>\n    SetHandler mcp-store-contract\n</Location>\n");
+    my $ch5 = "$ch.pool";
+    my $w = open_waiter($one, "channel=$ch5&timeout=8000&until=last");
+    ok $w && $w->{pid}, 'a waiter on a one-child node whose pools hold one connection each';
+    my @took;
+    for my $i (1 .. 3) {
+        my $t = time;
+        my $st = publish($one, $ch5, $i == 3 ? 'last' : "p$i");
+        push @took, $st eq '0' ? time - $t : 99;
+    }
+    cmp_ok((sort { $b <=> $a } @took)[0], '<', 0.3, sprintf('3 publishes on that child while '
+           . 'the waiter blocks: each at once (slowest %.0f ms), on the data connection',
+           (sort { $b <=> $a } @took)[0] * 1000));
+    read_lines($w, qr/^end$/, 10);
+    is_deeply [ msgs($w) ], [qw(p1 p2 last)], 'and the waiter got them';
+    close $w->{sock};
+    $one->stop;
+}
+
 # --- a stream Redis lost while a waiter waits ----------------------------------------
 {
     my $ch3 = "$ch.lost";
@@ -186,6 +217,28 @@ is scalar $redis->cli('XREVRANGE', "mcp:contract:bus:$ch", '+', '-', 'COUNT', 1)
     my ($inc) = grep { $l[$_] eq 'incomplete' } 0 .. $#l;
     ok defined $inc && $l[$inc - 1] =~ /before5$/ && $l[$inc + 1] =~ /^msg 5 after$/,
         'the waiter is told (APR_INCOMPLETE), then gets the new message'
+        or diag join ' | ', @l;
+    close $w->{sock};
+}
+
+# --- a stream replaced by one as long (a failover that lost the latest
+# entries, a restart, then more messages): ids alone cannot tell ------------
+{
+    my $ch4 = "$ch.replaced";
+    my $key = "mcp:contract:bus:$ch4";
+    my $w = open_waiter($B, "channel=$ch4&timeout=15000&until=new8");
+    ok $w && $w->{pid}, 'a waiter on node B';
+    publish($A, $ch4, "old$_") for 1 .. 5;
+    read_lines($w, qr/^msg \d+ old5$/, 5);
+    $redis->cli('DEL', $key);
+    my @st = map { publish($A, $ch4, "new$_") } 1 .. 8;
+    is_deeply [ grep { $_ ne '0' } @st ], [], 'the stream deleted, then 8 publishes on node A '
+        . '(ids 0-1 .. 0-8 again, past the waiter\'s 0-5)';
+    read_lines($w, qr/^end$/, 10);
+    my @l = grep { $_ ne 'tick' } @{ $w->{lines} };
+    is_deeply [ @l[6 .. $#l] ], [ 'incomplete', (map { "msg 4 new$_" } 1 .. 8), 'end' ],
+        'the waiter is told (APR_INCOMPLETE), then gets the new stream from its first message '
+        . '(not new6 as if nothing happened)'
         or diag join ' | ', @l;
     close $w->{sock};
 }
