@@ -646,16 +646,16 @@ void mcpr_cluster_status(mcpr_t *in, struct request_rec *r, int flags)
     apr_thread_mutex_unlock(cl->mutex);
 
     if (flags & AP_STATUS_SHORT) {
-        ap_rprintf(r, "MCPSessionRedisClusterMasters: %d\n"
-                   "MCPSessionRedisClusterMasterList: %s\n"
-                   "MCPSessionRedisClusterSlots: %u\n"
-                   "MCPSessionRedisClusterRefreshes: %u\n"
-                   "MCPSessionRedisClusterRefreshFailures: %u\n"
-                   "MCPSessionRedisClusterMoved: %u\n"
-                   "MCPSessionRedisClusterAsk: %u\n"
-                   "MCPSessionRedisClusterTryAgain: %u\n"
-                   "MCPSessionRedisClusterDown: %u\n"
-                   "MCPSessionRedisClusterNodeRetries: %u\n",
+        ap_rprintf(r, "MCPRedisClusterMasters: %d\n"
+                   "MCPRedisClusterMasterList: %s\n"
+                   "MCPRedisClusterSlots: %u\n"
+                   "MCPRedisClusterMapReads: %u\n"
+                   "MCPRedisClusterMapFailures: %u\n"
+                   "MCPRedisClusterMoved: %u\n"
+                   "MCPRedisClusterAsk: %u\n"
+                   "MCPRedisClusterTryAgain: %u\n"
+                   "MCPRedisClusterDown: %u\n"
+                   "MCPRedisClusterRerouted: %u\n",
                    nknown, nodes, covered,
                    apr_atomic_read32(&cl->refreshes),
                    apr_atomic_read32(&cl->refresh_failures),
@@ -666,16 +666,11 @@ void mcpr_cluster_status(mcpr_t *in, struct request_rec *r, int flags)
                    apr_atomic_read32(&cl->conn_retries));
     }
     else {
-        ap_rprintf(r, "<table><tr><th colspan=\"2\">Redis Cluster (this "
-                   "process)</th></tr>\n"
-                   "<tr><td>masters</td><td>%d: %s</td></tr>\n"
-                   "<tr><td>slots covered</td><td>%u of %d</td></tr>\n"
-                   "<tr><td>slot map reads</td><td>%u (%u failed)</td></tr>\n"
-                   "<tr><td>redirections</td><td>%u MOVED, %u ASK, "
-                   "%u TRYAGAIN</td></tr>\n"
-                   "<tr><td>CLUSTERDOWN answers</td><td>%u</td></tr>\n"
-                   "<tr><td>calls rerouted after a node failed</td>"
-                   "<td>%u</td></tr>\n</table>\n",
+        ap_rprintf(r, "<tr><td>Redis Cluster (this process)</td><td>"
+                   "%d masters (%s), %u of %d slots covered; slot map read "
+                   "%u times (%u failed); %u MOVED, %u ASK, %u TRYAGAIN, "
+                   "%u CLUSTERDOWN; %u calls rerouted after a node "
+                   "failed</td></tr>\n",
                    nknown, ap_escape_html(r->pool, nodes), covered, NSLOTS,
                    apr_atomic_read32(&cl->refreshes),
                    apr_atomic_read32(&cl->refresh_failures),
