@@ -220,7 +220,8 @@ static apr_status_t refresh(mcpr_t *in, const mcp_store_ctx_t *c,
 {
     mcpr_cluster_t *cl = in->cluster;
     mcpr_node_t *cand[MAX_KNOWN * 2];
-    int ncand = 0, i, j, n = -1;
+    int ncand = 0, i, j, n = -1, masters;
+    unsigned covered;
     range_t *rg = NULL;
     apr_uint32_t gen;
     apr_time_t now;
@@ -300,8 +301,9 @@ static apr_status_t refresh(mcpr_t *in, const mcp_store_ctx_t *c,
 
     apr_thread_mutex_lock(cl->mutex);
     if (n >= 0) {
-        unsigned covered = 0;
         int k;
+
+        covered = 0;
 
         memset(cl->owner, 0, sizeof(cl->owner));
         cl->nknown = 0;
@@ -332,6 +334,8 @@ static apr_status_t refresh(mcpr_t *in, const mcp_store_ctx_t *c,
             rv = APR_EGENERAL;
         *err = why;
     }
+    masters = cl->nknown;
+    covered = cl->covered;
     cl->refreshing = 0;
     cl->generation++;
     apr_thread_cond_broadcast(cl->done);
@@ -341,7 +345,7 @@ static apr_status_t refresh(mcpr_t *in, const mcp_store_ctx_t *c,
         CLOG(in, c, APLOG_DEBUG, 0, MCPRLOG(00872)
              "Redis Cluster %s: slot map read from %s: %d ranges on %d "
              "masters, %u of %d slots covered", in->described, from->name,
-             n, cl->nknown, cl->covered, NSLOTS);
+             n, masters, covered, NSLOTS);
     return rv;
 }
 
@@ -455,6 +459,7 @@ apr_status_t mcpr_cluster_exec(mcpr_t *in, const mcp_store_ctx_t *c,
     int asking = 0, hops = 0, conn_retried = 0;
     mcpr_cmd_t *sub = NULL, asking_cmd;
     redisReply **subrep = NULL;
+    const char *why = NULL;
     apr_status_t rv;
     int i;
 
@@ -487,8 +492,8 @@ apr_status_t mcpr_cluster_exec(mcpr_t *in, const mcp_store_ctx_t *c,
                 goto leave;
             /* the node failed: a failover may have moved its slots */
             conn_retried = 1;
-            if (refresh(in, c, deadline, 0, err) != APR_SUCCESS)
-                goto leave;
+            if (refresh(in, c, deadline, 0, &why) != APR_SUCCESS)
+                goto leave;     /* the node's own failure is the answer */
             apr_thread_mutex_lock(cl->mutex);
             next = cl->owner[slot];
             apr_thread_mutex_unlock(cl->mutex);
