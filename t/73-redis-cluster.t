@@ -4,8 +4,10 @@
 # computed differently from Redis's would show as MOVED); DELETE ends one
 # everywhere; a slot holding a session in use is resharded to another
 # master (ASK while its key moved, MOVED after) with every call 200; a key
-# prefix with '{' is refused at startup; a killed master costs 503 for its
-# own sessions, never 404, and the others keep working.
+# prefix with '{' is refused at startup; a master with a replica fails over
+# (503 at most meanwhile, then the replica serves its sessions); a master
+# without one costs 503 for its own sessions, never 404, and the others
+# keep working.
 use strict;
 use warnings;
 
@@ -28,7 +30,7 @@ skip_unless_redis();
 plan skip_all => 'mod_mcp_session_redis.so is not built'
     unless -e top_dir() . '/.libs/mod_mcp_session_redis.so';
 
-plan tests => 32;
+plan tests => 36;
 
 my $T0 = time;
 my $cl = MCPCluster->start(name => 't73');
@@ -175,10 +177,40 @@ like $bad->startup_output . read_from($bad->error_log_path),
      qr/MCPS00802: MCPSessionKeyPrefix mcp:\{t73\}:.* may not hold '\{' or '\}'/,
      '... saying why (MCPS00802)';
 
-# --- one master killed: 503 for its slots, never 404; the others work -------
-my ($victim) = grep { $_ != $to } @M;
-my @dead = grep { master_of($_) == $victim } @sids;
-my @live = grep { master_of($_) != $victim } @sids;
+# --- a master with a replica fails: the replica takes its slots over -------
+my %where = map { $_ => master_of($_)->port } @sids;
+my ($victim, $fo) = grep { $_ != $to } @M;
+my $rep = $cl->add_replica($fo);
+my @fo_sids = grep { $where{$_} == $fo->port } @sids;
+my $fsid = $fo_sids[0];
+$fo->kill;
+my $t_kill = time;
+my (%fcodes, $ok_in_row, $back);
+for (my $i = 0; time - $t_kill < 20; $i++) {
+    my $code = call($N[$i % 2], $fsid, $i)->code;
+    $fcodes{$code}++;
+    $ok_in_row = $code == 200 ? ($ok_in_row // 0) + 1 : 0;
+    if ($ok_in_row >= 4) { $back = time - $t_kill; last }
+    sleep 0.05;
+}
+ok defined $back, sprintf('master %s killed: its replica serves the session on both nodes after %.1f s',
+                          $fo->port, $back // -1);
+ok !grep({ $_ != 200 && $_ != 503 } keys %fcodes),
+   'meanwhile only 200 or 503, never 404 (' . join(', ', map { "$_: $fcodes{$_}" } sort keys %fcodes) . ')';
+# each child reads the map again at most once a second after a failure:
+# all of them have the new one a second after the first did
+my $fo_ok = wait_for(sub {
+    my $n = grep { call($A, $_, 1)->code == 200 && call($B, $_, 1)->code == 200 } @fo_sids;
+    $n == @fo_sids ? $n : undef;
+}, 5, 0.2);
+is $fo_ok, scalar @fo_sids, sprintf('every session of the failed master works again on both nodes (%d), %.1f s after the kill',
+                                    scalar @fo_sids, time - $t_kill);
+ok logs_match(qr/MCPS00874: .*slot \d+ is at 127\.0\.0\.1:${\ $rep->port} now/),
+   'a call whose master failed read the map again and ran on the promoted replica (MCPS00874)';
+
+# --- a master without replica killed: 503 for its slots, never 404 ----------
+my @dead = grep { $where{$_} == $victim->port } @sids;
+my @live = grep { $where{$_} != $victim->port } @sids;
 $victim->kill;
 my (%dead_codes, %live_codes, $retry_after);
 for my $i (0 .. 9) {
@@ -191,7 +223,8 @@ is_deeply [sort keys %dead_codes], ['503'],
     'sessions on the killed master: 503 (' . join(', ', map { "$_: $dead_codes{$_}" } sort keys %dead_codes) . ')';
 ok defined $retry_after, '... with Retry-After';
 is_deeply [sort keys %live_codes], ['200'],
-    'sessions on the other masters: 200 (' . join(', ', map { "$_: $live_codes{$_}" } sort keys %live_codes) . ')';
+    'sessions on the other masters (the promoted replica too): 200 ('
+    . join(', ', map { "$_: $live_codes{$_}" } sort keys %live_codes) . ')';
 
 my $took = time - $T0;
 ok $took < 60, sprintf('the whole file took %.1f s', $took);

@@ -11,6 +11,7 @@ package MCPCluster;
 #   $cl->owner($slot)        the master serving $slot (its own view)
 #   $cl->migrate($slot, $from, $to, @keys)   the resharding steps
 #   $cl->dbsize($m)          keys on one master
+#   $cl->add_replica($m)     a replica of master $m (for a failover)
 #
 # Every server has cluster-require-full-coverage no, so a killed master
 # costs only its own slots (the others keep answering), and a node
@@ -78,6 +79,43 @@ sub start {
 
 sub masters { @{ $_[0]{masters} } }
 
+# ->add_replica($master) -> a new server (MCPTest::Redis) that joined the
+# cluster as a replica of $master and finished its first sync; croaks
+# otherwise. It takes over $master's slots when $master fails (after the
+# 3 s node timeout and an election).
+sub add_replica {
+    my ($self, $master) = @_;
+    my $i = 1 + @{ $self->{replicas} || [] };
+    my $r = MCPTest::start_redis(
+        name => "$self->{name}-r$i", port => _cluster_port(),
+        args => ['--cluster-enabled', 'yes',
+                 '--cluster-config-file', 'nodes.conf',
+                 '--cluster-node-timeout', '3000',
+                 '--cluster-require-full-coverage', 'no']);
+    push @{ $self->{replicas} }, $r;
+    my $mid = $self->id($master);
+    my $got = $r->cli('CLUSTER', 'MEET', '127.0.0.1', $master->port);
+    croak "MCPCluster: CLUSTER MEET: $got" unless $got eq 'OK';
+    MCPTest::wait_for(sub { index(scalar $r->cli('CLUSTER', 'NODES'), $mid) >= 0 }, 10, 0.1)
+        or croak 'MCPCluster: the new node never learnt of ' . $master->port;
+    MCPTest::wait_for(sub { $r->cli('CLUSTER', 'REPLICATE', $mid) eq 'OK' }, 10, 0.2)
+        or croak 'MCPCluster: CLUSTER REPLICATE refused';
+    MCPTest::wait_for(sub { $r->cli('INFO', 'replication') =~ /master_link_status:up/ }, 15, 0.1)
+        or croak 'MCPCluster: the replica never synced';
+    # every master must know it as the replica, or none votes for it
+    MCPTest::wait_for(sub {
+        !grep { $_->cli('CLUSTER', 'NODES') !~ /^\S+ \S+ slave \Q$mid\E /m }
+            grep { $_->running } $self->masters
+    }, 15, 0.1) or croak 'MCPCluster: not every master knows the replica';
+    return $r;
+}
+
+# ->replicas -> the servers add_replica made.
+sub replicas { @{ $_[0]{replicas} || [] } }
+
+# every server of the cluster, masters first
+sub _all { ($_[0]->masters, $_[0]->replicas) }
+
 # ->url([$n]) -> redis+cluster:// with the first $n masters as seeds (2).
 sub url {
     my ($self, $n) = @_;
@@ -93,7 +131,7 @@ sub wait_ok {
     my ($self, $timeout) = @_;
     return MCPTest::wait_for(sub {
         my %maps;
-        for my $m (grep { $_->running } $self->masters) {
+        for my $m (grep { $_->running } $self->_all) {
             return 0 unless $m->cli('CLUSTER', 'INFO') =~ /cluster_state:ok/;
             $maps{ join ',', $self->slot_map($m) } = 1;
         }
@@ -130,15 +168,16 @@ sub id {
     return $self->{id}{ $m->port } //= scalar $m->cli('CLUSTER', 'MYID');
 }
 
-# ->owner($slot [, $asked]) -> the master serving $slot as $asked (default:
-# the first running master) sees it, or undef.
+# ->owner($slot [, $asked]) -> the server (a master, or a replica since
+# promoted) serving $slot as $asked (default: the first running master)
+# sees it, or undef.
 sub owner {
     my ($self, $slot, $asked) = @_;
     ($asked) = grep { $_->running } $self->masters unless $asked;
     for my $r ($self->slot_map($asked)) {
         my ($from, $to, $port) = $r =~ /^(\d+)-(\d+):(\d+)$/;
         next unless $slot >= $from && $slot <= $to;
-        my ($m) = grep { $_->port == $port } $self->masters;
+        my ($m) = grep { $_->port == $port } $self->_all;
         return $m;
     }
     return undef;
