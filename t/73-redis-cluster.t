@@ -65,11 +65,30 @@ sub logs_match {
 
 # --- sessions spread over the masters, usable on both nodes ----------------
 my @sids;
-for my $i (0 .. 29) {
-    my ($sid) = initialize($N[$i % 2]->url);
-    push @sids, $sid if is_session_id($sid);
+# three clients at once: the first calls of a child (event MPM: of its
+# threads) come together, and one thread reads the map while the others wait
+my @kids;
+for my $w (0 .. 2) {
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        open my $out, '>', MCPTest::work_dir() . "/t73-sids-$$-w" or POSIX::_exit(1);
+        for my $i (0 .. 9) {
+            my ($sid) = initialize($N[($w + $i) % 2]->url);
+            print $out "$sid\n" if is_session_id($sid);
+        }
+        close $out;
+        POSIX::_exit(0);
+    }
+    push @kids, $pid;
 }
-is scalar @sids, 30, '30 sessions made, alternating the nodes';
+for my $pid (@kids) {
+    waitpid $pid, 0;
+    my $f = MCPTest::work_dir() . "/t73-sids-$pid-w";
+    push @sids, grep { length } split /\n/, read_from($f);
+    unlink $f;
+}
+is scalar @sids, 30, '30 sessions made by three clients at once, on both nodes';
 my %on;
 $on{ master_of($_)->port }++ for @sids;
 for my $i (0 .. 2) {
@@ -95,8 +114,14 @@ my ($r, $m) = mcp_call($B->url, $sids[0], 'tools/call',
 is $m && $m->{result} && $m->{result}{content}[0]{text}, '42', '... with the right answer';
 is logs_match(qr/MCPS0087[9]|MCPS00880/), 0,
    'no MOVED or ASK so far: every key went to its slot\'s master first (our CRC16 slots are Redis\'s)';
-ok logs_match(qr/MCPS00872: .*16384 of 16384 slots covered/),
-   'the slot map was read (all 16384 slots, logged at debug)';
+my %reads;
+for my $n (@N) {
+    $reads{$_}++ for map { /\[pid (\d+)/ ? $1 : () }
+                     grep_log($n->error_log_path, qr/MCPS00872: .*16384 of 16384 slots covered/);
+}
+ok %reads && !grep({ $_ != 1 } values %reads),
+   'each child read the whole slot map once, however many calls came at once ('
+   . join(' ', map { "$_:$reads{$_}" } sort keys %reads) . ')';
 my $st = wait_for(sub {
     my $s = status_auto($A->url('/server-status?auto'));
     $s && ($s->{MCPRedisClusterSlots} // 0) == 16384 ? $s : undef;
