@@ -91,6 +91,10 @@ int mcpr_conn_error_is(const redisReply *r, const char *word)
 
 static apr_status_t ssl_cleanup(void *data)
 {
+    /* Marked as shut down (nothing is sent): freeing a session that was
+     * not shut down makes OpenSSL mark it not resumable, and
+     * mcpr_tls_session_keep kept it for the next connection. */
+    SSL_set_shutdown(data, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     SSL_free(data);
     return APR_SUCCESS;
 }
@@ -335,7 +339,7 @@ static apr_status_t read_replies(mcpr_conn_t *c, redisReply **replies,
         }
         if (rv == APR_TIMEUP) {
             *err = apr_psprintf(p, "no answer from %s within %" APR_TIME_T_FMT
-                                " ms", c->peer, (deadline - start) / 1000);
+                                " ms", c->peer, (deadline - start + 500) / 1000);
             goto leave;
         }
         if (rv != APR_SUCCESS) {
@@ -421,7 +425,7 @@ static apr_status_t exec_raw(mcpr_conn_t *c, apr_pool_t *p,
     rv = send_all(c, buf, total, deadline, p, err);
     if (rv == APR_TIMEUP) {
         *err = apr_psprintf(p, "no answer from %s within %" APR_TIME_T_FMT
-                            " ms (sending)", c->peer, (deadline - start) / 1000);
+                            " ms (sending)", c->peer, (deadline - start + 500) / 1000);
     }
     else if (rv == APR_EOF) {
         *err = apr_psprintf(p, "connection closed by %s", c->peer);
@@ -554,7 +558,7 @@ static apr_status_t tcp_connect(mcpr_conn_t *c, const char *host,
     }
     if (rv == APR_TIMEUP) {
         *err = apr_psprintf(p, "no connection to %s within %" APR_TIME_T_FMT
-                            " ms", c->peer, (dl - start) / 1000);
+                            " ms", c->peer, (dl - start + 500) / 1000);
     }
     if (rv != APR_SUCCESS) {
         goto leave;
@@ -842,4 +846,9 @@ void mcpr_conn_set_generation(mcpr_conn_t *c, apr_uint32_t generation)
 unsigned mcpr_conn_uses(const mcpr_conn_t *c)
 {
     return c->uses;
+}
+
+int mcpr_conn_tls_resumed(const mcpr_conn_t *c)
+{
+    return c->ssl != NULL && SSL_session_reused(c->ssl);
 }
