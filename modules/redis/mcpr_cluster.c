@@ -471,6 +471,7 @@ apr_status_t mcpr_cluster_exec(mcpr_t *in, const mcp_store_ctx_t *c,
         const mcpr_cmd_t *run = cmds;
         redisReply **got = replies;
         int m = n, kind = R_NONE, nlater = 0, rslot = slot, *swap;
+        const int *cur = todo;      /* this round's (the loop may allocate) */
         const redisReply *first = NULL;
 
         if (todo) {
@@ -512,8 +513,8 @@ apr_status_t mcpr_cluster_exec(mcpr_t *in, const mcp_store_ctx_t *c,
         /* final replies go to their command, redirected commands to the
          * next round */
         for (i = 0; i < ntodo; i++) {
-            redisReply *r = got[todo && asking ? 2 * i + 1 : i];
-            int at = todo ? todo[i] : i;
+            redisReply *r = got[cur && asking ? 2 * i + 1 : i];
+            int at = cur ? cur[i] : i;
             int k = redirection(r);
 
             if (k == R_DOWN) {
