@@ -10,7 +10,9 @@
 #     the elapsed time;
 #   - a channel's stream lost in Redis (DEL, as a restart without data)
 #     while a waiter waits: the waiter is told (APR_INCOMPLETE) and gets
-#     what is published next, instead of staying deaf;
+#     what is published next, instead of staying deaf; also when the new
+#     stream has grown past the waiter's position before it looks (the
+#     ids are the same again: the entries' tokens tell);
 #   - the channel's key is prefix + "bus:" + channel, with a lifetime.
 use strict;
 use warnings;
@@ -134,8 +136,8 @@ is_deeply \@keys, ["mcp:contract:bus:$ch"], "the channel is the stream mcp:contr
 is scalar $redis->cli('TYPE', "mcp:contract:bus:$ch"), 'stream', '... a Redis Stream';
 my $ttl = $redis->cli('PTTL', "mcp:contract:bus:$ch");
 ok $ttl > 3000 * 1000 && $ttl <= 3600 * 1000, "with a lifetime (an hour at least: PTTL $ttl ms)";
-is scalar $redis->cli('XREVRANGE', "mcp:contract:bus:$ch", '+', '-', 'COUNT', 1), "0-31\nm\nend",
-    'its ids are the message numbers 0-1 .. 0-31';
+like scalar $redis->cli('XREVRANGE', "mcp:contract:bus:$ch", '+', '-', 'COUNT', 1), qr/\A0-31\nm\nend\nt\n[1-9]\d*\z/,
+    'its ids are the message numbers 0-1 .. 0-31, with the message (m) and a token (t)';
 
 # --- woken at once; one XREAD per wait, none while blocked --------------------------
 {
@@ -186,6 +188,28 @@ is scalar $redis->cli('XREVRANGE', "mcp:contract:bus:$ch", '+', '-', 'COUNT', 1)
     my ($inc) = grep { $l[$_] eq 'incomplete' } 0 .. $#l;
     ok defined $inc && $l[$inc - 1] =~ /before5$/ && $l[$inc + 1] =~ /^msg 5 after$/,
         'the waiter is told (APR_INCOMPLETE), then gets the new message'
+        or diag join ' | ', @l;
+    close $w->{sock};
+}
+
+# --- a stream replaced by one as long (a failover that lost the latest
+# entries, a restart, then more messages): ids alone cannot tell ------------
+{
+    my $ch4 = "$ch.replaced";
+    my $key = "mcp:contract:bus:$ch4";
+    my $w = open_waiter($B, "channel=$ch4&timeout=15000&until=new8");
+    ok $w && $w->{pid}, 'a waiter on node B';
+    publish($A, $ch4, "old$_") for 1 .. 5;
+    read_lines($w, qr/^msg \d+ old5$/, 5);
+    $redis->cli('DEL', $key);
+    my @st = map { publish($A, $ch4, "new$_") } 1 .. 8;
+    is_deeply [ grep { $_ ne '0' } @st ], [], 'the stream deleted, then 8 publishes on node A '
+        . '(ids 0-1 .. 0-8 again, past the waiter\'s 0-5)';
+    read_lines($w, qr/^end$/, 10);
+    my @l = grep { $_ ne 'tick' } @{ $w->{lines} };
+    is_deeply [ @l[6 .. $#l] ], [ 'incomplete', (map { "msg 4 new$_" } 1 .. 8), 'end' ],
+        'the waiter is told (APR_INCOMPLETE), then gets the new stream from its first message '
+        . '(not new6 as if nothing happened)'
         or diag join ' | ', @l;
     close $w->{sock};
 }
