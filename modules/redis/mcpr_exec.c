@@ -39,7 +39,16 @@ apr_status_t mcpr_exec_on(mcpr_t *in, mcpr_node_t *node,
 
     *err = NULL;
     for (;;) {
-        rv = mcpr_node_checkout(node, blocking, deadline, p, &conn, &fresh,
+        /* A blocking read's deadline is its block time plus the store
+         * timeout: waiting for a free blocking connection may use at most
+         * half of the latter, or the read would overrun its deadline and
+         * be taken for an outage. Busy is APR_EAGAIN, as for data calls. */
+        apr_time_t checkout_by = deadline;
+        if (blocking) {
+            apr_time_t cap = apr_time_now() + in->params.timeout / 2;
+            checkout_by = cap < deadline ? cap : deadline;
+        }
+        rv = mcpr_node_checkout(node, blocking, checkout_by, p, &conn, &fresh,
                                 err);
         if (rv != APR_SUCCESS) {
             /* busy is not an outage; a fail-fast while down is known */
