@@ -33,7 +33,8 @@ my $top = top_dir();
 my $so  = "$top/.libs/mod_mcp_test_store.so";
 my @src = map { "$top/$_" } qw(t/modules/mod_mcp_test_store.c t/unit/store_toy.c
                                t/unit/store_toy.h t/store/mcp_store_contract.c
-                               t/store/mcp_store_contract.h include/mcp_session_store.h);
+                               t/store/mcp_store_contract.h include/mcp_session_store.h
+                               include/mcp_api.h);
 if (!-e $so || grep { -M $so > -M $_ } @src) {
     system("make -C '$top' -f Makefile.apxs test-modules >/dev/null 2>&1");
 }

@@ -40,7 +40,8 @@ my $so = "$top/.libs/mod_mcp_session_redis.so";
 my $load = qq{LoadModule mcp_session_redis_module "$so"\n};
 my $test_so = "$top/.libs/mod_mcp_test_store.so";
 my @src = map { "$top/$_" } qw(t/modules/mod_mcp_test_store.c t/unit/store_toy.c
-                               t/store/mcp_store_contract.c include/mcp_session_store.h);
+                               t/store/mcp_store_contract.c include/mcp_session_store.h
+                               include/mcp_api.h);
 if (!-e $test_so || grep { -M $test_so > -M $_ } @src) {
     system("make -C '$top' -f Makefile.apxs test-modules >/dev/null 2>&1");
 }
