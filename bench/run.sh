@@ -452,6 +452,12 @@ for t in mem ext extmod s10 sN sdkmem sdkredis; do
     fi
     check_mcp "$t"
 done
+# extmod must really run on mod_mcp_session_redis (its mod_status lines),
+# not on the built-in provider.
+if [ "${CHECK_OK[extmod]:-0}" = 1 ] &&
+   ! curl -s -m 10 "http://127.0.0.1:${PORT[extmod]}/server-status?auto" | grep -q '^MCPRedisMode:'; then
+    check_result extmod 0 "no MCPRedisMode line in mod_status: mod_mcp_session_redis is not serving redis://"
+fi
 
 # modern: a 2026-07-28 echo on the external-mode instance, no session.
 URL[modern]=${URL[ext]}
