@@ -1,0 +1,177 @@
+package MCPSentinel;
+# A Redis Sentinel setup on loopback for the tests of mod_mcp_session_redis:
+# a master, a replica of it and one Sentinel (quorum 1) watching it.
+#
+#     my $set = MCPSentinel::start(name => 't72', master_name => 'mymaster');
+#     $set->{master}, $set->{replica}       MCPTest::Redis
+#     $set->{sentinel}                      MCPSentinel::Server (->cli, ->port)
+#     $set->url('mymaster')                 redis+sentinel://127.0.0.1:SPORT/mymaster
+#     $set->failover                        SENTINEL FAILOVER, true on "OK"
+#     $set->wait_master($port, $secs)       the Sentinel names 127.0.0.1:$port
+#     $set->wait_synced($secs)              the replica's link is up and the
+#                                           master sees it online
+#
+# Every server is stopped at the end of the test (MCPTest's END), by PID.
+use strict;
+use warnings;
+use Carp qw(croak);
+use Time::HiRes qw(sleep time);
+use MCPTest ();
+
+# start(%opts): name (label, default "sentinel"), master_name (default
+# "mymaster"), down_after (ms, default 2000), failover_timeout (ms, default
+# 10000). Dies when a server does not start or the set does not settle
+# within 30 s.
+sub start {
+    my %o = @_;
+    my $name = $o{name} // 'sentinel';
+    my $mname = $o{master_name} // 'mymaster';
+    my $master = MCPTest::start_redis(name => "$name-master");
+    my $replica = MCPTest::start_redis(
+        name => "$name-replica",
+        args => ['--replicaof', '127.0.0.1', $master->port,
+                 '--replica-announce-ip', '127.0.0.1']);
+    my $sentinel = MCPSentinel::Server->new(
+        name => "$name-sentinel", master_name => $mname,
+        master_port => $master->port,
+        down_after => $o{down_after} // 2000,
+        failover_timeout => $o{failover_timeout} // 10000);
+    MCPTest::_register($sentinel);
+    $sentinel->start or croak "MCPSentinel: the Sentinel did not start:\n" . $sentinel->diagnostics;
+    my $self = bless { name => $name, master_name => $mname, master => $master,
+                       replica => $replica, sentinel => $sentinel }, __PACKAGE__;
+    $self->wait_synced(30) or croak "MCPSentinel: the replica did not sync:\n"
+        . join("\n", $replica->cli('INFO', 'replication'));
+    MCPTest::wait_for(sub { $self->sentinel_knows_replica }, 30, 0.2)
+        or croak "MCPSentinel: the Sentinel does not know the replica:\n"
+        . join("\n", $sentinel->cli('SENTINEL', 'replicas', $mname));
+    return $self;
+}
+
+sub url {
+    my ($self, $mname, $tail) = @_;
+    return 'redis+sentinel://127.0.0.1:' . $self->{sentinel}->port . '/'
+        . ($mname // $self->{master_name}) . ($tail // '');
+}
+
+# wait_synced($secs): the replica reports master_link_status:up and the
+# master lists it online.
+sub wait_synced {
+    my ($self, $secs) = @_;
+    return MCPTest::wait_for(sub {
+        my $r = join "\n", $self->{replica}->cli('INFO', 'replication');
+        my $m = join "\n", $self->{master}->cli('INFO', 'replication');
+        return $r =~ /^master_link_status:up/m && $m =~ /^slave0:.*state=online/m;
+    }, $secs // 30, 0.1);
+}
+
+# sentinel_knows_replica -> true when SENTINEL replicas lists the replica.
+sub sentinel_knows_replica {
+    my $self = shift;
+    my @l = $self->{sentinel}->cli('SENTINEL', 'replicas', $self->{master_name});
+    my $port = $self->{replica}->port;
+    return scalar grep { $_ eq $port } @l;
+}
+
+# master_addr -> "ip:port" the Sentinel names for the master (undef if none).
+sub master_addr {
+    my ($self, $mname) = @_;
+    my @l = $self->{sentinel}->cli('SENTINEL', 'get-master-addr-by-name',
+                                   $mname // $self->{master_name});
+    return @l == 2 && $l[1] =~ /^\d+$/ ? "$l[0]:$l[1]" : undef;
+}
+
+sub wait_master {
+    my ($self, $port, $secs) = @_;
+    return MCPTest::wait_for(sub { ($self->master_addr // '') eq "127.0.0.1:$port" },
+                             $secs // 10, 0.05);
+}
+
+# failover -> true when the Sentinel accepted SENTINEL FAILOVER.
+sub failover {
+    my $self = shift;
+    return scalar($self->{sentinel}->cli('SENTINEL', 'FAILOVER', $self->{master_name})) eq 'OK';
+}
+
+# ===========================================================================
+package MCPSentinel::Server;
+# One redis-server --sentinel with its own conf file (which Sentinel
+# rewrites), pidfile and log in a directory under MCPTest::work_dir().
+use strict;
+use warnings;
+use Carp qw(croak);
+use File::Path qw(make_path);
+use POSIX ();
+
+sub new {
+    my ($class, %o) = @_;
+    my $self = bless { %o }, $class;
+    $self->{port} ||= MCPTest::free_port();
+    $self->{dir} = MCPTest::work_dir() . "/$self->{name}-$self->{port}-$$";
+    make_path($self->{dir});
+    my $conf = "$self->{dir}/sentinel.conf";
+    open my $fh, '>', $conf or croak "$conf: $!";
+    print $fh <<"CONF";
+port $self->{port}
+bind 127.0.0.1
+daemonize yes
+pidfile $self->{dir}/sentinel.pid
+logfile $self->{dir}/sentinel.log
+dir $self->{dir}
+sentinel monitor $self->{master_name} 127.0.0.1 $self->{master_port} 1
+sentinel down-after-milliseconds $self->{master_name} $self->{down_after}
+sentinel failover-timeout $self->{master_name} $self->{failover_timeout}
+CONF
+    close $fh or croak "$conf: $!";
+    $self->{conf} = $conf;
+    return $self;
+}
+
+sub port     { $_[0]{port} }
+sub dir      { $_[0]{dir} }
+sub pid_file { "$_[0]{dir}/sentinel.pid" }
+sub log_path { "$_[0]{dir}/sentinel.log" }
+sub pid      { MCPTest::read_pidfile($_[0]->pid_file) }
+
+sub start {
+    my $self = shift;
+    return 1 if $self->running;
+    system(MCPTest::Redis::_server_bin(), $self->{conf}, '--sentinel') == 0 or return 0;
+    return MCPTest::wait_for(sub { ($self->cli('PING') // '') eq 'PONG' }, 15) ? 1 : 0;
+}
+
+sub cli {
+    my ($self, @args) = @_;
+    my $pid = open(my $fh, '-|');
+    croak "fork: $!" unless defined $pid;
+    if (!$pid) {
+        open STDERR, '>', '/dev/null';
+        exec(MCPTest::Redis::_cli_bin(), '-h', '127.0.0.1', '-p', $self->{port}, @args)
+            or POSIX::_exit(127);
+    }
+    my @lines = <$fh>;
+    close $fh;
+    chomp @lines;
+    return wantarray ? @lines : join("\n", @lines);
+}
+
+sub running {
+    my $self = shift;
+    my $pid = $self->pid;
+    return $pid && MCPTest::pid_alive($pid) ? 1 : 0;
+}
+
+sub stop {
+    my ($self, %o) = @_;
+    my $pid = $self->pid;
+    return 1 unless $pid && MCPTest::pid_alive($pid);
+    CORE::kill 'TERM', $pid;
+    MCPTest::wait_for(sub { !MCPTest::pid_alive($pid) }, 10, 0.05)
+        or CORE::kill 'KILL', $pid;
+    MCPTest::wait_for(sub { !MCPTest::pid_alive($pid) }, 5, 0.05);
+    return 1;
+}
+
+sub diagnostics { MCPTest::read_from($_[0]->log_path) }
+
+1;
