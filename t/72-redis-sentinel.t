@@ -1,0 +1,177 @@
+# mod_mcp_session_redis with redis+sentinel://: a master, a replica and one
+# Sentinel on loopback, two Apache nodes following the master through the
+# Sentinel. SENTINEL FAILOVER under load (tools/call on sessions made
+# before it, alternating nodes): no 404, only 200 or 503, every request
+# 200 again within 6 s, no Apache restart, each node logs the switch to the
+# old replica, and no call reaches the old master once the switch is known
+# while that server still takes writes (it stays a writable master for a
+# while after a failover: READONLY alone would not move the nodes). A
+# master name the Sentinel does not know: 503 with the reason in the log.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Apache::Test qw(-withtestmore);
+use Time::HiRes qw(sleep time);
+use Digest::SHA qw(sha256_hex);
+use MCPTest;
+use MCPSentinel;
+
+# The unknown master name (MCPS00854); during the failover, calls that got
+# READONLY or a closed connection from the demoted master (mcpr_exec's
+# refusal and outage lines) and the base module's 503 line.
+# expect-log: MCPS00854 READONLY MCPS00411
+
+skip_unless_redis();
+
+plan tests => 23;
+
+my $REDIS_SO = MCPTest::top_dir() . '/.libs/mod_mcp_session_redis.so';
+my $prefix = "mcp:t72:$$:";
+my $set = MCPSentinel::start(name => 't72');
+my ($M, $R) = ($set->{master}, $set->{replica});
+my ($MP, $RP) = ($M->port, $R->port);
+is $set->master_addr, "127.0.0.1:$MP", 'the Sentinel names the master; the replica is in sync';
+
+sub node_conf {
+    my ($url) = @_;
+    return qq{LoadModule mcp_session_redis_module "$REDIS_SO"\n}
+         . "MCPSessionStorageMode external\n"
+         . "MCPSessionStore $url\n"
+         . "MCPSessionKeyPrefix $prefix\n"
+         . "MCPSessionStoreTimeout 2\n";
+}
+my @nodes = map {
+    start_node(name => "t72-$_", conf => node_conf($set->url),
+               loglevel => 'info mcp_session:debug mcp_session_redis:debug')
+} qw(a b);
+my ($A, $B) = @nodes;
+my @U = map { $_->url } @nodes;
+my @PIDS = map { $_->pid } @nodes;
+
+sub add {
+    my ($u, $sid, $n) = @_;
+    my ($res, $msg) = mcp_call($u, $sid, 'tools/call',
+                               { name => 'add', arguments => { a => $n, b => 1 } },
+                               -timeout => 10);
+    my $ok = $res->code == 200 && $msg && $msg->{result}
+          && ($msg->{result}{content}[0]{text} // '') eq $n + 1;
+    return ($res->code, $ok);
+}
+
+# --- sessions before the failover, on the replica too -----------------------
+my @S = map { scalar initialize($U[$_ % 2]) } 0 .. 5;
+is scalar(grep { is_session_id($_) } @S), 6, 'six sessions made through the Sentinel (3 on each node)';
+my $all = 1;
+for my $i (0 .. $#S) {
+    for my $u (@U) {
+        my ($code, $ok) = add($u, $S[$i], $i);
+        $all &&= $ok;
+    }
+}
+ok $all, 'each works on both nodes before the failover';
+ok $M->cli('WAIT', 1, 2000) >= 1, 'the replica acknowledged the writes (WAIT 1)';
+my @keys = map { $prefix . sha256_hex($_) } @S;
+ok wait_for(sub { !grep { !$R->cli('EXISTS', $_) } @keys }, 5, 0.1),
+    'every session is on the replica';
+
+# --- SENTINEL FAILOVER under load --------------------------------------------
+my (@log, %codes, $t_fail, $fail_ok, $t_switch);
+my $t0 = time;
+my $end = $t0 + 12;
+my $k = 0;
+while (time < $end && $k < 5000) {
+    if (!$t_fail && time - $t0 >= 2) {
+        $t_fail = time;
+        $fail_ok = $set->failover;
+    }
+    my $node = $k % 2;
+    my $t = time;
+    my ($code, $ok) = add($U[$node], $S[$k % @S], $k);
+    # a 200 whose result is wrong counts as a failure
+    $code = 'bad200' if $code == 200 && !$ok;
+    push @log, [$t, $node, $code];
+    $codes{$code}++;
+    $k++;
+    if ($t_fail && !$t_switch) {
+        $t_switch = time if ($set->master_addr // '') eq "127.0.0.1:$RP";
+    }
+}
+ok $fail_ok, 'SENTINEL FAILOVER mymaster accepted';
+diag sprintf('%d requests in %.1f s: %s; the Sentinel named the replica %.2f s after the command',
+             scalar(@log), time - $t0, join(', ', map { "$_: $codes{$_}" } sort keys %codes),
+             $t_switch ? $t_switch - $t_fail : -1);
+ok !$codes{404}, 'no 404 for sessions made before the failover';
+is_deeply [grep { $_ ne '200' && $_ ne '503' } keys %codes], [], 'only 200 or 503';
+my @late_bad = grep { $_->[0] >= $t_fail + 6 && $_->[2] ne '200' } @log;
+my @late = grep { $_->[0] >= $t_fail + 6 } @log;
+ok @late >= 20 && !@late_bad && (grep { $_->[1] == 0 } @late) && (grep { $_->[1] == 1 } @late),
+    sprintf('every request from 6 s after the failover on is 200, on both nodes (%d requests, %d not)',
+            scalar(@late), scalar(@late_bad));
+my @bad = grep { $_->[2] ne '200' && $_->[0] >= $t_fail } @log;
+diag sprintf('non-200 answers after the command: %d, the last %.2f s after it',
+             scalar(@bad), @bad ? $bad[-1][0] - $t_fail : 0);
+
+is $set->master_addr, "127.0.0.1:$RP", 'the Sentinel names the old replica as master';
+is_deeply [map { $_->pid } @nodes], \@PIDS, 'no Apache restart (same parent PIDs)';
+ok $A->running && $B->running, 'both nodes run';
+
+# the switch in each node's log, to the old replica
+for my $n (@nodes) {
+    ok grep_log($n->error_log_path,
+                qr/MCPS00850: Sentinel: master mymaster is now 127\.0\.0\.1:$RP \(was 127\.0\.0\.1:$MP;/),
+        'node ' . ($n == $A ? 'A' : 'B') . ' logged the switch to the old replica (MCPS00850)';
+}
+
+# every session, both nodes, and a new one lands on the new master
+$all = 1;
+for my $i (0 .. $#S) {
+    for my $u (@U) {
+        my ($code, $ok) = add($u, $S[$i], $i);
+        $all &&= $ok;
+    }
+}
+ok $all, 'after the failover every session works on both nodes';
+my $new = initialize($U[1]);
+ok is_session_id($new) && $R->cli('EXISTS', $prefix . sha256_hex($new)) == 1,
+    'a session made now is on the new master (the old replica)';
+
+# the old master: while it is still a master (Sentinel demotes it later),
+# no node sends it anything
+my $old_role = ($M->cli('ROLE'))[0] // '';
+my $getex0 = getex_calls($M);
+for my $i (0 .. 9) { add($U[$i % 2], $S[$i % @S], $i) }
+my $getex1 = getex_calls($M);
+my $still_master = ($M->cli('ROLE'))[0] // '';
+SKIP: {
+    skip "the old master was demoted already ($old_role/$still_master)", 1
+        unless $old_role eq 'master' && $still_master eq 'master';
+    is $getex1 - $getex0, 0, 'the old master, still writable, gets no calls after the switch';
+}
+sub getex_calls {
+    my ($r) = @_;
+    for ($r->cli('INFO', 'commandstats')) {
+        return $1 if /^cmdstat_getex:calls=(\d+)/;
+    }
+    return 0;
+}
+
+# mod_status: the master and the listener (whichever child answers)
+my $st = status_auto($A->url('/server-status?auto'));
+is $st && $st->{MCPSessionRedisSentinelMaster}, "127.0.0.1:$RP", 'mod_status shows the new master';
+like $st && $st->{MCPSessionRedisSentinelListener} // '', qr/^127\.0\.0\.1:\d+$/,
+    'and the listener subscribed on the Sentinel';
+
+# --- a master name the Sentinel does not know -------------------------------
+my $C = start_node(name => 't72-c', conf => node_conf($set->url('nosuch')),
+                   loglevel => 'info mcp_session:debug mcp_session_redis:debug');
+my ($init) = mcp_post($C->url, init_message());
+is $init->code, 503, 'unknown master name: initialize is 503';
+ok defined $init->header('Retry-After'), '... with Retry-After';
+my ($res) = mcp_call($C->url, $S[0], 'ping', undef);
+is $res->code, 503, 'and a request in a session 503 (never 404)';
+ok grep_log($C->error_log_path,
+            qr/MCPS00854: .*does not know a master named 'nosuch'/),
+    'the log says the Sentinel does not know that master (MCPS00854)';
