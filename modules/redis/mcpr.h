@@ -141,6 +141,23 @@ const char *mcpr_tls_create(apr_pool_t *p, mcpr_tls_t **out,
                             const char *key_file, mcpr_verify_e verify,
                             const char *sni);
 
+struct ssl_ctx_st;                  /* OpenSSL's SSL_CTX */
+struct ssl_st;                      /* OpenSSL's SSL */
+
+/* What a connection needs of it (mcpr_conn.c): the SSL_CTX (OpenSSL's
+ * SSL_CTX), the verification and the SNI name (NULL: the host). */
+struct ssl_ctx_st *mcpr_tls_ctx(const mcpr_tls_t *tls);
+mcpr_verify_e mcpr_tls_verify(const mcpr_tls_t *tls);
+const char *mcpr_tls_sni(const mcpr_tls_t *tls);
+
+/* Session resumption, so that reconnecting after an outage is cheap:
+ * _use offers ssl (an SSL*) the session kept for host:port before its
+ * handshake, _keep keeps ssl's session after a successful one. */
+void mcpr_tls_session_use(const mcpr_tls_t *tls, struct ssl_st *ssl,
+                          const char *host, apr_port_t port);
+void mcpr_tls_session_keep(const mcpr_tls_t *tls, struct ssl_st *ssl,
+                           const char *host, apr_port_t port);
+
 /* ------------------------------------------------------------------ */
 /* mcpr_conn.c: one connection (httpd-free)                           */
 
@@ -213,6 +230,13 @@ const char *mcpr_conn_role(mcpr_conn_t *c);
 const char *mcpr_conn_peer(mcpr_conn_t *c);
 
 void mcpr_conn_close(mcpr_conn_t *c);
+
+/* mcpr_node.c's bookkeeping on a connection: the node generation it was
+ * opened in (0 when new), and how many exec/read calls it has run (more
+ * than one: it came from the pool, it is not fresh). */
+apr_uint32_t mcpr_conn_generation(const mcpr_conn_t *c);
+void mcpr_conn_set_generation(mcpr_conn_t *c, apr_uint32_t generation);
+unsigned mcpr_conn_uses(const mcpr_conn_t *c);
 
 /* 1 when r is an error reply whose first word is `word` ("MOVED",
  * "NOSCRIPT", "READONLY"): compare by prefix only (Valkey's texts differ
