@@ -160,8 +160,8 @@ sub getex_calls {
 
 # mod_status: the master and the listener (whichever child answers)
 my $st = status_auto($A->url('/server-status?auto'));
-is $st && $st->{MCPSessionRedisSentinelMaster}, "127.0.0.1:$RP", 'mod_status shows the new master';
-like $st && $st->{MCPSessionRedisSentinelListener} // '', qr/^127\.0\.0\.1:\d+$/,
+is $st && $st->{MCPRedisSentinelMaster}, "127.0.0.1:$RP", 'mod_status shows the new master';
+like $st && $st->{MCPRedisSentinelListener} // '', qr/^127\.0\.0\.1:\d+$/,
     'and the listener subscribed on the Sentinel';
 
 # --- a master name the Sentinel does not know -------------------------------

@@ -646,43 +646,37 @@ void mcpr_sentinel_status(mcpr_t *in, struct request_rec *r, int flags)
     apr_thread_mutex_unlock(st->mutex);
 
     if (flags & AP_STATUS_SHORT) {
-        ap_rprintf(r, "MCPSessionRedisSentinelMasterName: %s\n"
-                   "MCPSessionRedisSentinelMaster: %s\n"
-                   "MCPSessionRedisSentinelGeneration: %u\n"
-                   "MCPSessionRedisSentinelSwitches: %" APR_UINT64_T_FMT "\n"
-                   "MCPSessionRedisSentinelDiscoveries: %" APR_UINT64_T_FMT "\n"
-                   "MCPSessionRedisSentinelDiscoveryFailures: %"
-                   APR_UINT64_T_FMT "\n"
-                   "MCPSessionRedisSentinelReadonly: %" APR_UINT64_T_FMT "\n"
-                   "MCPSessionRedisSentinelMessages: %" APR_UINT64_T_FMT "\n"
-                   "MCPSessionRedisSentinelInUse: %s\n"
-                   "MCPSessionRedisSentinelListener: %s\n"
-                   "MCPSessionRedisSentinelListenerConnects: %"
-                   APR_UINT64_T_FMT "\n",
+        ap_rprintf(r, "MCPRedisSentinelMasterName: %s\n"
+                   "MCPRedisSentinelMaster: %s\n"
+                   "MCPRedisSentinelGeneration: %u\n"
+                   "MCPRedisSentinelSwitches: %" APR_UINT64_T_FMT "\n"
+                   "MCPRedisSentinelDiscoveries: %" APR_UINT64_T_FMT "\n"
+                   "MCPRedisSentinelDiscoveryFailures: %" APR_UINT64_T_FMT
+                   "\n"
+                   "MCPRedisSentinelReadonly: %" APR_UINT64_T_FMT "\n"
+                   "MCPRedisSentinelMessages: %" APR_UINT64_T_FMT "\n"
+                   "MCPRedisSentinelInUse: %s\n"
+                   "MCPRedisSentinelListener: %s\n"
+                   "MCPRedisSentinelListenerConnects: %" APR_UINT64_T_FMT
+                   "\n",
                    in->url->master, master, gen, sw, disc, fail, ro, msg,
                    used, listen, lc);
+        if (*why) {
+            ap_rprintf(r, "MCPRedisSentinelNoMaster: %s\n", why);
+        }
         return;
     }
-    ap_rprintf(r, "<table><tr><th colspan=\"2\">Sentinel master %s (this "
-               "process)</th></tr>\n"
-               "<tr><td>master</td><td>%s</td></tr>\n"
-               "<tr><td>master changes (generation)</td><td>%u</td></tr>\n"
-               "<tr><td>switches</td><td>%" APR_UINT64_T_FMT "</td></tr>\n"
-               "<tr><td>discoveries (failed)</td><td>%" APR_UINT64_T_FMT
-               " (%" APR_UINT64_T_FMT ")</td></tr>\n"
-               "<tr><td>READONLY replies</td><td>%" APR_UINT64_T_FMT
-               "</td></tr>\n"
-               "<tr><td>+switch-master messages</td><td>%" APR_UINT64_T_FMT
-               "</td></tr>\n"
-               "<tr><td>Sentinel that answered last</td><td>%s</td></tr>\n"
-               "<tr><td>listener subscribed on (connects)</td><td>%s (%"
-               APR_UINT64_T_FMT ")</td></tr>\n"
-               "%s%s%s"
-               "</table>\n",
+    ap_rprintf(r, "<tr><td>Sentinel master %s (this process)</td><td>%s; "
+               "%u changes, %" APR_UINT64_T_FMT " switches, %"
+               APR_UINT64_T_FMT " discoveries (%" APR_UINT64_T_FMT
+               " failed), %" APR_UINT64_T_FMT " READONLY replies, %"
+               APR_UINT64_T_FMT " +switch-master messages; Sentinel in use "
+               "%s; listener on %s (%" APR_UINT64_T_FMT " connects)%s%s"
+               "</td></tr>\n",
                ap_escape_html(r->pool, in->url->master),
-               ap_escape_html(r->pool, master), gen, sw, disc, fail, ro, msg,
-               ap_escape_html(r->pool, used), ap_escape_html(r->pool, listen),
-               lc, *why ? "<tr><td>no master because</td><td>" : "",
-               *why ? ap_escape_html(r->pool, why) : "",
-               *why ? "</td></tr>\n" : "");
+               *why ? "<b>none</b>" : ap_escape_html(r->pool, master), gen,
+               sw, disc, fail, ro, msg, ap_escape_html(r->pool, used),
+               ap_escape_html(r->pool, listen), lc,
+               *why ? "; no master because: " : "",
+               *why ? ap_escape_html(r->pool, why) : "");
 }
