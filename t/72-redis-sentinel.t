@@ -26,7 +26,7 @@ use MCPSentinel;
 
 skip_unless_redis();
 
-plan tests => 23;
+plan tests => 31;
 
 my $REDIS_SO = MCPTest::top_dir() . '/.libs/mod_mcp_session_redis.so';
 my $prefix = "mcp:t72:$$:";
@@ -77,32 +77,43 @@ my @keys = map { $prefix . sha256_hex($_) } @S;
 ok wait_for(sub { !grep { !$R->cli('EXISTS', $_) } @keys }, 5, 0.1),
     'every session is on the replica';
 
-# --- SENTINEL FAILOVER under load --------------------------------------------
-my (@log, %codes, $t_fail, $fail_ok, $t_switch);
-my $t0 = time;
-my $end = $t0 + 12;
-my $k = 0;
-while (time < $end && $k < 5000) {
-    if (!$t_fail && time - $t0 >= 2) {
-        $t_fail = time;
-        $fail_ok = $set->failover;
+# load($secs, $act_after, $action, $new_port) -> (\@log, \%codes, $t_act,
+# $act_result, $t_switch): tools/call on the sessions, alternating nodes;
+# $action runs once $act_after s in; $t_switch is when the Sentinel first
+# named 127.0.0.1:$new_port after it. Runs until 7 s after $t_switch, at
+# most $secs.
+sub load {
+    my ($secs, $act_after, $action, $new_port) = @_;
+    my (@log, %codes, $t_act, $act_res, $t_switch);
+    my $t0 = time;
+    my $k = 0;
+    while (time < $t0 + $secs && $k < 5000 && !($t_switch && time > $t_switch + 7)) {
+        if (!$t_act && time - $t0 >= $act_after) {
+            $t_act = time;
+            $act_res = $action->();
+        }
+        my $node = $k % 2;
+        my $t = time;
+        my ($code, $ok) = add($U[$node], $S[$k % @S], $k);
+        # a 200 whose result is wrong counts as a failure
+        $code = 'bad200' if $code == 200 && !$ok;
+        push @log, [$t, $node, $code];
+        $codes{$code}++;
+        $k++;
+        $t_switch = time if $t_act && !$t_switch
+                         && ($set->master_addr // '') eq "127.0.0.1:$new_port";
     }
-    my $node = $k % 2;
-    my $t = time;
-    my ($code, $ok) = add($U[$node], $S[$k % @S], $k);
-    # a 200 whose result is wrong counts as a failure
-    $code = 'bad200' if $code == 200 && !$ok;
-    push @log, [$t, $node, $code];
-    $codes{$code}++;
-    $k++;
-    if ($t_fail && !$t_switch) {
-        $t_switch = time if ($set->master_addr // '') eq "127.0.0.1:$RP";
-    }
+    diag sprintf('%d requests in %.1f s: %s; the Sentinel named 127.0.0.1:%d %.2f s after the action',
+                 scalar(@log), time - $t0, join(', ', map { "$_: $codes{$_}" } sort keys %codes),
+                 $new_port, $t_switch ? $t_switch - $t_act : -1);
+    return (\@log, \%codes, $t_act, $act_res, $t_switch);
 }
+
+# --- SENTINEL FAILOVER under load --------------------------------------------
+my ($log, $codes, $t_fail, $fail_ok) = load(15, 2, sub { $set->failover }, $RP);
+my @log = @$log;
+my %codes = %$codes;
 ok $fail_ok, 'SENTINEL FAILOVER mymaster accepted';
-diag sprintf('%d requests in %.1f s: %s; the Sentinel named the replica %.2f s after the command',
-             scalar(@log), time - $t0, join(', ', map { "$_: $codes{$_}" } sort keys %codes),
-             $t_switch ? $t_switch - $t_fail : -1);
 ok !$codes{404}, 'no 404 for sessions made before the failover';
 is_deeply [grep { $_ ne '200' && $_ ne '503' } keys %codes], [], 'only 200 or 503';
 my @late_bad = grep { $_->[0] >= $t_fail + 6 && $_->[2] ne '200' } @log;
@@ -163,6 +174,26 @@ my $st = status_auto($A->url('/server-status?auto'));
 is $st && $st->{MCPRedisSentinelMaster}, "127.0.0.1:$RP", 'mod_status shows the new master';
 like $st && $st->{MCPRedisSentinelListener} // '', qr/^127\.0\.0\.1:\d+$/,
     'and the listener subscribed on the Sentinel';
+
+# --- the new master dies: Sentinel promotes the old one back -----------------
+ok $set->wait_replica($M, 30), 'Sentinel made the old master a replica of the new one, in sync';
+ok $R->cli('WAIT', 1, 2000) >= 1, 'it has every session';
+my ($log2, $codes2, $t_kill, undef, $t_switch2) = load(20, 1, sub { $R->kill; 1 }, $MP);
+ok !$codes2->{404} && !grep({ $_ ne '200' && $_ ne '503' } keys %$codes2),
+    'the master killed under load: no 404, only 200 or 503';
+ok $t_switch2, sprintf('the Sentinel promoted the old master %.1f s after the kill',
+                       $t_switch2 ? $t_switch2 - $t_kill : -1);
+my @bad2 = grep { $_->[2] ne '200' } @$log2;
+my @late2 = grep { $t_switch2 && $_->[0] >= $t_switch2 + 6 } @$log2;
+ok $t_switch2 && !grep({ $_->[0] >= $t_switch2 + 6 } @bad2) && @late2 >= 10,
+    sprintf('every request 6 s after the promotion on is 200 (%d 503s, the last %.2f s after the promotion)',
+            scalar(@bad2), @bad2 && $t_switch2 ? $bad2[-1][0] - $t_switch2 : 0);
+for my $n (@nodes) {
+    ok grep_log($n->error_log_path,
+                qr/MCPS00850: Sentinel: master mymaster is now 127\.0\.0\.1:$MP \(was 127\.0\.0\.1:$RP;/),
+        'node ' . ($n == $A ? 'A' : 'B') . ' logged the switch back (MCPS00850)';
+}
+is_deeply [map { $_->pid } @nodes], \@PIDS, 'still no Apache restart';
 
 # --- a master name the Sentinel does not know -------------------------------
 my $C = start_node(name => 't72-c', conf => node_conf($set->url('nosuch')),

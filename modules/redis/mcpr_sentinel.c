@@ -365,7 +365,7 @@ apr_status_t mcpr_sentinel_exec(mcpr_t *in, const mcp_store_ctx_t *c,
     mcpr_sentinel_t *st = in->sentinel;
     mcpr_node_t *node, *tried = NULL;
     const redisReply *ro = NULL;
-    apr_status_t rv;
+    apr_status_t rv, erv = APR_EGENERAL;
     int i;
 
     for (;;) {
@@ -375,12 +375,13 @@ apr_status_t mcpr_sentinel_exec(mcpr_t *in, const mcp_store_ctx_t *c,
         }
         if (node == tried) {
             /* rediscovery named the same server (or was too recent): the
-             * first answer stands */
+             * first answer stands (a failure, or READONLY below) */
+            rv = erv;
             break;
         }
         ro = NULL;
-        rv = mcpr_exec_on(in, node, c, cmds, n, replies, deadline, flags,
-                          err);
+        rv = erv = mcpr_exec_on(in, node, c, cmds, n, replies, deadline,
+                                flags, err);
         if (rv == APR_EAGAIN) {
             /* busy, not down: nothing to suspect */
             goto leave;

@@ -10,6 +10,8 @@ package MCPSentinel;
 #     $set->wait_master($port, $secs)       the Sentinel names 127.0.0.1:$port
 #     $set->wait_synced($secs)              the replica's link is up and the
 #                                           master sees it online
+#     $set->wait_replica($redis, $secs)     $redis replicates and the Sentinel
+#                                           lists it
 #
 # Every server is stopped at the end of the test (MCPTest's END), by PID.
 use strict;
@@ -71,6 +73,20 @@ sub sentinel_knows_replica {
     my @l = $self->{sentinel}->cli('SENTINEL', 'replicas', $self->{master_name});
     my $port = $self->{replica}->port;
     return scalar grep { $_ eq $port } @l;
+}
+
+# wait_replica($redis, $secs): $redis is a replica whose link to its master
+# is up, and the Sentinel lists it (after a failover, Sentinel turns the old
+# master into a replica of the new one some seconds later).
+sub wait_replica {
+    my ($self, $redis, $secs) = @_;
+    my $port = $redis->port;
+    return MCPTest::wait_for(sub {
+        my $info = join "\n", $redis->cli('INFO', 'replication');
+        return 0 unless $info =~ /^role:slave/m && $info =~ /^master_link_status:up/m;
+        my @l = $self->{sentinel}->cli('SENTINEL', 'replicas', $self->{master_name});
+        return scalar grep { $_ eq $port } @l;
+    }, $secs // 30, 0.1);
 }
 
 # master_addr -> "ip:port" the Sentinel names for the master (undef if none).
