@@ -14,14 +14,23 @@
 #      file's base name or starts with "<base name>_" (and no file exports
 #      a name that belongs to a file with a longer base name); the store
 #      providers export only their registration and the memory store's
-#      status accessors; mod_mcp_session.c only its module record;
-#   d) the file map: every .c and .h under src/ and include/, and
+#      status accessors; mod_mcp_session.c only its module record. The
+#      same for modules/redis/ (objects in modules/redis/.libs/): mcpr_X.c
+#      exports mcpr_X and mcpr_X_* only, mod_mcp_session_redis.c only
+#      mcp_session_redis_module;
+#   d) the file map: every .c and .h under src/, include/ and modules/, and
 #      mod_mcp_session.c, is named in the comment at the top of
 #      mod_mcp_session.c and in README.md's "Where the code is", and both
 #      name no file that does not exist;
 #   e) one version: MCP_VERSION (src/core/mcp_version.h) is debian/changelog's
 #      version and the one README.md states; no other C file states one;
-#   f) one exit label: every goto in src/ and mod_mcp_session.c goes to leave.
+#   f) one exit label: every goto in src/, modules/ and mod_mcp_session.c
+#      goes to leave;
+#   g) a module under modules/ is built from include/ alone, as any
+#      third-party module is: its files include only include/'s headers,
+#      their own directory's, APR/APR-util, httpd, hiredis
+#      (<hiredis/*.h>), OpenSSL (<openssl/*.h>) and C/POSIX headers;
+#      never a header of src/.
 #
 # Prints one line per violation and exits 1 when there is any.
 # Environment: APXS, MAKE, NM.
@@ -253,6 +262,25 @@ for src in $(find src -name '*.c' ! -path 'src/core/*' | sort) mod_mcp_session.c
             check_object "$src" "$obj" ;;
     esac
 done
+# modules/redis/: its own topics (mcpr_url, mcpr_conn, ...)
+BASES=$(find modules -name '*.c' | sed 's|.*/||; s|\.c$||' | sort -u)
+for src in $(find modules -name '*.c' | sort); do
+    obj=$(object_of "$src")
+    if [ -z "$obj" ]; then
+        bad "c) no object for $src: build first (make -f Makefile.apxs); is it in REDIS_SRC?"
+        continue
+    fi
+    if [ -n "$(find "$src" -newer "$obj")" ]; then
+        bad "c) $obj is older than $src: build first (make -f Makefile.apxs)"
+        continue
+    fi
+    case "$src" in
+        */mod_*.c)
+            check_object "$src" "$obj" "$(basename "$src" .c | sed 's/^mod_//')_module" ;;
+        *)
+            check_object "$src" "$obj" ;;
+    esac
+done
 done_with "c) exported names of $n_c objects looked at"
 
 # ---------------------------------------------------------------------------
@@ -268,7 +296,7 @@ named() {
     grep -E "(^|[^A-Za-z0-9_./])$_re([^A-Za-z0-9_]|$)" "$2" >/dev/null
 }
 
-files=$( { find src include -type f \( -name '*.c' -o -name '*.h' \); echo mod_mcp_session.c; } | sort)
+files=$( { find src include modules -type f \( -name '*.c' -o -name '*.h' \); echo mod_mcp_session.c; } | sort)
 n_d=0
 for f in $files; do
     n_d=$((n_d + 1))
@@ -280,7 +308,7 @@ done
 for m in "$TMP/map.c" "$TMP/map.md"; do
     case "$m" in *.c) where="the file map of mod_mcp_session.c" ;;
                  *) where="README.md's 'Where the code is'" ;; esac
-    for f in $(grep -oE '(src|include)/[A-Za-z0-9_/]+[.][ch]' "$m" | sort -u); do
+    for f in $(grep -oE '(src|include|modules)/[A-Za-z0-9_/]+[.][ch]' "$m" | sort -u); do
         [ -f "$f" ] || bad "d) $where names $f, which does not exist"
     done
 done
@@ -317,13 +345,61 @@ done_with "e) one version (${hv:-none})"
 # f) one exit label
 
 grep -nE '(^|[^A-Za-z0-9_])goto[[:space:]]+[A-Za-z_][A-Za-z0-9_]*' \
-    $(find src -name '*.c') mod_mcp_session.c 2>/dev/null |
+    $(find src modules -name '*.c') mod_mcp_session.c 2>/dev/null |
     grep -vE '(^|[^A-Za-z0-9_])goto[[:space:]]+leave[[:space:]]*;' >"$TMP/goto" || true
 while IFS= read -r line; do
     bad "f) ${line%%:*}: $(printf '%s\n' "$line" | cut -d: -f2): a goto to" \
         "another label than leave: $(printf '%s\n' "$line" | cut -d: -f3- | sed 's/^[[:space:]]*//')"
 done <"$TMP/goto"
 done_with "f) exit labels"
+
+# ---------------------------------------------------------------------------
+# g) modules/ see include/ only
+
+n_g=0
+for f in $(find modules -type f \( -name '*.c' -o -name '*.h' \) | sort); do
+    n_g=$((n_g + 1))
+    dir=$(dirname "$f")
+    grep -n '^[[:space:]]*#[[:space:]]*include' "$f" >"$TMP/inc" || true
+    while IFS= read -r line; do
+        num=${line%%:*}
+        name=$(printf '%s\n' "$line" |
+               sed -n 's/^[0-9]*:[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]\([^>"]*\)[>"].*/\1/p')
+        if [ -z "$name" ]; then
+            bad "g) $f:$num: an #include without a literal header name"
+            continue
+        fi
+        case "$name" in
+            */../*|../*|*/src/*|src/*)
+                bad "g) $f:$num: includes $name: a module sees include/ only"
+                continue ;;
+            hiredis/*.h|openssl/*.h) continue ;;
+            jansson*.h)
+                bad "g) $f:$num: includes $name: a module uses APR, httpd," \
+                    "hiredis, OpenSSL and libc only"
+                continue ;;
+        esac
+        case "$name" in
+            */*) ;;
+            *)
+                [ -f "$dir/$name" ] && continue
+                [ -f "include/$name" ] && continue
+                if [ -n "$(find src -name "$name")" ]; then
+                    bad "g) $f:$num: includes $name, a header of src/: a" \
+                        "module is built from include/ alone"
+                    continue
+                fi
+                ;;
+        esac
+        case $(header_kind "$name") in
+            ok|httpd) ;;
+            *) bad "g) $f:$num: includes $name, which is neither include/'s," \
+                   "its own directory's, APR, httpd, hiredis, OpenSSL nor a" \
+                   "C/POSIX header" ;;
+        esac
+    done <"$TMP/inc"
+done
+done_with "g) includes of $n_g files under modules/ looked at"
 
 if [ $fails -gt 0 ]; then
     echo "check-tree: $fails violation(s)" >&2

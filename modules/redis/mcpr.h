@@ -287,7 +287,8 @@ mcpr_node_t *mcpr_node_get(mcpr_t *in, const char *host, apr_port_t port,
  * while fewer than max are out, else wait for one until deadline
  * (APR_EAGAIN then: busy, not down). blocking: from the blocking pool.
  * *fresh is 1 for a new connection. While the node is down and this call
- * is not the probe: the down reason at once (*err set). */
+ * is not the probe: the down reason at once (*err set) and *fresh is -1:
+ * that failure is the node's known state, not an outcome to record. */
 apr_status_t mcpr_node_checkout(mcpr_node_t *n, int blocking,
                                 apr_time_t deadline, apr_pool_t *p,
                                 mcpr_conn_t **c, int *fresh,

@@ -335,7 +335,7 @@ static apr_status_t read_replies(mcpr_conn_t *c, redisReply **replies,
         }
         if (rv == APR_TIMEUP) {
             *err = apr_psprintf(p, "no answer from %s within %" APR_TIME_T_FMT
-                                " ms", c->peer, (deadline - start) / 1000);
+                                " ms", c->peer, (deadline - start + 500) / 1000);
             goto leave;
         }
         if (rv != APR_SUCCESS) {
@@ -421,7 +421,7 @@ static apr_status_t exec_raw(mcpr_conn_t *c, apr_pool_t *p,
     rv = send_all(c, buf, total, deadline, p, err);
     if (rv == APR_TIMEUP) {
         *err = apr_psprintf(p, "no answer from %s within %" APR_TIME_T_FMT
-                            " ms (sending)", c->peer, (deadline - start) / 1000);
+                            " ms (sending)", c->peer, (deadline - start + 500) / 1000);
     }
     else if (rv == APR_EOF) {
         *err = apr_psprintf(p, "connection closed by %s", c->peer);
@@ -554,7 +554,7 @@ static apr_status_t tcp_connect(mcpr_conn_t *c, const char *host,
     }
     if (rv == APR_TIMEUP) {
         *err = apr_psprintf(p, "no connection to %s within %" APR_TIME_T_FMT
-                            " ms", c->peer, (dl - start) / 1000);
+                            " ms", c->peer, (dl - start + 500) / 1000);
     }
     if (rv != APR_SUCCESS) {
         goto leave;

@@ -245,31 +245,33 @@ apr_status_t mcpr_store_fetch(void *instance, const mcp_store_ctx_t *c,
     *record = NULL;
     *len = 0;
     cmd[0].argc = 0;
+    rep[0] = NULL;
     if (!apr_atomic_read32(&in->no_getex)) {
         mcpr_conn_args(&cmd[0], "GETEX", rkey, "PX", ttl, NULL);
         rv = run(in, c, rkey, cmd, 1, rep);
         if (rv != APR_SUCCESS) {
             goto leave;
         }
-        if (!unknown_command(rep[0])) {
-            goto got;
+        if (unknown_command(rep[0])) {
+            apr_atomic_set32(&in->no_getex, 1);
+            STORE_LOG(c, in, APLOG_NOTICE, 0, MCPRLOG(00843)
+                      "%s: the server does not know GETEX (Redis before "
+                      "6.2): reading sessions with GET + PEXPIRE from now on",
+                      in->described);
+            rep[0] = NULL;
         }
-        apr_atomic_set32(&in->no_getex, 1);
-        STORE_LOG(c, in, APLOG_NOTICE, 0, MCPRLOG(00843)
-                  "%s: the server does not know GETEX (Redis before 6.2): "
-                  "reading sessions with GET + PEXPIRE from now on",
-                  in->described);
-        cmd[0].argc = 0;
     }
-    mcpr_conn_args(&cmd[0], "GET", rkey, NULL);
-    cmd[1].argc = 0;
-    mcpr_conn_args(&cmd[1], "PEXPIRE", rkey, ttl, NULL);
-    rv = run(in, c, rkey, cmd, 2, rep);
-    if (rv != APR_SUCCESS) {
-        goto leave;
+    if (!rep[0]) {
+        cmd[0].argc = 0;
+        mcpr_conn_args(&cmd[0], "GET", rkey, NULL);
+        cmd[1].argc = 0;
+        mcpr_conn_args(&cmd[1], "PEXPIRE", rkey, ttl, NULL);
+        rv = run(in, c, rkey, cmd, 2, rep);
+        if (rv != APR_SUCCESS) {
+            goto leave;
+        }
     }
 
-got:
     val = rep[0];
     if (val->type == REDIS_REPLY_NIL) {
         rv = APR_NOTFOUND;

@@ -62,7 +62,7 @@ static const char *shown(url_parse_t *u, const char *tok, apr_size_t len)
 
 static const char *fail(url_parse_t *u, const char *why)
 {
-    return apr_psprintf(u->p, "MCPSessionStore %s: %s", u->secret
+    return apr_psprintf(u->p, "%s: %s", u->secret
                         ? "(the address is not repeated: it holds a "
                           "password)"
                         : apr_psprintf(u->p, "'%s'", u->spec), why);
