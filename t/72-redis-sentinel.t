@@ -19,10 +19,10 @@ use Digest::SHA qw(sha256_hex);
 use MCPTest;
 use MCPSentinel;
 
-# The unknown master name (MCPS00854); during the failover, calls that got
-# READONLY or a closed connection from the demoted master (mcpr_exec's
-# refusal and outage lines) and the base module's 503 line.
-# expect-log: MCPS00854 READONLY MCPS00411
+# The killed master: each child logs it unreachable (MCPS00820) and that
+# the Sentinel names no usable master until the promotion (MCPS00854), as
+# the unknown master name does.
+# expect-log: MCPS00854 MCPS00820
 
 skip_unless_redis();
 

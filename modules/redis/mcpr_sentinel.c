@@ -72,6 +72,7 @@ static mcpr_node_t *set_master(mcpr_t *in, mcpr_sentinel_t *st,
     mcpr_node_t *old = st->master;
 
     st->suspect = 0;
+    st->failing = 0;            /* the next outage logs again */
     if (old == node) {
         return NULL;
     }
@@ -190,7 +191,7 @@ leave:
         mcpr_conn_close(c);
     }
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, rv, in->s,
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, in->s,
                      MCPRLOG(00851) "Sentinel discovery for %s: %s",
                      in->described, *why);
     }
@@ -270,7 +271,9 @@ static void discover(mcpr_t *in, mcpr_sentinel_t *st, apr_pool_t *p,
         copy_str(st->why, sizeof(st->why), why);
         if (!st->failing) {
             /* once per outage; the 503s that follow say nothing more */
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, in->s,
+            /* no status: `why` says it in words (APR_NOTFOUND would
+             * print as a poll error) */
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, in->s,
                          MCPRLOG(00854) "Sentinel: no usable master %s from "
                          "the Sentinels of %s: %s", in->url->master,
                          in->described, why);
@@ -602,10 +605,13 @@ apr_status_t mcpr_sentinel_child_init(mcpr_t *in, apr_pool_t *pchild)
     }
     apr_threadattr_detach_set(attr, 1);
     /* the thread starts with every signal blocked: the MPM's signals are
-     * for its own threads */
+     * for its own threads. in->cpool is used under in->mutex only (the
+     * thread may already be running when its creation allocates). */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &saved);
+    apr_thread_mutex_lock(in->mutex);
     rv = apr_thread_create(&thd, attr, listener, in, in->cpool);
+    apr_thread_mutex_unlock(in->mutex);
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
 
 leave:
