@@ -5,8 +5,11 @@
 # 200 again within 6 s, no Apache restart, each node logs the switch to the
 # old replica, and no call reaches the old master once the switch is known
 # while that server still takes writes (it stays a writable master for a
-# while after a failover: READONLY alone would not move the nodes). A
-# master name the Sentinel does not know: 503 with the reason in the log.
+# while after a failover: READONLY alone would not move the nodes). Then
+# the new master is killed under load: 503s, never 404, until Sentinel
+# promotes the old one back, and 200 from then on. A dead first Sentinel
+# is skipped. A master name the Sentinel does not know: 503 with the
+# reason in the log.
 use strict;
 use warnings;
 
@@ -26,7 +29,7 @@ use MCPSentinel;
 
 skip_unless_redis();
 
-plan tests => 31;
+plan tests => 33;
 
 my $REDIS_SO = MCPTest::top_dir() . '/.libs/mod_mcp_session_redis.so';
 my $prefix = "mcp:t72:$$:";
@@ -196,6 +199,25 @@ for my $n (@nodes) {
         'node ' . ($n == $A ? 'A' : 'B') . ' logged the switch back (MCPS00850)';
 }
 is_deeply [map { $_->pid } @nodes], \@PIDS, 'still no Apache restart';
+
+# --- a Sentinel list whose first one is down ---------------------------------
+my $dead = MCPTest::free_port();
+my $SP = $set->{sentinel}->port;
+my $D = start_node(name => 't72-d',
+                   conf => node_conf("redis+sentinel://127.0.0.1:$dead,127.0.0.1:$SP/mymaster"),
+                   loglevel => 'info mcp_session:debug mcp_session_redis:debug');
+my $sd = initialize($D->url);
+my ($dc, $dok) = is_session_id($sd) ? add($D->url, $sd, 41) : (0, 0);
+ok $dok, 'first Sentinel down: the next one names the master, calls work';
+# the listener waits 500 ms after the dead one; any child may answer
+my $dst;
+ok wait_for(sub {
+        $dst = status_auto($D->url('/server-status?auto'));
+        return $dst && ($dst->{MCPRedisSentinelInUse} // '') eq "127.0.0.1:$SP"
+                    && ($dst->{MCPRedisSentinelListener} // '') eq "127.0.0.1:$SP";
+    }, 5, 0.2),
+    'mod_status: the Sentinel that answered is in use, and the listener found it'
+    or diag explain { map { $_ => $dst->{$_} } grep { /Sentinel/ } keys %{ $dst || {} } };
 
 # --- a master name the Sentinel does not know -------------------------------
 my $C = start_node(name => 't72-c', conf => node_conf($set->url('nosuch')),

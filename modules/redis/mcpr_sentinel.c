@@ -16,6 +16,7 @@
  * and use its result. Everything lives in the child's root pool (in->cpool)
  * or, for the listener, in an unmanaged pool of its own.
  */
+#include <errno.h>
 #include <signal.h>
 #include <pthread.h>
 
@@ -89,9 +90,10 @@ static mcpr_node_t *set_master(mcpr_t *in, mcpr_sentinel_t *st,
 }
 
 /* Ask one Sentinel for the master's address and check its ROLE. Runs
- * without the mutex. APR_SUCCESS with host and port, else *why. */
+ * without the mutex; `left`: the Sentinels still to ask, this one
+ * included. APR_SUCCESS with host and port, else *why. */
 static apr_status_t ask_one(mcpr_t *in, const mcpr_hostport_t *hp,
-                            apr_pool_t *p, apr_time_t deadline,
+                            int left, apr_pool_t *p, apr_time_t deadline,
                             const char **host, apr_port_t *port,
                             const char **why)
 {
@@ -105,10 +107,13 @@ static apr_status_t ask_one(mcpr_t *in, const mcpr_hostport_t *hp,
     char *end;
     long n;
 
-    cdl = deadline;
-    if (in->connect_timeout > 0
-        && apr_time_now() + in->connect_timeout < deadline) {
-        cdl = apr_time_now() + in->connect_timeout;
+    /* connect_timeout, else an equal share of the time left for each
+     * Sentinel still to ask: a black-holed first one must not take it all */
+    cdl = in->connect_timeout > 0
+        ? apr_time_now() + in->connect_timeout
+        : apr_time_now() + (deadline - apr_time_now()) / left;
+    if (cdl > deadline) {
+        cdl = deadline;
     }
     rv = mcpr_conn_open(&c, hp->host, hp->port, in->tls, &in->sentinel_auth,
                         deadline, cdl, p, &err);
@@ -223,7 +228,7 @@ static void discover(mcpr_t *in, mcpr_sentinel_t *st, apr_pool_t *p,
             why = apr_psprintf(p, "%s (and the call's deadline passed)", why);
             break;
         }
-        rv = ask_one(in, &list[i], p, deadline, &host, &port, &why);
+        rv = ask_one(in, &list[i], n - i, p, deadline, &host, &port, &why);
         if (rv == APR_SUCCESS) {
             found = i;
             node = mcpr_node_get(in, host, port, &in->auth);
@@ -303,8 +308,9 @@ apr_status_t mcpr_sentinel_master(mcpr_t *in, apr_pool_t *p,
         if (st->discovering) {
             /* one discovery at a time: wait for its answer */
             if (now >= deadline) {
+                /* ETIMEDOUT: APR_TIMEUP is wait()'s in the store contract */
                 *err = "timed out waiting for the Sentinel discovery";
-                rv = APR_TIMEUP;
+                rv = APR_FROM_OS_ERROR(ETIMEDOUT);
                 break;
             }
             apr_thread_cond_timedwait(st->done, st->mutex, deadline - now);
