@@ -7,8 +7,9 @@
 # while that server still takes writes (it stays a writable master for a
 # while after a failover: READONLY alone would not move the nodes). Then
 # the new master is killed under load: 503s, never 404, until Sentinel
-# promotes the old one back, and 200 from then on. A dead first Sentinel
-# is skipped. A master name the Sentinel does not know: 503 with the
+# promotes the old one back, and 200 from then on. A master demoted by
+# hand behind a fake Sentinel: READONLY alone moves the nodes, no call
+# fails. A dead first Sentinel is skipped. A master name the Sentinel does not know: 503 with the
 # reason in the log.
 use strict;
 use warnings;
@@ -29,7 +30,7 @@ use MCPSentinel;
 
 skip_unless_redis();
 
-plan tests => 33;
+plan tests => 38;
 
 my $REDIS_SO = MCPTest::top_dir() . '/.libs/mod_mcp_session_redis.so';
 my $prefix = "mcp:t72:$$:";
@@ -91,7 +92,7 @@ sub load {
     my (@log, %codes, $t_act, $act_res, $t_switch);
     my $t0 = time;
     my ($k, $settled) = (0, 0);
-    while (time < $t0 + $secs && $k < 5000 && $settled < 20) {
+    while (time < $t0 + $secs && $k < 20000 && $settled < 20) {
         if (!$t_act && time - $t0 >= $act_after) {
             $t_act = time;
             $act_res = $action->();
@@ -199,6 +200,42 @@ for my $n (@nodes) {
         'node ' . ($n == $A ? 'A' : 'B') . ' logged the switch back (MCPS00850)';
 }
 is_deeply [map { $_->pid } @nodes], \@PIDS, 'still no Apache restart';
+
+# --- a master demoted by hand: READONLY alone moves the nodes --------------
+# (no +switch-master: the fake Sentinel never publishes one)
+my $Z1 = start_redis(name => 't72-z1');
+my $Z2 = start_redis(name => 't72-z2', args => ['--replicaof', '127.0.0.1', $Z1->port]);
+my ($Z1P, $Z2P) = ($Z1->port, $Z2->port);
+my $fake = MCPSentinel::fake();
+$fake->name_master('127.0.0.1', $Z1P);
+my $E = start_node(name => 't72-e',
+                   conf => node_conf('redis+sentinel://127.0.0.1:' . $fake->port . '/zmaster'),
+                   loglevel => 'info mcp_session:debug mcp_session_redis:debug');
+MCPSentinel::wait_link($Z1, $Z2, 20);
+my @ZS = map { scalar initialize($E->url) } 1 .. 3;
+ok !grep({ !is_session_id($_) || !(add($E->url, $_, 7))[1] } @ZS)
+   && $Z1->cli('WAIT', 1, 2000) >= 1,
+    'another master behind a fake Sentinel: three sessions, replicated';
+# a child asks the Sentinels at most every 500 ms: let the first discovery age
+sleep 0.6;
+$Z2->cli('REPLICAOF', 'NO', 'ONE');
+$Z1->cli('REPLICAOF', '127.0.0.1', $Z2P);
+$fake->name_master('127.0.0.1', $Z2P);
+ok wait_for(sub { (($Z1->cli('ROLE'))[0] // '') eq 'slave' }, 5, 0.05),
+    'roles swapped by hand: the old master is a replica (READONLY), the fake names the new one';
+my %zc;
+for my $i (0 .. 29) {
+    my ($code, $ok) = add($E->url, $ZS[$i % @ZS], $i);
+    $zc{ $ok ? 200 : $code }++;
+}
+is_deeply [keys %zc], [200],
+    'every call 200: READONLY made the child ask the Sentinel and run the call again on the new master'
+    or diag explain \%zc;
+ok grep_log($E->error_log_path, qr/MCPS00855: Sentinel: master zmaster \(127\.0\.0\.1:$Z1P\) suspected: READONLY/),
+    'the READONLY suspicion is logged (MCPS00855)';
+ok grep_log($E->error_log_path,
+            qr/MCPS00850: Sentinel: master zmaster is now 127\.0\.0\.1:$Z2P \(was 127\.0\.0\.1:$Z1P; discovered through Sentinel/),
+    'and the switch it caused (MCPS00850)';
 
 # --- a Sentinel list whose first one is down ---------------------------------
 my $dead = MCPTest::free_port();

@@ -12,6 +12,8 @@ package MCPSentinel;
 #                                           master sees it online
 #     $set->wait_replica($redis, $secs)     $redis replicates and the Sentinel
 #                                           lists it
+#     MCPSentinel::fake()                   a fake Sentinel naming the master
+#                                           the test says (->name_master)
 #
 # Every server is stopped at the end of the test (MCPTest's END), by PID.
 use strict;
@@ -60,10 +62,18 @@ sub url {
 # master lists it online.
 sub wait_synced {
     my ($self, $secs) = @_;
+    return wait_link($self->{master}, $self->{replica}, $secs);
+}
+
+# wait_link($master, $replica, $secs): any pair of MCPTest::Redis: the
+# replica's link is up and the master lists it online.
+sub wait_link {
+    my ($master, $replica, $secs) = @_;
+    my $port = $replica->port;
     return MCPTest::wait_for(sub {
-        my $r = join "\n", $self->{replica}->cli('INFO', 'replication');
-        my $m = join "\n", $self->{master}->cli('INFO', 'replication');
-        return $r =~ /^master_link_status:up/m && $m =~ /^slave0:.*state=online/m;
+        my $r = join "\n", $replica->cli('INFO', 'replication');
+        my $m = join "\n", $master->cli('INFO', 'replication');
+        return $r =~ /^master_link_status:up/m && $m =~ /^slave\d+:.*port=$port,state=online/m;
     }, $secs // 30, 0.1);
 }
 
@@ -107,6 +117,144 @@ sub wait_master {
 sub failover {
     my $self = shift;
     return scalar($self->{sentinel}->cli('SENTINEL', 'FAILOVER', $self->{master_name})) eq 'OK';
+}
+
+# fake(%opts) -> MCPSentinel::Fake: a process on a free port that answers
+# as a Sentinel would, from a file the test rewrites: ->name_master($host,
+# $port) (or no arguments: "I do not know that master"). It answers
+# SENTINEL get-master-addr-by-name (any name), SUBSCRIBE (confirmed, never
+# a message), PING; -ERR to anything else. For failovers a real Sentinel
+# will not make on demand (a master demoted by hand).
+sub fake {
+    my %o = @_;
+    my $f = MCPSentinel::Fake->new(%o);
+    MCPTest::_register($f);
+    $f->start or croak 'MCPSentinel: the fake Sentinel did not start';
+    return $f;
+}
+
+# ===========================================================================
+package MCPSentinel::Fake;
+use strict;
+use warnings;
+use Carp qw(croak);
+use IO::Socket::INET;
+use IO::Select;
+use POSIX ();
+
+sub new {
+    my ($class, %o) = @_;
+    my $self = bless { %o }, $class;
+    $self->{port} ||= MCPTest::free_port();
+    $self->{file} = MCPTest::work_dir() . "/fake-sentinel-$self->{port}-$$.addr";
+    $self->name_master;
+    return $self;
+}
+
+sub port { $_[0]{port} }
+
+# name_master($host, $port): what get-master-addr-by-name answers from now on.
+sub name_master {
+    my ($self, $host, $port) = @_;
+    open my $fh, '>', "$self->{file}.tmp" or croak "$self->{file}: $!";
+    print $fh defined $port ? "$host $port\n" : '';
+    close $fh;
+    rename "$self->{file}.tmp", $self->{file} or croak "$self->{file}: $!";
+}
+
+sub start {
+    my $self = shift;
+    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $self->{port},
+                                       Proto => 'tcp', Listen => 16, ReuseAddr => 1)
+        or return 0;
+    my $pid = fork;
+    croak "fork: $!" unless defined $pid;
+    if ($pid) {
+        close $listen;
+        $self->{pid} = $pid;
+        return 1;
+    }
+    # the child: never run the test's END blocks (POSIX::_exit)
+    eval { _serve($self, $listen) };
+    POSIX::_exit(0);
+}
+
+sub _bulk { defined $_[0] ? '$' . length($_[0]) . "\r\n$_[0]\r\n" : "\$-1\r\n" }
+
+sub _answer {
+    my ($self, @cmd) = @_;
+    my $c = lc($cmd[0] // '');
+    if ($c eq 'ping') {
+        return "+PONG\r\n";
+    }
+    if ($c eq 'subscribe') {
+        return join '', map { "*3\r\n" . _bulk('subscribe') . _bulk($cmd[$_]) . ":$_\r\n" } 1 .. $#cmd;
+    }
+    if ($c eq 'sentinel' && lc($cmd[1] // '') eq 'get-master-addr-by-name') {
+        open my $fh, '<', $self->{file} or return "*-1\r\n";
+        my $line = <$fh> // '';
+        close $fh;
+        my ($h, $p) = split ' ', $line;
+        return defined $p ? "*2\r\n" . _bulk($h) . _bulk($p) : "*-1\r\n";
+    }
+    return "-ERR unknown command '$cmd[0]'\r\n";
+}
+
+# one RESP command off the front of $$buf, or () when incomplete
+sub _parse {
+    my ($buf) = @_;
+    return () unless $$buf =~ /\A\*(\d+)\r\n/;
+    my ($n, $pos) = ($1, length($&));
+    my @args;
+    for (1 .. $n) {
+        return () unless substr($$buf, $pos) =~ /\A\$(\d+)\r\n/;
+        my $len = $1;
+        $pos += length($&);
+        return () if length($$buf) < $pos + $len + 2;
+        push @args, substr($$buf, $pos, $len);
+        $pos += $len + 2;
+    }
+    substr($$buf, 0, $pos, '');
+    return @args;
+}
+
+sub _serve {
+    my ($self, $listen) = @_;
+    my $sel = IO::Select->new($listen);
+    my %buf;
+    while (1) {
+        for my $fh ($sel->can_read(1)) {
+            if ($fh == $listen) {
+                my $c = $listen->accept or next;
+                $sel->add($c);
+                $buf{fileno $c} = '';
+                next;
+            }
+            my $n = sysread($fh, my $data, 65536);
+            if (!$n) {
+                delete $buf{fileno $fh};
+                $sel->remove($fh);
+                close $fh;
+                next;
+            }
+            $buf{fileno $fh} .= $data;
+            while (my @cmd = _parse(\$buf{fileno $fh})) {
+                my $out = $self->_answer(@cmd);
+                syswrite($fh, $out);
+            }
+        }
+    }
+}
+
+sub running { $_[0]{pid} && MCPTest::pid_alive($_[0]{pid}) ? 1 : 0 }
+
+sub stop {
+    my $self = shift;
+    my $pid = $self->{pid} or return 1;
+    CORE::kill 'TERM', $pid;
+    waitpid $pid, 0;
+    delete $self->{pid};
+    return 1;
 }
 
 # ===========================================================================
