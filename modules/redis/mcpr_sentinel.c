@@ -52,7 +52,7 @@ typedef struct mcpr_sentinel_t {
     int failing;                    /* the latest discovery failed (logged) */
     apr_time_t last_discovery;      /* when the latest one finished */
     apr_uint64_t discoveries, failures, switches, readonly, messages;
-    char why[256];                  /* why the latest discovery failed */
+    char why[512];                  /* why the latest discovery failed */
     char used[128];                 /* the Sentinel that answered last */
     int listening;                  /* the listener is subscribed */
     char listen_peer[128];          /* on this Sentinel */
@@ -211,7 +211,7 @@ static void discover(mcpr_t *in, mcpr_sentinel_t *st, apr_pool_t *p,
 {
     mcpr_hostport_t *list;
     mcpr_node_t *node = NULL, *old = NULL;
-    const char *host = NULL, *why = "no Sentinel configured";
+    const char *host = NULL, *why = "no Sentinel configured", *whys = NULL;
     apr_port_t port = 0;
     apr_uint32_t gen = st->generation;
     apr_status_t rv = APR_EGENERAL;
@@ -225,10 +225,12 @@ static void discover(mcpr_t *in, mcpr_sentinel_t *st, apr_pool_t *p,
                  in->url->master, reason);
     for (i = 0; i < n; i++) {
         if (apr_time_now() >= deadline) {
-            why = apr_psprintf(p, "%s (and the call's deadline passed)", why);
+            whys = apr_pstrcat(p, whys, "; the call's deadline passed", NULL);
             break;
         }
         rv = ask_one(in, &list[i], n - i, p, deadline, &host, &port, &why);
+        /* every Sentinel's reason, for the one line an outage logs */
+        whys = whys ? apr_pstrcat(p, whys, "; ", why, NULL) : why;
         if (rv == APR_SUCCESS) {
             found = i;
             node = mcpr_node_get(in, host, port, &in->auth);
@@ -273,11 +275,11 @@ static void discover(mcpr_t *in, mcpr_sentinel_t *st, apr_pool_t *p,
     }
     else {
         st->failures++;
+        why = whys ? whys : why;
         copy_str(st->why, sizeof(st->why), why);
         if (!st->failing) {
-            /* once per outage; the 503s that follow say nothing more */
-            /* no status: `why` says it in words (APR_NOTFOUND would
-             * print as a poll error) */
+            /* once per outage (the 503s that follow say nothing more);
+             * no status: `why` says it in words */
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, in->s,
                          MCPRLOG(00854) "Sentinel: no usable master %s from "
                          "the Sentinels of %s: %s", in->url->master,
