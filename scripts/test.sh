@@ -176,7 +176,9 @@ check_install() {
     _conf=$("$APXS" -q SYSCONFDIR)/mods-available
     _inc=$("$APXS" -q INCLUDEDIR)
     printf '%s\n' "$_mods/mod_mcp_session.so" "$_mods/mod_mcp_example.so" \
+        "$_mods/mod_mcp_session_redis.so" \
         "$_conf/mcp_session.load" "$_conf/mcp_session.conf" "$_conf/mcp_example.load" \
+        "$_conf/mcp_session_redis.load" "$_conf/mcp_session_redis.conf" \
         "$_inc/mod_mcp_session.h" "$_inc/mcp_api.h" "$_inc/mcp_tool.h" \
         "$_inc/mcp_session_store.h" | sort >"$WORK/install-want"
     (cd "$_dest" && find . ! -type d | sed 's|^\.||' | sort) >"$WORK/install-got"
@@ -188,6 +190,8 @@ check_install() {
         "$_dest$_conf/mcp_session.load" || { echo "bad mcp_session.load"; return 1; }
     grep -qx "LoadModule mcp_example_module $_mods/mod_mcp_example.so" \
         "$_dest$_conf/mcp_example.load" || { echo "bad mcp_example.load"; return 1; }
+    grep -qx "LoadModule mcp_session_redis_module $_mods/mod_mcp_session_redis.so" \
+        "$_dest$_conf/mcp_session_redis.load" || { echo "bad mcp_session_redis.load"; return 1; }
     {
         echo "ServerRoot $WORK"
         echo "LoadModule mpm_prefork_module $_mods/mod_mpm_prefork.so"
@@ -195,7 +199,8 @@ check_install() {
         echo "ServerName 127.0.0.1"
         echo "Listen 127.0.0.1:9"
         echo "ErrorLog $WORK/install-error_log"
-        for f in mcp_session.load mcp_example.load mcp_session.conf; do
+        for f in mcp_session.load mcp_example.load mcp_session.conf \
+                 mcp_session_redis.load mcp_session_redis.conf; do
             sed "s|$_mods/|$_dest$_mods/|" "$_dest$_conf/$f"
         done
         printf '<Location /mcp>\n    SetHandler mcp-session\n</Location>\n'

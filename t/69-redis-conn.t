@@ -7,7 +7,7 @@
 # and without a user; WRONGPASS and SELECT refusals with Redis's own text
 # and never the password; NOAUTH; SELECT; CLIENT SETNAME and ROLE; TLS
 # accepted by IP SAN and DNS SAN, refused on a name mismatch (verify=full),
-# accepted with verify=ca; a wrong CA refused with the verify error; IPv6;
+# accepted with verify=ca; session resumption; a wrong CA refused with the verify error; IPv6;
 # the deadline against a suspended (SIGSTOP) server, at open and mid-call;
 # a read timeout that leaves the connection usable; a refused port; a
 # protocol error (a RESP3 type byte); the server closing; the reply cap.
@@ -146,12 +146,16 @@ like $out, qr/reply 1: \+PONG/, 'and the connection is still usable';
 like $out, qr/open: ok peer=\[::1\]:$port .*\nexec: ok n=1 .*\nreply 1: \+PONG/, 'plain over ::1';
 
 SKIP: {
-    skip 'no certificates', 8 unless $certs_ok;
+    skip 'no certificates', 9 unless $certs_ok;
     ($out, $rc) = drive('-h', '127.0.0.1', @tls, 'SET', 'mcp:t', 'v', ',', 'GET', 'mcp:t');
     like $out, qr/reply 1: \+OK\nreply 2: "v"/, 'TLS to 127.0.0.1, verified by its IP SAN';
 
     ($out, $rc) = drive('-h', 'localhost', @tls, 'PING');
     like $out, qr/reply 1: \+PONG/, 'TLS to localhost, verified by its DNS SAN';
+
+    ($out, $rc) = drive('-h', '127.0.0.1', @tls, 'PING', ';', '@reopen', ';', '@reopen', ';', 'PING');
+    like $out, qr/open: ok \S+ role=- resumed=0 .*reopen: ok resumed=1 .*reopen: ok resumed=1 .*reply 1: \+PONG/s,
+        'a new connection to the same server resumes the TLS session (again after a resumption)';
 
     ($out, $rc) = drive('-h', '::1', @tls, 'PING');
     like $out, qr/open: error .*TLS handshake with \[::1\]:$tport failed: IP address mismatch/,

@@ -238,6 +238,10 @@ apr_uint32_t mcpr_conn_generation(const mcpr_conn_t *c);
 void mcpr_conn_set_generation(mcpr_conn_t *c, apr_uint32_t generation);
 unsigned mcpr_conn_uses(const mcpr_conn_t *c);
 
+/* 1 when the connection is TLS and its handshake resumed an earlier
+ * session (mcpr_tls_session_use), else 0. */
+int mcpr_conn_tls_resumed(const mcpr_conn_t *c);
+
 /* 1 when r is an error reply whose first word is `word` ("MOVED",
  * "NOSCRIPT", "READONLY"): compare by prefix only (Valkey's texts differ
  * from Redis's after the first word). */
@@ -364,7 +368,9 @@ apr_status_t mcpr_exec(mcpr_t *in, const mcp_store_ctx_t *c,
                        const char *key, const mcpr_cmd_t *cmds, int n,
                        redisReply **replies, apr_time_t deadline, int flags);
 
-/* The same on one given node (what mcpr_exec, Sentinel and Cluster use). */
+/* The same on one given node (what mcpr_exec, Sentinel and Cluster use).
+ * A call whose deadline passed returns APR_FROM_OS_ERROR(ETIMEDOUT), not
+ * APR_TIMEUP (which the store contract keeps for wait's "no message"). */
 apr_status_t mcpr_exec_on(mcpr_t *in, mcpr_node_t *node,
                           const mcp_store_ctx_t *c, const mcpr_cmd_t *cmds,
                           int n, redisReply **replies, apr_time_t deadline,

@@ -91,6 +91,10 @@ int mcpr_conn_error_is(const redisReply *r, const char *word)
 
 static apr_status_t ssl_cleanup(void *data)
 {
+    /* Marked as shut down (nothing is sent): freeing a session that was
+     * not shut down makes OpenSSL mark it not resumable, and
+     * mcpr_tls_session_keep kept it for the next connection. */
+    SSL_set_shutdown(data, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     SSL_free(data);
     return APR_SUCCESS;
 }
@@ -842,4 +846,9 @@ void mcpr_conn_set_generation(mcpr_conn_t *c, apr_uint32_t generation)
 unsigned mcpr_conn_uses(const mcpr_conn_t *c)
 {
     return c->uses;
+}
+
+int mcpr_conn_tls_resumed(const mcpr_conn_t *c)
+{
+    return c->ssl != NULL && SSL_session_reused(c->ssl);
 }

@@ -183,7 +183,9 @@ void mcpr_tls_session_keep(const mcpr_tls_t *tls, struct ssl_st *ssl,
     tls_session_t *e;
     SSL_SESSION *s;
 
-    if (t->mutex == NULL || SSL_session_reused(ssl)) {
+    /* also after a resumption: TLS 1.3 tickets are meant for one use, the
+     * server sent fresh ones */
+    if (t->mutex == NULL) {
         return;
     }
     s = SSL_get1_session(ssl);

@@ -247,8 +247,8 @@ static apr_status_t mcpr_init(void *instance, const mcp_store_params_t *params,
     }
     in->auth.db = u->db;
     in->auth.client_name = u->client_name;
-    /* Sentinel: a data node must say it is the master (ROLE) */
-    in->auth.role = u->mode == MCPR_SENTINEL;
+    /* Sentinel's discovery asks ROLE on a copy of its own */
+    in->auth.role = 0;
     in->sentinel_auth.user = u->sentinel_user;
     in->sentinel_auth.password = u->sentinel_password;
     in->sentinel_auth.db = -1;

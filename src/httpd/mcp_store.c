@@ -77,8 +77,12 @@ static mcp_store_t *store_make(apr_pool_t *pconf, apr_pool_t *ptemp,
     }
     rv = st->provider->init(st->instance, &st->params, s, pconf, ptemp);
     if (rv != APR_SUCCESS) {
+        /* described by the provider: the spec may hold a password */
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, MCPLOG(00311)
-                     "cannot start the session store %s", spec);
+                     "cannot start the session store %s",
+                     st->provider->describe
+                     ? st->provider->describe(st->instance, ptemp)
+                     : st->provider->name);
         goto leave;
     }
     st->max_record = st->provider->max_record

@@ -7,7 +7,8 @@
  * opens one connection and runs each ';'-separated group as ONE pipeline
  * (mcpr_conn_exec; ',' separates its commands), printing every reply.
  * Special groups: "@read" (mcpr_conn_read), "@idle" (mcpr_conn_idle_ok),
- * "@sleep MS", "@stdin" (wait for a line on stdin).
+ * "@sleep MS", "@stdin" (wait for a line on stdin), "@reopen" (close,
+ * open again with the same TLS context: is the session resumed?).
  * Options: -h host -p port -t deadline_ms (per call, default 2000)
  * -c connect_ms -u user -a password -n db -N client_name -r (ROLE)
  * --tls --ca F --cert F --key F --verify full|ca|none --sni NAME
@@ -137,8 +138,9 @@ int main(int argc, const char *const *argv)
                err ? err : "(none)");
         return 2;
     }
-    printf("open: ok peer=%s role=%s ms=%ld\n", mcpr_conn_peer(c),
-           mcpr_conn_role(c) ? mcpr_conn_role(c) : "-", ms_since(start));
+    printf("open: ok peer=%s role=%s resumed=%d ms=%ld\n", mcpr_conn_peer(c),
+           mcpr_conn_role(c) ? mcpr_conn_role(c) : "-",
+           mcpr_conn_tls_resumed(c), ms_since(start));
 
     while (i < argc) {
         mcpr_cmd_t cmds[32];
@@ -147,6 +149,20 @@ int main(int argc, const char *const *argv)
         apr_pool_t *cp;
 
         if (!strcmp(argv[i], ";")) { i++; continue; }
+        if (!strcmp(argv[i], "@reopen")) {
+            mcpr_conn_close(c);
+            start = apr_time_now();
+            rv = mcpr_conn_open(&c, host, port, t, &auth,
+                                start + apr_time_from_msec(tmo), 0, p, &err);
+            if (rv != APR_SUCCESS) {
+                printf("reopen: error %s err=%s\n", rvname(rv), err);
+                return 2;
+            }
+            printf("reopen: ok resumed=%d ms=%ld\n", mcpr_conn_tls_resumed(c),
+                   ms_since(start));
+            i++;
+            continue;
+        }
         if (!strcmp(argv[i], "@idle")) {
             printf("idle: %d\n", mcpr_conn_idle_ok(c));
             i++;
