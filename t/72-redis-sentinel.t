@@ -30,7 +30,7 @@ use MCPSentinel;
 
 skip_unless_redis();
 
-plan tests => 38;
+plan tests => 39;
 
 my $REDIS_SO = MCPTest::top_dir() . '/.libs/mod_mcp_session_redis.so';
 my $prefix = "mcp:t72:$$:";
@@ -200,6 +200,13 @@ for my $n (@nodes) {
         'node ' . ($n == $A ? 'A' : 'B') . ' logged the switch back (MCPS00850)';
 }
 is_deeply [map { $_->pid } @nodes], \@PIDS, 'still no Apache restart';
+
+# --- the listener threads do not hold children back --------------------------
+my @old_kids = $A->child_pids;
+ok $A->graceful && wait_for(sub { !grep { MCPTest::pid_alive($_) } @old_kids }, 10, 0.1)
+   && (add($U[0], $S[0], 5))[1],
+    sprintf('graceful restart of node A: its %d old children (each with a subscribed listener) exit, calls work',
+            scalar @old_kids);
 
 # --- a master demoted by hand: READONLY alone moves the nodes --------------
 # (no +switch-master: the fake Sentinel never publishes one)
