@@ -7,10 +7,12 @@
 # while that server still takes writes (it stays a writable master for a
 # while after a failover: READONLY alone would not move the nodes). Then
 # the new master is killed under load: 503s, never 404, until Sentinel
-# promotes the old one back, and 200 from then on. A master demoted by
-# hand behind a fake Sentinel: READONLY alone moves the nodes, no call
-# fails. A dead first Sentinel is skipped. A master name the Sentinel does not know: 503 with the
-# reason in the log.
+# promotes the old one back, and 200 from then on. A graceful restart
+# (children with a listener thread exit). A master demoted by hand behind
+# a fake Sentinel: READONLY alone moves the nodes, no call fails. A dead
+# first Sentinel is skipped. A Sentinel with a password: sentinel_password=
+# works, a wrong one is 503 with the refusal logged, never the password. A
+# master name the Sentinel does not know: 503 with the reason in the log.
 use strict;
 use warnings;
 
@@ -30,7 +32,7 @@ use MCPSentinel;
 
 skip_unless_redis();
 
-plan tests => 39;
+plan tests => 42;
 
 my $REDIS_SO = MCPTest::top_dir() . '/.libs/mod_mcp_session_redis.so';
 my $prefix = "mcp:t72:$$:";
@@ -262,6 +264,29 @@ ok wait_for(sub {
     }, 5, 0.2),
     'mod_status: the Sentinel that answered is in use, and the listener found it'
     or diag explain { map { $_ => $dst->{$_} } grep { /Sentinel/ } keys %{ $dst || {} } };
+
+# --- a Sentinel with a password (sentinel_password=) -------------------------
+my $SPW = "t72-sentinel-pw-$$";
+my $S2 = $set->sentinel(name => 'auth', password => $SPW);
+my $S2P = $S2->port;
+my $F = start_node(name => 't72-f',
+                   conf => node_conf("redis+sentinel://127.0.0.1:$S2P/mymaster?sentinel_password=$SPW"),
+                   loglevel => 'info mcp_session:debug mcp_session_redis:debug');
+my $sf = initialize($F->url);
+ok is_session_id($sf) && (add($F->url, $sf, 3))[1]
+   && wait_for(sub { ((status_auto($F->url('/server-status?auto')) || {})->{MCPRedisSentinelListener}
+                      // '') eq "127.0.0.1:$S2P" }, 5, 0.2),
+    'a Sentinel with requirepass: sentinel_password= authenticates discovery and the listener';
+my $G = start_node(name => 't72-g',
+                   conf => node_conf("redis+sentinel://127.0.0.1:$S2P/mymaster?sentinel_password=wrong-$SPW"),
+                   loglevel => 'info mcp_session:debug mcp_session_redis:debug');
+my ($gres) = mcp_post($G->url, init_message());
+my @glines = grep_log($G->error_log_path, qr/MCPS00854/);
+ok $gres->code == 503 && @glines && $glines[0] =~ /127\.0\.0\.1:$S2P: .*(WRONGPASS|invalid|password)/i,
+    'a wrong sentinel_password: 503, the Sentinel\'s refusal in the log (MCPS00854)'
+    or diag $gres->code, ' ', $glines[0] // 'no MCPS00854 line';
+ok !grep({ index(read_from($_->error_log_path), $SPW) >= 0 } $F, $G),
+    'the Sentinel password appears in no log';
 
 # --- a master name the Sentinel does not know -------------------------------
 my $C = start_node(name => 't72-c', conf => node_conf($set->url('nosuch')),

@@ -35,9 +35,13 @@ APLOG_USE_MODULE(mcp_session_redis);
 /* Rediscovery at most this often per child (the spec's advice). */
 #define SENTINEL_REDISCOVER     apr_time_from_msec(500)
 /* The listener: read deadline (a timeout keeps the connection), backoff
- * between failed connections, and the deadline of its connect+SUBSCRIBE. */
+ * between failed connections (doubled after each round over every
+ * Sentinel that failed, up to the cap: a wrong sentinel_password must not
+ * cost the Sentinels two refused AUTHs a second per child), and the
+ * deadline of its connect+SUBSCRIBE. */
 #define SENTINEL_LISTEN_READ    apr_time_from_sec(1)
 #define SENTINEL_LISTEN_BACKOFF apr_time_from_msec(500)
+#define SENTINEL_LISTEN_MAXWAIT apr_time_from_sec(8)
 #define SENTINEL_LISTEN_CONNECT apr_time_from_sec(2)
 
 typedef struct mcpr_sentinel_t {
@@ -484,7 +488,8 @@ static void *APR_THREAD_FUNC listener(apr_thread_t *thd, void *data)
     redisReply *r;
     const char *err, *peer;
     apr_status_t rv;
-    int next = 0, was_listening = 0, logged_fail = 0;
+    int next = 0, was_listening = 0, fails = 0, i;
+    apr_interval_time_t wait;
 
     /* our own pools: cpool's allocator is not for this thread */
     if (apr_pool_create_unmanaged_ex(&tp, NULL, NULL) != APR_SUCCESS) {
@@ -524,18 +529,25 @@ static void *APR_THREAD_FUNC listener(apr_thread_t *thd, void *data)
             }
         }
         if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, logged_fail ? APLOG_DEBUG : APLOG_INFO,
-                         rv, in->s, MCPRLOG(00856) "Sentinel listener: "
-                         "cannot subscribe on %s: %s (retrying every "
-                         "%d ms, Sentinels in turn)", peer,
-                         err ? err : "no answer",
-                         (int)apr_time_as_msec(SENTINEL_LISTEN_BACKOFF));
-            logged_fail = 1;
+            wait = SENTINEL_LISTEN_BACKOFF;
+            for (i = fails / st->nsentinels;
+                 i > 0 && wait < SENTINEL_LISTEN_MAXWAIT; i--) {
+                wait *= 2;
+            }
+            if (wait > SENTINEL_LISTEN_MAXWAIT) {
+                wait = SENTINEL_LISTEN_MAXWAIT;
+            }
+            ap_log_error(APLOG_MARK, fails ? APLOG_DEBUG : APLOG_INFO, rv,
+                         in->s, MCPRLOG(00856) "Sentinel listener: cannot "
+                         "subscribe on %s: %s (next try in %d ms, the "
+                         "Sentinels in turn)", peer, err ? err : "no answer",
+                         (int)apr_time_as_msec(wait));
+            fails++;
             next++;
-            apr_sleep(SENTINEL_LISTEN_BACKOFF);
+            apr_sleep(wait);
             continue;
         }
-        logged_fail = 0;
+        fails = 0;
 
         apr_thread_mutex_lock(st->mutex);
         st->listening = 1;

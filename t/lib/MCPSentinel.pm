@@ -12,6 +12,7 @@ package MCPSentinel;
 #                                           master sees it online
 #     $set->wait_replica($redis, $secs)     $redis replicates and the Sentinel
 #                                           lists it
+#     $set->sentinel(password => ...)       one more Sentinel on the master
 #     MCPSentinel::fake()                   a fake Sentinel naming the master
 #                                           the test says (->name_master)
 #
@@ -117,6 +118,22 @@ sub wait_master {
 sub failover {
     my $self = shift;
     return scalar($self->{sentinel}->cli('SENTINEL', 'FAILOVER', $self->{master_name})) eq 'OK';
+}
+
+# sentinel(%opts) -> MCPSentinel::Server: one more Sentinel watching this
+# set's master (quorum 1, started, stopped at the end). Options: name,
+# password (its requirepass), master_name.
+sub sentinel {
+    my ($self, %o) = @_;
+    my $port = (split /:/, $self->master_addr // ('x:' . $self->{master}->port))[1];
+    my $s = MCPSentinel::Server->new(
+        name => "$self->{name}-" . ($o{name} // 'sentinel2'),
+        master_name => $o{master_name} // $self->{master_name},
+        master_port => $port, down_after => 2000, failover_timeout => 10000,
+        password => $o{password});
+    MCPTest::_register($s);
+    $s->start or croak "MCPSentinel: the Sentinel did not start:\n" . $s->diagnostics;
+    return $s;
 }
 
 # fake(%opts) -> MCPSentinel::Fake: a process on a free port that answers
@@ -260,7 +277,8 @@ sub stop {
 # ===========================================================================
 package MCPSentinel::Server;
 # One redis-server --sentinel with its own conf file (which Sentinel
-# rewrites), pidfile and log in a directory under MCPTest::work_dir().
+# rewrites), pidfile and log in a directory under MCPTest::work_dir();
+# password: its requirepass.
 use strict;
 use warnings;
 use Carp qw(croak);
@@ -286,6 +304,7 @@ sentinel monitor $self->{master_name} 127.0.0.1 $self->{master_port} 1
 sentinel down-after-milliseconds $self->{master_name} $self->{down_after}
 sentinel failover-timeout $self->{master_name} $self->{failover_timeout}
 CONF
+    print $fh "requirepass $self->{password}\n" if defined $self->{password};
     close $fh or croak "$conf: $!";
     $self->{conf} = $conf;
     return $self;
@@ -310,7 +329,9 @@ sub cli {
     croak "fork: $!" unless defined $pid;
     if (!$pid) {
         open STDERR, '>', '/dev/null';
-        exec(MCPTest::Redis::_cli_bin(), '-h', '127.0.0.1', '-p', $self->{port}, @args)
+        my @auth = defined $self->{password}
+                 ? ('--no-auth-warning', '-a', $self->{password}) : ();
+        exec(MCPTest::Redis::_cli_bin(), '-h', '127.0.0.1', '-p', $self->{port}, @auth, @args)
             or POSIX::_exit(127);
     }
     my @lines = <$fh>;
