@@ -146,7 +146,7 @@ like $out, qr/reply 1: \+PONG/, 'and the connection is still usable';
 like $out, qr/open: ok peer=\[::1\]:$port .*\nexec: ok n=1 .*\nreply 1: \+PONG/, 'plain over ::1';
 
 SKIP: {
-    skip 'no certificates', 9 unless $certs_ok;
+    skip 'no certificates', 10 unless $certs_ok;
     ($out, $rc) = drive('-h', '127.0.0.1', @tls, 'SET', 'mcp:t', 'v', ',', 'GET', 'mcp:t');
     like $out, qr/reply 1: \+OK\nreply 2: "v"/, 'TLS to 127.0.0.1, verified by its IP SAN';
 
@@ -156,6 +156,13 @@ SKIP: {
     ($out, $rc) = drive('-h', '127.0.0.1', @tls, 'PING', ';', '@reopen', ';', '@reopen', ';', 'PING');
     like $out, qr/open: ok \S+ role=- resumed=0 .*reopen: ok resumed=1 .*reopen: ok resumed=1 .*reply 1: \+PONG/s,
         'a new connection to the same server resumes the TLS session (again after a resumption)';
+
+    # No handshake command (no password, db or name): TLS 1.3's tickets
+    # come with the first reply, and the session is kept then.
+    ($out, $rc) = drive('-h', '127.0.0.1', '-p', $tport, '--tls', '--ca', "$dir/ca.crt",
+                        'PING', ';', '@reopen');
+    like $out, qr/open: ok \S+ role=- resumed=0 .*reply 1: -NOAUTH.*reopen: ok resumed=1/s,
+        'without handshake commands, the next connection resumes the session too';
 
     ($out, $rc) = drive('-h', '::1', @tls, 'PING');
     like $out, qr/open: error .*TLS handshake with \[::1\]:$tport failed: IP address mismatch/,

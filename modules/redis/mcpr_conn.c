@@ -43,7 +43,23 @@ struct mcpr_conn_t {
     const char *role;               /* ROLE's first element, or NULL */
     apr_uint32_t generation;        /* mcpr_node.c's */
     unsigned uses;                  /* exec and read calls */
+    /* TLS 1.3 sends its session tickets after the handshake: with no
+     * handshake command there was nothing to read them with at open, so
+     * the session is kept after the first reply instead */
+    const mcpr_tls_t *keep_tls;     /* non-NULL: keep still to do */
+    const char *host;
+    apr_port_t port;
 };
+
+static void keep_session(mcpr_conn_t *c)
+{
+    SSL_SESSION *s = SSL_get0_session(c->ssl);
+
+    if (s && SSL_SESSION_is_resumable(s)) {
+        mcpr_tls_session_keep(c->keep_tls, c->ssl, c->host, c->port);
+        c->keep_tls = NULL;
+    }
+}
 
 /* ------------------------------------------------------------------ */
 /* Commands                                                           */
@@ -454,6 +470,9 @@ apr_status_t mcpr_conn_exec(mcpr_conn_t *c, apr_pool_t *p,
 
     c->uses++;
     rv = exec_raw(c, p, cmds, n, replies, deadline, err);
+    if (rv == APR_SUCCESS && c->keep_tls) {
+        keep_session(c);
+    }
     if (rv == APR_SUCCESS) {
         for (i = 0; i < n; i++) {
             apr_pool_cleanup_register(p, replies[i], reply_cleanup,
@@ -472,6 +491,9 @@ apr_status_t mcpr_conn_read(mcpr_conn_t *c, apr_pool_t *p,
     *reply = NULL;
     c->uses++;
     rv = read_replies(c, reply, 1, deadline, apr_time_now(), p, err);
+    if (rv == APR_SUCCESS && c->keep_tls) {
+        keep_session(c);
+    }
     if (rv == APR_SUCCESS) {
         apr_pool_cleanup_register(p, *reply, reply_cleanup,
                                   apr_pool_cleanup_null);
@@ -779,7 +801,10 @@ apr_status_t mcpr_conn_open(mcpr_conn_t **out, const char *host,
         }
     }
     if (tls) {
-        mcpr_tls_session_keep(tls, c->ssl, host, port);
+        c->keep_tls = tls;
+        c->host = apr_pstrdup(pool, host);
+        c->port = port;
+        keep_session(c);
     }
 
 leave:
