@@ -144,15 +144,22 @@ static const char *unwrap(const char *val, apr_size_t vlen, int *handshake,
     return val + i + 1;
 }
 
-/* Run cmds for the session key rkey. A failure is never APR_NOTFOUND or
- * MCP_STORE_ECHANGED (those are answers, not outages). */
+/* Run cmds for the session key rkey before the store call's one deadline
+ * (a call that needs a second round trip gets no new timeout). A failure
+ * is never APR_NOTFOUND or MCP_STORE_ECHANGED (those are answers, not
+ * outages). */
 static apr_status_t run(mcpr_t *in, const mcp_store_ctx_t *c,
                         const char *rkey, const mcpr_cmd_t *cmds, int n,
-                        redisReply **replies)
+                        redisReply **replies, apr_time_t deadline)
 {
-    apr_status_t rv = mcpr_exec(in, c, rkey, cmds, n, replies,
-                                mcpr_exec_deadline(in), 0);
+    apr_status_t rv;
 
+    /* the first round trip used the time up: no second one (which would
+     * time out at once and mark a sound server down) */
+    if (apr_time_now() >= deadline) {
+        return APR_FROM_OS_ERROR(ETIMEDOUT);
+    }
+    rv = mcpr_exec(in, c, rkey, cmds, n, replies, deadline, 0);
     if (rv == APR_NOTFOUND || rv == MCP_STORE_ECHANGED) {
         rv = APR_EGENERAL;
     }
@@ -190,6 +197,7 @@ apr_status_t mcpr_store_create(void *instance, const mcp_store_ctx_t *c,
     mcpr_cmd_t cmd;
     apr_size_t elen;
     char *e = envelope(record, len, 1, p, &elen);
+    apr_time_t deadline = mcpr_exec_deadline(in);
     apr_status_t rv;
 
     cmd.argc = 0;
@@ -197,7 +205,7 @@ apr_status_t mcpr_store_create(void *instance, const mcp_store_ctx_t *c,
     mcpr_conn_arg(&cmd, e, elen);
     mcpr_conn_args(&cmd, "NX", "PX", ms_arg(p, in->params.handshake_ttl),
                    NULL);
-    rv = run(in, c, rkey, &cmd, 1, rep);
+    rv = run(in, c, rkey, &cmd, 1, rep, deadline);
     if (rv != APR_SUCCESS) {
         goto leave;
     }
@@ -239,6 +247,7 @@ apr_status_t mcpr_store_fetch(void *instance, const mcp_store_ctx_t *c,
     redisReply *rep[2], *val;
     mcpr_cmd_t cmd[2];
     apr_size_t blen = 0;
+    apr_time_t deadline = mcpr_exec_deadline(in);
     apr_status_t rv;
     int handshake = 0;
 
@@ -248,7 +257,7 @@ apr_status_t mcpr_store_fetch(void *instance, const mcp_store_ctx_t *c,
     rep[0] = NULL;
     if (!apr_atomic_read32(&in->no_getex)) {
         mcpr_conn_args(&cmd[0], "GETEX", rkey, "PX", ttl, NULL);
-        rv = run(in, c, rkey, cmd, 1, rep);
+        rv = run(in, c, rkey, cmd, 1, rep, deadline);
         if (rv != APR_SUCCESS) {
             goto leave;
         }
@@ -266,7 +275,7 @@ apr_status_t mcpr_store_fetch(void *instance, const mcp_store_ctx_t *c,
         mcpr_conn_args(&cmd[0], "GET", rkey, NULL);
         cmd[1].argc = 0;
         mcpr_conn_args(&cmd[1], "PEXPIRE", rkey, ttl, NULL);
-        rv = run(in, c, rkey, cmd, 2, rep);
+        rv = run(in, c, rkey, cmd, 2, rep, deadline);
         if (rv != APR_SUCCESS) {
             goto leave;
         }
@@ -300,7 +309,7 @@ apr_status_t mcpr_store_fetch(void *instance, const mcp_store_ctx_t *c,
         cmd[0].argc = 0;
         mcpr_conn_args(&cmd[0], "PEXPIRE", rkey,
                        ms_arg(p, in->params.handshake_ttl), NULL);
-        if (run(in, c, rkey, cmd, 1, rep) != APR_SUCCESS
+        if (run(in, c, rkey, cmd, 1, rep, deadline) != APR_SUCCESS
             || rep[0]->type != REDIS_REPLY_INTEGER) {
             /* the record was read: serve it; it lives one ttl at most */
             STORE_LOG(c, in, APLOG_DEBUG, 0, MCPRLOG(00848)
@@ -323,13 +332,14 @@ apr_status_t mcpr_store_update(void *instance, const mcp_store_ctx_t *c,
     mcpr_cmd_t cmd;
     apr_size_t elen;
     char *e = envelope(record, len, 0, p, &elen);
+    apr_time_t deadline = mcpr_exec_deadline(in);
     apr_status_t rv;
 
     cmd.argc = 0;
     mcpr_conn_args(&cmd, "SET", rkey, NULL);
     mcpr_conn_arg(&cmd, e, elen);
     mcpr_conn_args(&cmd, "XX", "PX", ms_arg(p, in->params.ttl), NULL);
-    rv = run(in, c, rkey, &cmd, 1, rep);
+    rv = run(in, c, rkey, &cmd, 1, rep, deadline);
     if (rv == APR_SUCCESS) {
         if (rep[0]->type == REDIS_REPLY_NIL) {
             rv = APR_NOTFOUND;
@@ -360,6 +370,7 @@ apr_status_t mcpr_store_update_if(void *instance, const mcp_store_ctx_t *c,
     mcpr_cmd_t cmd;
     apr_size_t elen;
     char *e = envelope(record, len, 0, p, &elen);
+    apr_time_t deadline = mcpr_exec_deadline(in);
     apr_status_t rv;
     int eval = 0;
 
@@ -377,7 +388,7 @@ apr_status_t mcpr_store_update_if(void *instance, const mcp_store_ctx_t *c,
         mcpr_conn_arg(&cmd, expected, expected_len);
         mcpr_conn_arg(&cmd, e, elen);
         mcpr_conn_args(&cmd, ttl, NULL);
-        rv = run(in, c, rkey, &cmd, 1, rep);
+        rv = run(in, c, rkey, &cmd, 1, rep, deadline);
         if (rv != APR_SUCCESS) {
             goto leave;
         }
@@ -421,6 +432,7 @@ apr_status_t mcpr_store_remove(void *instance, const mcp_store_ctx_t *c,
                                ? in->params.ttl : STORE_TOMBSTONE_MIN;
     redisReply *rep[2], *del;
     mcpr_cmd_t cmd[2];
+    apr_time_t deadline = mcpr_exec_deadline(in);
     apr_status_t rv;
     int n = 0;
 
@@ -437,7 +449,7 @@ apr_status_t mcpr_store_remove(void *instance, const mcp_store_ctx_t *c,
     cmd[n].argc = 0;
     mcpr_conn_args(&cmd[n], "DEL", rkey, NULL);
     n++;
-    rv = run(in, c, rkey, cmd, n, rep);
+    rv = run(in, c, rkey, cmd, n, rep, deadline);
     if (rv != APR_SUCCESS) {
         goto leave;
     }
