@@ -5,7 +5,8 @@
  *
  *   create_session  SET k "+<µs> rec" NX PX handshake_ttl
  *   fetch           GETEX k PX ttl (a session still in its handshake,
- *                   value "+...", then gets PEXPIRE k handshake_ttl: a
+ *                   value "+...", then gets PEXPIRE k handshake_ttl by a
+ *                   script, only while the value is still "+...": a
  *                   second round trip in that short phase only). Servers
  *                   without GETEX (Redis < 6.2): GET k + PEXPIRE k ttl in
  *                   one write.
@@ -54,6 +55,17 @@ static const char store_cas_script[] =
     "if not sp or string.sub(v, sp + 1) ~= ARGV[1] then return 0 end\n"
     "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
     "return 1\n";
+
+/* fetch of a session in its handshake: back to the handshake TTL only if
+ * the value is still a handshake record ('+'): an update() that came
+ * after our GETEX gave it the session TTL, which a plain PEXPIRE would
+ * cut (and the session would die idle after handshake_ttl: a 404). */
+static const char store_hs_script[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v and string.byte(v, 1) == 43 then\n"
+    "  return redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
+    "end\n"
+    "return 0\n";
 
 /* The script's SHA-1 in hex, computed once (the first call races
  * harmlessly: every thread writes the same bytes). */
@@ -305,9 +317,13 @@ apr_status_t mcpr_store_fetch(void *instance, const mcp_store_ctx_t *c,
     *record = apr_pstrmemdup(p, body, blen);
     *len = blen;
     if (handshake) {
-        /* GETEX gave it the full TTL: back to the handshake's */
+        /* GETEX gave it the full TTL: back to the handshake's, unless
+         * an update ended the handshake meanwhile (EVAL: Redis caches the
+         * script; this phase is a request or two per session) */
         cmd[0].argc = 0;
-        mcpr_conn_args(&cmd[0], "PEXPIRE", rkey,
+        mcpr_conn_arg(&cmd[0], "EVAL", 4);
+        mcpr_conn_arg(&cmd[0], store_hs_script, sizeof(store_hs_script) - 1);
+        mcpr_conn_args(&cmd[0], "1", rkey,
                        ms_arg(p, in->params.handshake_ttl), NULL);
         if (run(in, c, rkey, cmd, 1, rep, deadline) != APR_SUCCESS
             || rep[0]->type != REDIS_REPLY_INTEGER) {
