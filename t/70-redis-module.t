@@ -24,6 +24,7 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(sleep time);
 use MCPTest;
+use POSIX ();
 
 # Redis is killed on purpose (MCPS00820: a node down), a node without the
 # module refuses rediss:// (MCPS00113, AH00016: its start fails), a wrong
@@ -177,10 +178,10 @@ sub delta {
     $d = delta($before, cmdstats());
     ok is_session_id($s2), 'initialize on B';
     # initialize: create (SET NX); notifications/initialized: fetch (GETEX,
-    # then PEXPIRE back to the handshake TTL: the session is still in its
-    # handshake) and update (SET XX)
-    is_deeply $d, { set => 2, getex => 1, pexpire => 1 },
-        'initialize + notifications/initialized: SET NX; GETEX + PEXPIRE; SET XX'
+    # then an EVAL whose GET + PEXPIRE put the handshake TTL back: the
+    # session is still in its handshake) and update (SET XX)
+    is_deeply $d, { set => 2, getex => 1, eval => 1, get => 1, pexpire => 1 },
+        'initialize + notifications/initialized: SET NX; GETEX + EVAL (GET, PEXPIRE); SET XX'
         or diag explain $d;
 
     $before = cmdstats();
@@ -259,6 +260,74 @@ sub delta {
     }
     $with->stop;
     $without->stop;
+}
+
+# ---------------------------------------------------------------------
+# A fetch in the handshake puts the handshake TTL back only while the
+# record is still a handshake record: a proxy runs another node's update
+# (the value without '+', the session TTL) just before that second round
+# trip reaches Redis; the session must keep the session TTL.
+
+{
+    require IO::Socket::INET;
+    require IO::Select;
+    my $pport = free_port();
+    my $lsn = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $pport,
+                                    Listen => 16, ReuseAddr => 1) or die "proxy: $!";
+    my $ppid = fork;
+    die "fork: $!" unless defined $ppid;
+    if (!$ppid) {
+        alarm 60;
+        $SIG{CHLD} = 'IGNORE';
+        while (my $cl = $lsn->accept) {
+            next if fork;
+            alarm 60;
+            my $up = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                           PeerPort => $redis->port) or POSIX::_exit(1);
+            my $sel = IO::Select->new($cl, $up);
+            while (my @r = $sel->can_read(30)) {
+                for my $fh (@r) {
+                    my $buf;
+                    POSIX::_exit(0) unless sysread($fh, $buf, 65536);
+                    if ($fh == $cl && $buf =~ /PEXPIRE/) {
+                        my ($d, @a) = ($buf);
+                        if ($d =~ s/^\*(\d+)\r\n//) {
+                            for (1 .. $1) {
+                                last unless $d =~ s/^\$(\d+)\r\n//;
+                                push @a, substr($d, 0, $1);
+                                substr($d, 0, $1 + 2) = '';
+                            }
+                        }
+                        my $key = uc($a[0] // '') eq 'EVAL' ? $a[3] : $a[1];
+                        my $v = join "\n", $redis->cli('GET', $key // '');
+                        $redis->cli('SET', $key, substr($v, 1), 'XX', 'PX', 3600000)
+                            if $v =~ /^\+/;
+                    }
+                    syswrite($fh == $cl ? $up : $cl, $buf);
+                }
+            }
+            POSIX::_exit(0);
+        }
+        POSIX::_exit(0);
+    }
+    close $lsn;
+    my $hp = "mcp:t70hs:$$:";
+    my $node = start_node(name => 't70-hs', conf => $load
+                          . "MCPSessionStorageMode external\n"
+                          . "MCPSessionStore redis://127.0.0.1:$pport\n"
+                          . "MCPSessionKeyPrefix $hp\nMCPSessionTTL 3600\n"
+                          . "MCPSessionHandshakeTTL 5\n");
+    my $hsid = initialize($node->url, no_initialized => 1);
+    ok is_session_id($hsid), 'handshake race: initialize through the proxy';
+    my ($r) = mcp_call($node->url, $hsid, 'ping');
+    is $r->code, 200, '... a ping in the handshake: 200';
+    my $k = ($redis->cli('--scan', '--pattern', "$hp*"))[0] // '';
+    my $ttl = $redis->cli('PTTL', $k);
+    cmp_ok $ttl, '>', 60000, "... an update that came between its GETEX and the "
+        . "handshake TTL step keeps the session TTL ($ttl ms), not 5 s";
+    kill 'TERM', $ppid;
+    waitpid $ppid, 0;
+    $node->stop if $node->can('stop');
 }
 
 # ---------------------------------------------------------------------

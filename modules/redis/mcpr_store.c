@@ -5,7 +5,8 @@
  *
  *   create_session  SET k "+<µs> rec" NX PX handshake_ttl
  *   fetch           GETEX k PX ttl (a session still in its handshake,
- *                   value "+...", then gets PEXPIRE k handshake_ttl: a
+ *                   value "+...", then gets PEXPIRE k handshake_ttl by a
+ *                   script, only while the value is still "+...": a
  *                   second round trip in that short phase only). Servers
  *                   without GETEX (Redis < 6.2): GET k + PEXPIRE k ttl in
  *                   one write.
@@ -54,6 +55,17 @@ static const char store_cas_script[] =
     "if not sp or string.sub(v, sp + 1) ~= ARGV[1] then return 0 end\n"
     "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
     "return 1\n";
+
+/* fetch of a session in its handshake: back to the handshake TTL only if
+ * the value is still a handshake record ('+'): an update() that came
+ * after our GETEX gave it the session TTL, which a plain PEXPIRE would
+ * cut (and the session would die idle after handshake_ttl: a 404). */
+static const char store_hs_script[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v and string.byte(v, 1) == 43 then\n"
+    "  return redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
+    "end\n"
+    "return 0\n";
 
 /* The script's SHA-1 in hex, computed once (the first call races
  * harmlessly: every thread writes the same bytes). */
@@ -144,15 +156,22 @@ static const char *unwrap(const char *val, apr_size_t vlen, int *handshake,
     return val + i + 1;
 }
 
-/* Run cmds for the session key rkey. A failure is never APR_NOTFOUND or
- * MCP_STORE_ECHANGED (those are answers, not outages). */
+/* Run cmds for the session key rkey before the store call's one deadline
+ * (a call that needs a second round trip gets no new timeout). A failure
+ * is never APR_NOTFOUND or MCP_STORE_ECHANGED (those are answers, not
+ * outages). */
 static apr_status_t run(mcpr_t *in, const mcp_store_ctx_t *c,
                         const char *rkey, const mcpr_cmd_t *cmds, int n,
-                        redisReply **replies)
+                        redisReply **replies, apr_time_t deadline)
 {
-    apr_status_t rv = mcpr_exec(in, c, rkey, cmds, n, replies,
-                                mcpr_exec_deadline(in), 0);
+    apr_status_t rv;
 
+    /* the first round trip used the time up: no second one (which would
+     * time out at once and mark a sound server down) */
+    if (apr_time_now() >= deadline) {
+        return APR_FROM_OS_ERROR(ETIMEDOUT);
+    }
+    rv = mcpr_exec(in, c, rkey, cmds, n, replies, deadline, 0);
     if (rv == APR_NOTFOUND || rv == MCP_STORE_ECHANGED) {
         rv = APR_EGENERAL;
     }
@@ -190,6 +209,7 @@ apr_status_t mcpr_store_create(void *instance, const mcp_store_ctx_t *c,
     mcpr_cmd_t cmd;
     apr_size_t elen;
     char *e = envelope(record, len, 1, p, &elen);
+    apr_time_t deadline = mcpr_exec_deadline(in);
     apr_status_t rv;
 
     cmd.argc = 0;
@@ -197,7 +217,7 @@ apr_status_t mcpr_store_create(void *instance, const mcp_store_ctx_t *c,
     mcpr_conn_arg(&cmd, e, elen);
     mcpr_conn_args(&cmd, "NX", "PX", ms_arg(p, in->params.handshake_ttl),
                    NULL);
-    rv = run(in, c, rkey, &cmd, 1, rep);
+    rv = run(in, c, rkey, &cmd, 1, rep, deadline);
     if (rv != APR_SUCCESS) {
         goto leave;
     }
@@ -239,6 +259,7 @@ apr_status_t mcpr_store_fetch(void *instance, const mcp_store_ctx_t *c,
     redisReply *rep[2], *val;
     mcpr_cmd_t cmd[2];
     apr_size_t blen = 0;
+    apr_time_t deadline = mcpr_exec_deadline(in);
     apr_status_t rv;
     int handshake = 0;
 
@@ -248,7 +269,7 @@ apr_status_t mcpr_store_fetch(void *instance, const mcp_store_ctx_t *c,
     rep[0] = NULL;
     if (!apr_atomic_read32(&in->no_getex)) {
         mcpr_conn_args(&cmd[0], "GETEX", rkey, "PX", ttl, NULL);
-        rv = run(in, c, rkey, cmd, 1, rep);
+        rv = run(in, c, rkey, cmd, 1, rep, deadline);
         if (rv != APR_SUCCESS) {
             goto leave;
         }
@@ -266,7 +287,7 @@ apr_status_t mcpr_store_fetch(void *instance, const mcp_store_ctx_t *c,
         mcpr_conn_args(&cmd[0], "GET", rkey, NULL);
         cmd[1].argc = 0;
         mcpr_conn_args(&cmd[1], "PEXPIRE", rkey, ttl, NULL);
-        rv = run(in, c, rkey, cmd, 2, rep);
+        rv = run(in, c, rkey, cmd, 2, rep, deadline);
         if (rv != APR_SUCCESS) {
             goto leave;
         }
@@ -296,11 +317,15 @@ apr_status_t mcpr_store_fetch(void *instance, const mcp_store_ctx_t *c,
     *record = apr_pstrmemdup(p, body, blen);
     *len = blen;
     if (handshake) {
-        /* GETEX gave it the full TTL: back to the handshake's */
+        /* GETEX gave it the full TTL: back to the handshake's, unless
+         * an update ended the handshake meanwhile (EVAL: Redis caches the
+         * script; this phase is a request or two per session) */
         cmd[0].argc = 0;
-        mcpr_conn_args(&cmd[0], "PEXPIRE", rkey,
+        mcpr_conn_arg(&cmd[0], "EVAL", 4);
+        mcpr_conn_arg(&cmd[0], store_hs_script, sizeof(store_hs_script) - 1);
+        mcpr_conn_args(&cmd[0], "1", rkey,
                        ms_arg(p, in->params.handshake_ttl), NULL);
-        if (run(in, c, rkey, cmd, 1, rep) != APR_SUCCESS
+        if (run(in, c, rkey, cmd, 1, rep, deadline) != APR_SUCCESS
             || rep[0]->type != REDIS_REPLY_INTEGER) {
             /* the record was read: serve it; it lives one ttl at most */
             STORE_LOG(c, in, APLOG_DEBUG, 0, MCPRLOG(00848)
@@ -323,13 +348,14 @@ apr_status_t mcpr_store_update(void *instance, const mcp_store_ctx_t *c,
     mcpr_cmd_t cmd;
     apr_size_t elen;
     char *e = envelope(record, len, 0, p, &elen);
+    apr_time_t deadline = mcpr_exec_deadline(in);
     apr_status_t rv;
 
     cmd.argc = 0;
     mcpr_conn_args(&cmd, "SET", rkey, NULL);
     mcpr_conn_arg(&cmd, e, elen);
     mcpr_conn_args(&cmd, "XX", "PX", ms_arg(p, in->params.ttl), NULL);
-    rv = run(in, c, rkey, &cmd, 1, rep);
+    rv = run(in, c, rkey, &cmd, 1, rep, deadline);
     if (rv == APR_SUCCESS) {
         if (rep[0]->type == REDIS_REPLY_NIL) {
             rv = APR_NOTFOUND;
@@ -360,6 +386,7 @@ apr_status_t mcpr_store_update_if(void *instance, const mcp_store_ctx_t *c,
     mcpr_cmd_t cmd;
     apr_size_t elen;
     char *e = envelope(record, len, 0, p, &elen);
+    apr_time_t deadline = mcpr_exec_deadline(in);
     apr_status_t rv;
     int eval = 0;
 
@@ -377,7 +404,7 @@ apr_status_t mcpr_store_update_if(void *instance, const mcp_store_ctx_t *c,
         mcpr_conn_arg(&cmd, expected, expected_len);
         mcpr_conn_arg(&cmd, e, elen);
         mcpr_conn_args(&cmd, ttl, NULL);
-        rv = run(in, c, rkey, &cmd, 1, rep);
+        rv = run(in, c, rkey, &cmd, 1, rep, deadline);
         if (rv != APR_SUCCESS) {
             goto leave;
         }
@@ -421,6 +448,7 @@ apr_status_t mcpr_store_remove(void *instance, const mcp_store_ctx_t *c,
                                ? in->params.ttl : STORE_TOMBSTONE_MIN;
     redisReply *rep[2], *del;
     mcpr_cmd_t cmd[2];
+    apr_time_t deadline = mcpr_exec_deadline(in);
     apr_status_t rv;
     int n = 0;
 
@@ -437,7 +465,7 @@ apr_status_t mcpr_store_remove(void *instance, const mcp_store_ctx_t *c,
     cmd[n].argc = 0;
     mcpr_conn_args(&cmd[n], "DEL", rkey, NULL);
     n++;
-    rv = run(in, c, rkey, cmd, n, rep);
+    rv = run(in, c, rkey, cmd, n, rep, deadline);
     if (rv != APR_SUCCESS) {
         goto leave;
     }

@@ -9,7 +9,8 @@
  * The authority ends at the first '/' or '?'; the user part at its last
  * '@' (a password may hold '@'; '/', '?', '%' and ':' in a user name must
  * be percent-encoded). No message echoes a piece of a value that holds an
- * '@' anywhere: a badly encoded password could be that piece.
+ * '@' or "password" anywhere: a badly encoded password could be that
+ * piece; and none echoes the ?options (sentinel_password= is there).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,20 @@ static const char *fail(url_parse_t *u, const char *why)
     return apr_psprintf(u->p, "%s: %s", u->secret
                         ? "(the address is not repeated: it holds a "
                           "password)"
-                        : apr_psprintf(u->p, "'%s'", u->spec), why);
+                        : apr_psprintf(u->p, "'%.*s'",
+                                       (int)strcspn(u->spec, "?"), u->spec),
+                        why);
+}
+
+/* 1 when s holds "password" in any case. */
+static int names_password(apr_pool_t *p, const char *s)
+{
+    char *l = apr_pstrdup(p, s), *c;
+
+    for (c = l; *c; c++) {
+        *c = (char)apr_tolower((unsigned char)*c);
+    }
+    return strstr(l, "password") != NULL;
 }
 
 static int hexval(int c)
@@ -407,7 +421,9 @@ const char *mcpr_url_parse(apr_pool_t *p, const char *spec, mcpr_url_t **out)
     *out = NULL;
     u->p = p;
     u->spec = spec;
-    u->secret = strchr(spec, '@') != NULL;
+    /* sentinel_password= needs no '@': a misspelt or '&'-split one is
+     * a token the messages would show */
+    u->secret = strchr(spec, '@') != NULL || names_password(p, spec);
 
     sep = strstr(spec, "://");
     if (!sep) {

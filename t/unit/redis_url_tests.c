@@ -180,6 +180,16 @@ static void options(void)
     parse_bad("redis://h?verify=none", "is for TLS", NULL);
     parse_bad("rediss://h?verify=maybe", "full", NULL);
     parse_bad("redis://h?sentinel_password=x", "is for redis+sentinel", NULL);
+    /* a sentinel_password needs no '@': no message may repeat it */
+    parse_bad("redis://h?sentinel_password=hunter3", "is for redis+sentinel",
+              "hunter3");
+    parse_bad("redis+sentinel://s/m?sentinel_password=hunter3&pool_max=0",
+              "pool_max=0", "hunter3");
+    parse_bad("redis+sentinel://s/m?sentinel_Password=hunter3", "unknown option",
+              "hunter3");
+    parse_bad("redis+sentinel://s/m?sentinel_password=hun&ter3", "NAME=VALUE",
+              "ter3");
+    parse_bad("redis+sentinel://s:0/m?name=hunter3", "bad port", "hunter3");
     parse_bad("redis+sentinel://s/m?sentinel_user=u", "needs sentinel_password",
               NULL);
     parse_bad("redis://h?pool_max=1&pool_max=2", "twice", NULL);
