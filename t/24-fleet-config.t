@@ -23,7 +23,7 @@ use MCPTest;
 
 skip_unless_redis();
 
-plan tests => 27;
+plan tests => 29;
 
 # config_test($conf) -> ($exit_code, $output) of `httpd -t` on a node
 # configuration with $conf at server level.
@@ -56,6 +56,18 @@ ok $rc != 0 && $out =~ m{MCPSessionStore.*redis://\*\*\*\@127\.0\.0\.1:6379}
     'MCPSessionStore redis://user:PASSWORD@...: httpd -t fails, names the address without its '
     . 'password and the module that takes one' or diag $out;
 unlike $out, qr/s3cr3t-pw/, '... and the password is not in the message';
+# Where the base module itself names the store address, the user and
+# password are "***" and the ?options left out: a scheme nobody serves,
+# and an address that memory mode does not use.
+($rc, $out) = config_test("MCPSessionStorageMode external\n"
+                        . "MCPSessionStore nosuch://u:s3cr3t-pw\@10.0.0.1:1/x?sentinel_password=s3cr3t-pw\n");
+ok $rc != 0 && $out =~ m{MCPS00103.*nosuch://\*\*\*\@10\.0\.0\.1:1/x\?\.\.\.} && $out !~ /s3cr3t-pw/,
+    'an unknown scheme with a password: MCPS00103 shows the address as nosuch://***@10.0.0.1:1/x?..., '
+    . 'without the password' or diag $out;
+($rc, $out) = config_test("MCPSessionStorageMode memory\n"
+                        . "MCPSessionStore redis://:s3cr3t-pw\@127.0.0.1:6379\n");
+ok $out =~ m{MCPS00102.*redis://\*\*\*\@127\.0\.0\.1:6379} && $out !~ /s3cr3t-pw/,
+    'an address memory mode does not use: MCPS00102 shows it without the password' or diag $out;
 # The schemes of mod_mcp_session_redis without it: the module to load.
 for my $scheme (qw(rediss redis+sentinel rediss+sentinel redis+cluster rediss+cluster)) {
     ($rc, $out) = config_test("MCPSessionStorageMode external\n"

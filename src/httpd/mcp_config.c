@@ -485,6 +485,28 @@ static const char *known_stores(apr_pool_t *p)
     return ext->nelts ? apr_array_pstrcat(p, ext, ',') : "(none)";
 }
 
+const char *mcp_config_store_shown(apr_pool_t *p, const char *spec)
+{
+    const char *sep = strstr(spec, "://");
+    const char *query, *at = NULL, *c;
+
+    if (!sep) {
+        return spec;
+    }
+    query = sep + 3 + strcspn(sep + 3, "?");
+    /* the last '@' before the options: a password may hold a raw '/' */
+    for (c = sep + 3; c < query; c++) {
+        if (*c == '@') {
+            at = c;
+        }
+    }
+    return apr_pstrcat(p, apr_pstrmemdup(p, spec, sep + 3 - spec),
+                       at ? "***@" : "",
+                       apr_pstrmemdup(p, at ? at + 1 : sep + 3,
+                                      query - (at ? at + 1 : sep + 3)),
+                       *query ? "?..." : "", NULL);
+}
+
 /* The schemes only mod_mcp_session_redis serves (README, "The Redis
  * provider module"): without it they name the module to load. */
 static int redis_module_scheme(const char *scheme)
@@ -522,7 +544,8 @@ static int resolve_store(apr_pool_t *ptemp, server_rec *s, mcp_srv_conf_t *sc,
     if (!sc->provider) {
         err = other
               ? apr_psprintf(ptemp, MCPLOG(00104) "MCPSessionStore %s (%s): %s",
-                             spec, sc->store_where,
+                             mcp_config_store_shown(ptemp, spec),
+                             sc->store_where,
                              mcp_provider_refusal(ptemp,
                                                   MCP_STORE_PROVIDER_GROUP,
                                                   scheme, other))
@@ -537,7 +560,8 @@ static int resolve_store(apr_pool_t *ptemp, server_rec *s, mcp_srv_conf_t *sc,
                              sc->store_where)
               : apr_psprintf(ptemp, MCPLOG(00103) "MCPSessionStore: unknown "
                              "store '%s' in '%s' (known schemes: %s); is the "
-                             "module providing it loaded? (%s)", scheme, spec,
+                             "module providing it loaded? (%s)", scheme,
+                             mcp_config_store_shown(ptemp, spec),
                              known_stores(ptemp), sc->store_where);
     }
     else if ((err = sc->provider->create(&probe, spec, s, ptemp, ptemp))) {
@@ -575,7 +599,8 @@ int mcp_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         else if (mcp_config_mode(sc) == MCP_MODE_MEMORY && sc->store_spec) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, MCPLOG(00102)
                          "MCPSessionStore %s is not used by server %s:%u: its "
-                         "MCPSessionStorageMode is memory", sc->store_spec,
+                         "MCPSessionStorageMode is memory",
+                         mcp_config_store_shown(ptemp, sc->store_spec),
                          s->server_hostname ? s->server_hostname : "(default)",
                          (unsigned)s->port);
         }

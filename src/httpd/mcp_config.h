@@ -70,6 +70,11 @@ apr_interval_time_t mcp_config_ttl(const mcp_srv_conf_t *sc);
 apr_interval_time_t mcp_config_refresh_after(const mcp_srv_conf_t *sc);
 apr_interval_time_t mcp_config_timeout(const mcp_srv_conf_t *sc);
 const char *mcp_config_prefix(const mcp_srv_conf_t *sc);
+
+/* An MCPSessionStore value fit for a log line: the user and password
+ * (what comes before the last '@' of the address) as "***" and the
+ * ?options (which may hold a password) left out. */
+const char *mcp_config_store_shown(apr_pool_t *p, const char *spec);
 apr_interval_time_t mcp_config_handshake_ttl(const mcp_srv_conf_t *sc);
 apr_interval_time_t mcp_config_breaker(const mcp_srv_conf_t *sc);
 apr_off_t mcp_config_max_message(const mcp_dir_conf_t *dc);

@@ -43,7 +43,8 @@ static mcp_store_t *store_make(apr_pool_t *pconf, apr_pool_t *ptemp,
     if (!sc->provider) {
         /* a bug: check_config refuses what has no provider */
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MCPLOG(00347)
-                     "no session store provider for %s", spec);
+                     "no session store provider for %s",
+                     mcp_config_store_shown(ptemp, spec));
         rv = APR_EINIT;
         goto leave;
     }
