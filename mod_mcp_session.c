@@ -26,6 +26,8 @@
  *   src/core/mcp_json.h            its interface, parse limits
  *   src/core/mcp_sha256.c          SHA-256 (store keys)
  *   src/core/mcp_sha256.h          its interface
+ *   src/core/mcp_oauth.c           Bearer challenges, RFC 9728 document, scopes
+ *   src/core/mcp_oauth.h           its interface
  *   src/core/mcp_sse.c             a backend's answer: JSON, SSE reader
  *   src/core/mcp_sse.h             its interface
  *   src/core/mcp_version.h         the module's name and version
@@ -39,6 +41,8 @@
  *   src/httpd/mcp_keyring.h        its interface
  *   src/httpd/mcp_gateway.c        MCPBackend: forwarding through mod_proxy
  *   src/httpd/mcp_gateway.h        its interface
+ *   src/httpd/mcp_resource.c       OAuth: metadata, challenges, scopes, principal
+ *   src/httpd/mcp_resource.h       its interface, per-directory settings
  *   src/httpd/mcp_response.c       JSON, SSE and error answers
  *   src/httpd/mcp_response.h       mcp_responder_t
  *   src/httpd/mcp_config.c         directives, defaults, apachectl -t checks
