@@ -225,7 +225,8 @@ static int request_session(req_t *q, mcp_session_t **ps)
         && (!s->user || !q->principal || strcmp(s->user, q->principal))) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00205)
                       "session %.8s is bound to another user than '%s': 404",
-                      key, q->principal ? q->principal : "(none)");
+                      key, q->principal ? ap_escape_logitem(r->pool, q->principal)
+                                        : "(none)");
         return session_not_found(r);
     }
     if (s->node && strcmp(s->node, mcp_node_id())) {
@@ -441,7 +442,8 @@ static int post_initialize(req_t *q, mcp_batch_t *b)
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00212)
                   "session %s created at %s for %s, protocol %s, in %s",
                   short_key(r, s), q->endpoint,
-                  q->principal ? q->principal : "anonymous",
+                  q->principal ? ap_escape_logitem(r->pool, q->principal)
+                               : "anonymous",
                   s->protocol_version, q->st->description);
     mcp_response_init(&rs, r, s->id);
     return mcp_response_finish(&rs, answer);
