@@ -523,7 +523,8 @@ static void decide_init(sub_t *sub)
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00605)
                   "session %s created at %s for %s, protocol %s, in %s; "
                   "backend %s (%s%s%s)", short_key(r, s), g->endpoint,
-                  r->user ? r->user : "anonymous", s->protocol_version,
+                  s->user ? ap_escape_logitem(r->pool, s->user) : "anonymous",
+                  s->protocol_version,
                   g->st->description, g->dc->backend,
                   s->backend_id ? "stateful" : "stateless",
                   s->backend_route ? ", route " : "",
