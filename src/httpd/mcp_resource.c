@@ -15,11 +15,9 @@
 #include "httpd.h"
 #include <string.h>
 #include "apr_strings.h"
-#include "apr_lib.h"
 #include "apr_uri.h"
 #include "ap_expr.h"
 #include "http_config.h"
-#include "http_core.h"
 #include "http_log.h"
 #include "http_main.h"
 #include "http_protocol.h"
