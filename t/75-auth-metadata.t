@@ -187,6 +187,8 @@ like bad_node('bad-fragment', "MCPAuthorizationServers https://as.example.com\n 
     'identifier with a fragment: MCPS01002';
 like bad_node('bad-scope', "MCPAuthorizationServers https://as.example.com\n    MCPResourceScopes \"a\\\"b\""),
     qr/MCPS01003: MCPResourceScopes: 'a"b' is not an OAuth scope/, 'bad scope: MCPS01003';
+like bad_node('bad-utf8', "MCPAuthorizationServers https://as.example.com\n    MCPResourceName \"caf\xe9\""),
+    qr/MCPS01019: MCPResourceName: the value is not UTF-8/, 'a name that is not UTF-8: MCPS01019';
 like bad_node('bad-expr', "MCPSessionPrincipal \"%{reqenv:X\""),
     qr/MCPS01005: MCPSessionPrincipal: cannot parse expression/, 'bad expression: MCPS01005';
 like bad_node('regex', undef, location => undef, conf => <<'CONF'),

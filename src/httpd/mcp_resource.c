@@ -24,6 +24,7 @@
 #include "http_request.h"
 #include "mcp_private.h"
 #include "mcp_config.h"
+#include "mcp_json.h"
 #include "mcp_node.h"
 #include "mcp_oauth.h"
 #include "mcp_resource.h"
@@ -327,6 +328,11 @@ const char *mcp_resource_set(cmd_parms *cmd, void *dcv, const char *arg)
 {
     apr_size_t i;
 
+    /* the document is JSON: a value that is not UTF-8 could not be in it */
+    if (!mcp_json_utf8_valid(arg, strlen(arg))) {
+        return apr_psprintf(cmd->pool, MCPLOG(01019) "%s: the value is not "
+                            "UTF-8", cmd->cmd->name);
+    }
     for (i = 0; i < sizeof(setters) / sizeof(setters[0]); i++) {
         if (!strcasecmp(cmd->cmd->name, setters[i].name)) {
             return setters[i].set(cmd, dcv, arg);
