@@ -38,8 +38,7 @@ use MCPOAuth;
 # a token it cannot verify (garbage, unknown key, expired): error lines;
 # a kid not in the cached JWKS (AS2's, on node b): a forced refresh (warn)
 # expect-log: oidc_proto_jwt_verify oidc_oauth_validate_jwt_access_token
-# expect-log: oidc_proto_get_keys_from_jwks_uri oidc_jwt_parse oidc_proto_parse_jwt
-# expect-log: oidc_oauth_get_bearer_token oidc_jose_ oidc_proto_validate_exp
+# expect-log: oidc_proto_validate_exp oidc_proto_get_keys_from_jwks_uri
 # a Require claim / Require expr not met: mod_authz_core's error line
 # expect-log: AH01631
 # a Require expr evaluated before any user (a request without a token)
@@ -109,13 +108,13 @@ my $gateways = <<"CONF";
 </Location>
 CONF
 
-my $a = start_node(name => 't77a', location => '/mcp', location_conf => endpoint_conf($R),
+my $na = start_node(name => 't77a', location => '/mcp', location_conf => endpoint_conf($R),
     conf => $openidc_common
           . "OIDCOAuthVerifyCertFiles @{[ $as->kid ]}#@{[ $as->cert_file ]} "
           . "@{[ $as2->kid ]}#@{[ $as2->cert_file ]}\n"
           . $gateways);
 
-my $b = start_node(name => 't77b', location => '/mcp', location_conf => endpoint_conf($R),
+my $nb = start_node(name => 't77b', location => '/mcp', location_conf => endpoint_conf($R),
     conf => $openidc_common
           . "# AS1: metadata (never an introspection_endpoint in it) -> jwks_uri\n"
           . 'OIDCOAuthServerMetadataURL ' . $as->metadata_url . "\n"
@@ -176,11 +175,38 @@ sub token {
 }
 sub auth { MCPOAuth::bearer(token(@_)) }
 
+# open_session($url, @auth) -> ($sid, $response): initialize, then
+# notifications/initialized, both with the token
+sub open_session {
+    my ($u, @auth) = @_;
+    my $res = mcp_post($u, init_message(), @auth);
+    my $sid = $res->header('Mcp-Session-Id');
+    if ($res->code == 200 && defined $sid) {
+        my $v = (rpc_final($res) || {})->{result}{protocolVersion};
+        my $n = mcp_post($u, rpc('notifications/initialized', undef, undef), session_headers($sid, $v), @auth);
+        Test::More::diag('notifications/initialized answered ' . $n->status_line) if $n->code != 202;
+    }
+    return ($sid, $res);
+}
+
+# what the module says when an auth module refused an authenticated
+# request (401 without a challenge of its own), and for a missing scope
+sub refused_challenge {
+    my $rm = shift;
+    return qq{Bearer error="invalid_token", error_description="the token is not accepted for this resource", }
+         . qq{resource_metadata="$rm", scope="$SCOPE"};
+}
+sub scope_challenge {
+    my $rm = shift;
+    return qq{Bearer error="insufficient_scope", error_description="the token lacks the scope(s) $SCOPE", }
+         . qq{resource_metadata="$rm", scope="$SCOPE"};
+}
+
 # ping in session $sid with a token -> response
 sub ping { my ($u, $sid, @tok) = @_; mcp_post($u, rpc('ping'), session_headers($sid), @tok) }
 
 # --- the probes, on both nodes -------------------------------------------------------
-for my $n ([a => $a], [b => $b]) {
+for my $n ([a => $na], [b => $nb]) {
     my ($tag, $node) = @$n;
     my $U = $node->url('/mcp');
     my $init = sub { mcp_post($U, init_message(), @_) };
@@ -212,18 +238,14 @@ for my $n ([a => $a], [b => $b]) {
                   ['the gateway\'s audience', token(aud => $R_GW)],
                   ['no audience', token(aud => '')]) {
         my ($what, $tok) = @$case;
-        my $res = $init->(MCPOAuth::bearer($tok));
-        my @c = challenges($res);
-        my $p = bearer_params($c[0]) || {};
-        ok $res->code == 401 && @c == 1 && ($p->{error} // '') eq 'invalid_token'
-            && ($p->{resource_metadata} // '') eq $RM && ($p->{scope} // '') eq $SCOPE
-            && length($p->{error_description} // ''),
-            "$tag: $what: 401 with our Bearer invalid_token challenge"
-            or diag $res->status_line . ' [' . join('] [', @c) . ']';
+        challenge_is($init->(MCPOAuth::bearer($tok)), 401,
+            { error => 'invalid_token', error_description => 'the token is not accepted for this resource',
+              resource_metadata => $RM, scope => $SCOPE },
+            "$tag: $what: 401 with our Bearer invalid_token challenge", refused_challenge($RM));
     }
 
     # accepted
-    my ($sid, $res) = initialize($U, headers => { auth() });
+    my ($sid, $res) = open_session($U, auth());
     is $res->code, 200, "$tag: a good token: initialize 200";
     ok is_session_id($sid), "$tag: ... a session";
     ok !defined $res->header('WWW-Authenticate'), "$tag: ... no challenge";
@@ -231,21 +253,22 @@ for my $n ([a => $a], [b => $b]) {
                             auth());
     is $cr->code, 200, "$tag: tools/call 200";
     is $m->{result}{content}[0]{text}, "hi $tag", "$tag: ... the tool's answer";
-    my (undef, $ra) = initialize($U, headers => { auth(aud => ['https://other.example/api', $R]) });
+    my (undef, $ra) = open_session($U, auth(aud => ['https://other.example/api', $R]));
     is $ra->code, 200, "$tag: an aud array holding ours: 200";
-    my (undef, $r2) = initialize($U, headers => { MCPOAuth::bearer($as2->mint(aud => $R, scope => $SCOPE)) });
+    my (undef, $r2) = open_session($U, MCPOAuth::bearer($as2->mint(aud => $R, scope => $SCOPE)));
     is $r2->code, 200, "$tag: a token of the second issuer (AS2): 200";
 
     # scope: MCPRequireScope mcp:tools
     for my $case (['no scope', ''], ['another scope', 'mcp:admin'], ['a prefix of it', 'mcp:tool']) {
         my ($what, $scope) = @$case;
         my $res = $init->(auth(scope => $scope));
-        challenge_is($res, 403, { error => 'insufficient_scope', resource_metadata => $RM, scope => $SCOPE },
-            "$tag: $what: 403 insufficient_scope");
-        ok ref error_of($res) eq 'HASH', "$tag: $what: ... a JSON-RPC error body"
-            or diag $res->content;
+        challenge_is($res, 403, bearer_params(scope_challenge($RM)),
+            "$tag: $what: 403 insufficient_scope", scope_challenge($RM));
+        check_error($res, 403, -32000, qr/^Forbidden: insufficient scope: the token lacks mcp:tools$/,
+            "$tag: $what: ... the JSON-RPC error body");
         my $in = ping($U, $sid, auth(scope => $scope));
-        is $in->code, 403, "$tag: $what: in the session too: 403";
+        challenge_is($in, 403, bearer_params(scope_challenge($RM)),
+            "$tag: $what: in the session too: 403", scope_challenge($RM));
     }
     is $init->(auth(scope => "mcp:admin $SCOPE"))->code, 200, "$tag: scope 'mcp:admin mcp:tools': 200";
 
@@ -262,7 +285,7 @@ for my $n ([a => $a], [b => $b]) {
     check_error(ping($U, $sid, MCPOAuth::bearer($as2->mint(aud => $R, scope => $SCOPE, sub => 'alice'))),
         404, -32001, qr/^Session not found$/,
         "$tag: alice of the other issuer on AS1-alice's session: 404");
-    my ($bsid) = initialize($U, headers => { auth(sub => 'bob') });
+    my ($bsid) = open_session($U, auth(sub => 'bob'));
     is ping($U, $bsid, auth(sub => 'bob'))->code, 200, "$tag: bob's own session works";
     is ping($U, $sid, auth())->code, 200, "$tag: alice's session survived the others' attempts";
     is ping($U, $sid)->code, 401, "$tag: no token on alice's session: 401 (auth first)";
@@ -276,8 +299,8 @@ for my $n ([a => $a], [b => $b]) {
     is $mr2->code, 200, "$tag: 2026-07-28 tools/call with a token: 200";
     is $mm->{result}{content}[0]{text}, 'modern', "$tag: ... the tool's answer";
     ($mr) = modern_post($U, 'tools/list', {}, headers => { auth(scope => '') });
-    challenge_is($mr, 403, { error => 'insufficient_scope', resource_metadata => $RM, scope => $SCOPE },
-        "$tag: 2026-07-28 without the scope: 403 insufficient_scope");
+    challenge_is($mr, 403, bearer_params(scope_challenge($RM)),
+        "$tag: 2026-07-28 without the scope: 403 insufficient_scope", scope_challenge($RM));
 }
 
 # --- node b fetched AS1's metadata and keys -------------------------------------------
@@ -289,7 +312,7 @@ ok((grep { $_ eq '/.well-known/oauth-authorization-server' } @fetched)
 # --- the metadata document: public, the same on both nodes --------------------------
 my $WK = '/.well-known/oauth-protected-resource/mcp';
 my @docs;
-for my $node ($a, $b) {
+for my $node ($na, $nb) {
     my $d = mcp_get($node->url($WK), Accept => 'application/json');
     is $d->code, 200, 'the document without a token: 200 (' . $node->url($WK) . ')';
     like $d->header('Content-Type') // '', qr{^application/json}, '... application/json';
@@ -302,7 +325,7 @@ is_deeply json_decode($docs[0]), {
     scopes_supported => [$SCOPE],
     bearer_methods_supported => ['header'],
 }, '... resource, both issuers, scopes, header';
-is mcp_get($b->url('/.well-known/other'))->code, 401,
+is mcp_get($nb->url('/.well-known/other'))->code, 401,
     "node b: another path under the operator's /.well-known auth: 401 (the auth is real)";
 
 # --- gateway (node a): the token never reaches the backend unless asked --------------
@@ -323,7 +346,7 @@ sub headers_holding {
     return sort grep { index($h->{$_} // '', $sig) >= 0 || index($h->{$_} // '', $tok) >= 0 } keys %$h;
 }
 
-my $GW = $a->url('/gw');
+my $GW = $na->url('/gw');
 my $gtok = token(aud => $R_GW);
 my $r = mcp_post($GW, init_message());
 challenge_is($r, 401, { %NO_TOKEN, resource_metadata => $RM_GW, scope => $SCOPE },
@@ -331,7 +354,7 @@ challenge_is($r, 401, { %NO_TOKEN, resource_metadata => $RM_GW, scope => $SCOPE 
 is mcp_post($GW, init_message(), auth())->code, 401, "gateway: a token for /mcp's audience: 401";
 
 my $n0 = backend_requests();
-my ($gsid, $gres) = initialize($GW, headers => { MCPOAuth::bearer($gtok) });
+my ($gsid, $gres) = open_session($GW, MCPOAuth::bearer($gtok));
 is $gres->code, 200, 'gateway: initialize 200';
 my $h = headers_since($n0);
 ok $h && scalar(keys %$h), 'the backend got the initialize';
@@ -361,7 +384,7 @@ is_deeply [headers_holding($h || { x => $gtok }, $gtok)], [], '... without the t
 # control: MCPBackendPassToken on passes it (the checks above can see one)
 my $ptok = token(aud => $R_GP);
 $n0 = backend_requests();
-my ($psid, $pres) = initialize($a->url('/gw-pass'), headers => { MCPOAuth::bearer($ptok) });
+my ($psid, $pres) = open_session($na->url('/gw-pass'), MCPOAuth::bearer($ptok));
 is $pres->code, 200, 'gateway with MCPBackendPassToken on: initialize 200';
 $h = headers_since($n0) || {};
 is $h->{authorization}, "Bearer $ptok", '... the backend got the Authorization header';
