@@ -84,7 +84,7 @@ sub endpoint_conf {
         "MCPResourceScopes $SCOPE",
         "MCPRequireScope $SCOPE",
         'MCPSessionPrincipal "%{reqenv:OIDC_CLAIM_iss} %{REMOTE_USER}"',
-        @more), '';
+        @more);
 }
 
 my $openidc_common = <<"CONF";
