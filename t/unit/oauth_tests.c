@@ -527,6 +527,12 @@ static void test_metadata_json(void)
     m.resource = "";
     CHECK(mcp_oauth_metadata_json(pool, &m) == NULL, "json: empty resource: NULL");
     CHECK(mcp_oauth_metadata_json(pool, NULL) == NULL, "json: no metadata: NULL");
+    m.resource = "https://mcp.example.com/mcp";
+    m.resource_name = "caf\xe9";
+    CHECK(mcp_oauth_metadata_json(pool, &m) == NULL, "json: a name that is not UTF-8: NULL");
+    m.resource_name = NULL;
+    m.authorization_servers = list("https://as.example.com", "https://as\xff", NULL);
+    CHECK(mcp_oauth_metadata_json(pool, &m) == NULL, "json: a server that is not UTF-8: NULL");
 }
 
 /* ------------------------------------------------------------------ */
