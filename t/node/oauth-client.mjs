@@ -18,6 +18,9 @@
 //                     takes 2026-07-28 when the server offers it
 //   --client-id ID    the pre-registered client (default test-client)
 //   --dcr             no client id: RFC 7591 dynamic registration
+//   --issuer URL      the authorization server the pre-registered client
+//                     belongs to (v2 binds stored credentials to an issuer,
+//                     SEP-2352, and warns about a client id without one)
 //   --login-hint SUB  who "logs in" at the authorization server
 //   --scope S         the client metadata's scope (used only when neither
 //                     the challenge nor the document names scopes)
@@ -56,7 +59,7 @@ import { performance } from 'node:perf_hooks';
 
 const args = process.argv.slice(2);
 const opt = {
-  sdk: 'v1', era: null, clientId: 'test-client', dcr: false, loginHint: null, scope: null,
+  sdk: 'v1', era: null, clientId: 'test-client', issuer: null, dcr: false, loginHint: null, scope: null,
   redirect: 'http://127.0.0.1:9/callback', quiet: false,
 };
 const positional = [];
@@ -69,6 +72,7 @@ for (let i = 0; i < args.length; i++) {
   if (a === '--sdk') opt.sdk = val();
   else if (a === '--era') opt.era = val();
   else if (a === '--client-id') opt.clientId = val();
+  else if (a === '--issuer') opt.issuer = val();
   else if (a === '--dcr') opt.dcr = true;
   else if (a === '--login-hint') opt.loginHint = val();
   else if (a === '--scope') opt.scope = val();
@@ -149,7 +153,7 @@ const recordingFetch = async (input, init = {}) => {
   const method = init.method ?? (input instanceof Request ? input.method : 'GET');
   const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
   const kind = kindOf(target, method);
-  const entry = { n: wire.length, t: now(), kind, method, url: `${target.origin}${target.pathname}` };
+  const entry = { t: now(), kind, method, url: `${target.origin}${target.pathname}` };
   const authz = headers.get('authorization');
   if (authz) entry.bearer = /^Bearer /i.test(authz) ? hash12(authz.slice(7)) : authz.split(' ')[0];
   if (kind === 'mcp') {
@@ -198,6 +202,7 @@ const recordingFetch = async (input, init = {}) => {
   } catch (e) {
     entry.error = e?.message ?? String(e);
     entry.ms = Math.round((now() - entry.t) * 10) / 10;
+    entry.n = wire.length;
     wire.push(entry);
     log(`> ${method} ${target.href} !! ${entry.error}`);
     throw e;
@@ -217,6 +222,7 @@ const recordingFetch = async (input, init = {}) => {
       };
     }
   }
+  entry.n = wire.length;   // in the order the answers came
   wire.push(entry);
   log(`> ${method} ${target.origin}${target.pathname} ${entry.rpc ?? ''} sid=${entry.sid ?? '-'} ` +
       `bearer=${entry.bearer ?? '-'} < ${res.status}${www !== null ? ` [${www}]` : ''}`);
@@ -227,9 +233,13 @@ const recordingFetch = async (input, init = {}) => {
 // An OAuthClientProvider (both SDKs) that keeps everything in memory and
 // plays the browser itself.
 const tokensSeen = [];
+const preRegistered = () => {
+  if (opt.dcr) return undefined;
+  return opt.issuer ? { client_id: opt.clientId, issuer: opt.issuer } : { client_id: opt.clientId };
+};
 class HeadlessProvider {
   constructor() {
-    this._client = opt.dcr ? undefined : { client_id: opt.clientId };
+    this._client = preRegistered();
     this._tokens = undefined;
     this._verifier = undefined;
     this._discovery = undefined;
@@ -291,7 +301,7 @@ class HeadlessProvider {
 
   invalidateCredentials(scope) {
     this.invalidated.push(scope);
-    if (scope === 'all' || scope === 'client') this._client = opt.dcr ? undefined : { client_id: opt.clientId };
+    if (scope === 'all' || scope === 'client') this._client = preRegistered();
     if (scope === 'all' || scope === 'tokens') this._tokens = undefined;
     if (scope === 'all' || scope === 'verifier') this._verifier = undefined;
     if (scope === 'all' || scope === 'discovery') this._discovery = undefined;
