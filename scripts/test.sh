@@ -39,10 +39,13 @@ cd "$TOP"
 say() { printf '==> %s\n' "$*"; }
 
 # ---------------------------------------------------------------------------
-# 1. Dependencies
+# 1. Dependencies. The two OAuth modules (t/77, t/79) are enabled in
+#    /etc/apache2 by their postinst; harmless here: the suite never reads
+#    /etc/apache2 (t/TEST.PL writes its own base config, every extra node
+#    its own httpd.conf, and the install check its own).
 PKGS="apache2 apache2-dev apache2-utils libjansson-dev libaprutil1-dev libssl-dev libhiredis-dev
       libapache2-mod-perl2 libwww-perl libjson-perl redis-server redis-tools
-      make gcc libc6-dev locales libfaketime"
+      make gcc libc6-dev locales libfaketime libapache2-mod-auth-openidc libapache2-mod-oauth2"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
