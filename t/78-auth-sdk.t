@@ -99,8 +99,9 @@ CONF
 my $hport = free_port();
 my $H = "http://127.0.0.1:$hport";
 my %R = map { $_ => "$H$_" } qw(/mcp /refresh /admin /gw /gw26);
+# threads: room for the clients' keep-alive connections under prefork too
 my $h = start_node(
-    name => 't78h', port => $hport, server_name => "127.0.0.1:$hport",
+    name => 't78h', port => $hport, threads => 8, server_name => "127.0.0.1:$hport",
     location => '/mcp',
     location_conf => endpoint(resource => $R{'/mcp'}, issuer => $ISS, default_resource => 1),
     conf => openidc_conf($as, $ass)
@@ -115,7 +116,7 @@ my $fport = free_port();
 my $F = "http://127.0.0.1:$fport";
 my ($redis, $f1, $f2) = start_fleet(
     name => 't78f', conf => openidc_conf($ass),
-    nodes => [ map { { location_conf => endpoint(resource => "$F/mcp", issuer => $ISS_S) } } 1, 2 ]);
+    nodes => [ map { { threads => 8, location_conf => endpoint(resource => "$F/mcp", issuer => $ISS_S) } } 1, 2 ]);
 my $front = node_spawn(node_dir() . '/rr-proxy.mjs', '--listen', "127.0.0.1:$fport",
                        '--backend', 'http://127.0.0.1:' . $f1->port,
                        '--backend', 'http://127.0.0.1:' . $f2->port);
@@ -226,8 +227,8 @@ is_deeply [ @{ $az->{query} || {} }{qw(client_id response_type code_challenge_me
     [ 'test-client', 'code', 'S256', $R{'/mcp'}, $SCOPE ],
     '1. authorize: test-client, PKCE S256, resource = the resource identifier, scope from the challenge';
 my ($tk) = reqs($c, 'token');
-is_deeply [ @{ $tk->{form} || {} }{qw(grant_type resource code_verifier)} ],
-    [ 'authorization_code', $R{'/mcp'}, 1 ], '1. token: the code with its verifier and the resource';
+is_deeply [ @{ $tk->{form} || {} }{qw(grant_type resource)}, $tk->{form}{code_verifier} ? 'verifier' : 'none' ],
+    [ 'authorization_code', $R{'/mcp'}, 'verifier' ], '1. token: the code with its verifier and the resource';
 my $tok = $f->{summary}{tokens}[0] || {};
 is_deeply [ @{ $tok->{claims} || {} }{qw(iss sub aud scope)} ], [ $ISS, 'alice', $R{'/mcp'}, $SCOPE ],
     "1. the token's iss, sub, aud (the resource) and scope";
@@ -298,8 +299,10 @@ timings('4 connect with step-up', $c);
 # scope), gets the same 403 and gives up. Recorded, not asserted: it is the
 # SDK's behaviour, not the module's.
 $f = flow($R{'/admin'}, qw(connect));
-note '4. SDK 1.32.2 on the same endpoint: ' . ($f->{rc} == 0 ? 'connected' : 'failed')
-    . ': ' . shape(step_of($f, 'connect')) . ' ' . (step_of($f, 'connect')->{error} // '');
+note '4. SDK 1.32.2 on the same endpoint: ' . ($f->{rc} == 0 ? 'connected' : 'failed') . ': '
+    . join(' ', map { "$_->{kind}:" . ($_->{status} // 'ERR') . ($_->{form}{grant_type} ? "($_->{form}{grant_type})" : '') }
+                grep { $_->{method} ne 'GET' || $_->{kind} ne 'mcp' } @{ step_of($f, 'connect')->{requests} || [] })
+    . ': ' . (step_of($f, 'connect')->{error} // '');
 
 # --- 5. gateway mode --------------------------------------------------------------
 
@@ -387,9 +390,15 @@ my $sid = $c1->{sessionId} // 'none';
 my %pids1 = %{ access_log_pids($f1->access_log_path, $sid) };
 my %pids2 = %{ access_log_pids($f2->access_log_path, $sid) };
 ok %pids1 && %pids2, '7. both nodes served requests of that session';
-my ($st1) = grep_log($f1->access_log_path, qr/\Q$sid\E 401 /);
-my ($st2) = grep_log($f2->access_log_path, qr/\Q$sid\E 401 /);
-ok $st1 || $st2, '7. the expired token was refused by a node, the retry served by the fleet';
+# The front alternates request by request and nothing else went through it
+# meanwhile, so the retry after the 401 reached the other node: exactly one
+# 401 for the session in both logs means the new token was taken there.
+my @r401 = (grep_log($f1->access_log_path, qr/^\d+ \Q$sid\E 401 /),
+            grep_log($f2->access_log_path, qr/^\d+ \Q$sid\E 401 /));
+is scalar(@r401), 1, '7. one 401 for the session in both nodes\' logs (the expired token), none after the refresh';
+my $stats = json_decode(mcp_get("$F/__rr_stats")->content) || {};
+my ($n1, $n2) = @{ $stats->{counts} || [0, 0] };
+ok $n1 >= 4 && $n2 >= 4, "7. the front spread the requests over both nodes ($n1 / $n2)";
 timings('7 connect through the front', $c);
 timings('7 tools/call across the refresh', $c2);
 
