@@ -99,6 +99,7 @@
 #include "mcp_node.h"
 #include "mcp_provider.h"
 #include "mcp_registry.h"
+#include "mcp_resource.h"
 #include "mcp_status.h"
 #include "mcp_store.h"
 #include "mcp_version.h"
@@ -192,6 +193,7 @@ static void mcp_register_hooks(apr_pool_t *p)
     ap_hook_child_init(mcp_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mcp_handler, NULL, NULL, APR_HOOK_MIDDLE);
     mcp_gateway_register_hooks(p);
+    mcp_resource_register_hooks(p);
     APR_OPTIONAL_HOOK(ap, status_hook, mcp_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }

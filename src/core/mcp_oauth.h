@@ -61,8 +61,10 @@ const char *mcp_oauth_challenge_new(apr_pool_t *p,
  * (error/error_description of c are not used here). Other schemes, and
  * the parameters already there, are kept byte for byte. *bearer is set
  * to the number of Bearer challenges found (0: the value is returned
- * unchanged and the caller may add mcp_oauth_challenge_new()). A value
- * that does not parse is returned unchanged with *bearer = -1. */
+ * unchanged and the caller may add mcp_oauth_challenge_new()); a Bearer
+ * with a token68, which RFC 6750 does not allow, is left as it is and
+ * not counted. A value that does not parse is returned unchanged with
+ * *bearer = -1. */
 const char *mcp_oauth_challenge_merge(apr_pool_t *p, const char *value,
                                       const mcp_oauth_challenge_t *c,
                                       int *bearer);
@@ -92,19 +94,22 @@ const char *mcp_oauth_url_problem(apr_pool_t *p, const char *url, int query_ok);
 
 /* A resource identifier in canonical form (MCP spec: lowercase scheme
  * and host, no fragment, no trailing slash unless the path is "/",
- * default port left out). NULL when mcp_oauth_url_problem() objects. */
+ * default port left out). NULL when mcp_oauth_url_problem(p, url, 0)
+ * objects (a query included). */
 const char *mcp_oauth_resource_canonical(apr_pool_t *p, const char *url);
 
 /* Where the metadata of `resource` (canonical) lives: the path
  * MCP_OAUTH_WELL_KNOWN + the resource's path (without the root slash:
  * "/" gives MCP_OAUTH_WELL_KNOWN alone, RFC 9728 §3.1), and the
- * absolute URL on the resource's origin. */
+ * absolute URL on the resource's origin. The resource is made
+ * canonical first; NULL when it cannot be. */
 const char *mcp_oauth_metadata_path(apr_pool_t *p, const char *resource);
 const char *mcp_oauth_metadata_url(apr_pool_t *p, const char *resource);
 
 /* The document (compact JSON, zero-valued fields omitted, RFC 9728
  * §3.2), with "bearer_methods_supported": ["header"]. NULL only when m
- * has no resource or no authorization server. */
+ * has no resource or no authorization server, or a string in it is not
+ * UTF-8. */
 char *mcp_oauth_metadata_json(apr_pool_t *p, const mcp_oauth_metadata_t *m);
 
 #endif

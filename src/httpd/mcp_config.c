@@ -8,6 +8,7 @@
 #include "mcp_config.h"
 #include "mcp_keyring.h"
 #include "mcp_provider.h"
+#include "mcp_resource.h"
 
 void *mcp_config_create_srv(apr_pool_t *p, server_rec *s)
 {
@@ -68,6 +69,7 @@ void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
         dc->backend_balancer = base->backend_balancer;
     }
     dc->user_header = add->user_header ? add->user_header : base->user_header;
+    dc->oauth = mcp_resource_merge(p, base->oauth, add->oauth);
     return dc;
 }
 
@@ -466,6 +468,7 @@ const command_rec mcp_config_cmds[] = {
                     RSRC_CONF,
                     "Files holding the keys that seal the requestState of "
                     "multi-round calls (the first seals, all verify)"),
+    MCP_RESOURCE_CMDS,
     { NULL }
 };
 
@@ -582,7 +585,7 @@ int mcp_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s)
 {
     apr_hash_t *logged = apr_hash_make(ptemp);
-    int rv = OK;
+    int rv = mcp_resource_check(pconf, plog, s);
 
     for (; s; s = s->next) {
         mcp_srv_conf_t *sc = ap_get_module_config(s->module_config,

@@ -55,6 +55,9 @@ typedef struct mcp_dir_conf_t {
     int backend_balancer;                   /* it is a balancer:// URL */
     const char *user_header;                /* MCPBackendUserHeader; NULL:
                                              * unset, "": off */
+    struct mcp_resource_conf_t *oauth;      /* MCPAuthorizationServers and
+                                             * the rest of mcp_resource.h;
+                                             * NULL: none set */
 } mcp_dir_conf_t;
 
 extern const command_rec mcp_config_cmds[];

@@ -43,6 +43,7 @@
 #include "mcp_json.h"
 #include "mcp_node.h"
 #include "mcp_protocol.h"
+#include "mcp_resource.h"
 #include "mcp_response.h"
 #include "mcp_rpc.h"
 #include "mcp_sse.h"
@@ -233,6 +234,8 @@ static int gateway_fixups(request_rec *rr)
                                                 sub->route, cookie ? "; " : "",
                                                 cookie, NULL));
     }
+    /* the client's token is not the backend's (MCPBackendPassToken) */
+    mcp_resource_strip_token(g->r, h);
     ap_add_input_filter_handle(body_filter, sub, rr, rr->connection);
     ap_add_output_filter_handle(answer_filter, sub, rr, rr->connection);
     return OK;
@@ -660,6 +663,7 @@ static int gateway_error(mcp_gateway_req_t *g, int status, const char *message)
         body = mcp_rpc_error_body(r->pool, MCP_ERR_SERVER, message);
         len = strlen(body);
     }
+    mcp_resource_challenge(r, status);
     r->status = status;
     r->status_line = NULL;
     apr_table_clear(r->headers_out);
@@ -778,7 +782,7 @@ int mcp_gateway_initialize(mcp_gateway_req_t *g)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     s->endpoint = g->endpoint;
-    s->user = r->user;
+    s->user = g->principal;
     s->node = mcp_node_id();
     s->protocol_version = mcp_protocol_negotiate(json_string_value(
                               json_object_get(g->init_params, "protocolVersion")));

@@ -21,6 +21,7 @@ typedef struct mcp_gateway_req_t {
     mcp_store_t *st;
     const mcp_dir_conf_t *dc;
     const char *endpoint;           /* the endpoint's identity */
+    const char *principal;          /* who sessions are bound to, or NULL */
     mcp_session_t *session;         /* the client's session; NULL for
                                      * initialize and 2026-07-28 */
     int modern;                     /* a 2026-07-28 request: no session */

@@ -33,6 +33,7 @@
 #include "mcp_modern.h"
 #include "mcp_protocol.h"
 #include "mcp_record.h"
+#include "mcp_resource.h"
 #include "mcp_response.h"
 #include "mcp_rpc.h"
 #include "mcp_store.h"
@@ -51,7 +52,8 @@
 #define CORS_ALLOW_METHODS   "POST, GET, DELETE"
 #define CORS_ALLOW_HEADERS   "Content-Type, Mcp-Session-Id, MCP-Protocol-Version, " \
                              "Mcp-Method, Mcp-Name, Last-Event-ID, Authorization"
-#define CORS_EXPOSE_HEADERS  "Mcp-Session-Id, MCP-Protocol-Version"
+#define CORS_EXPOSE_HEADERS  "Mcp-Session-Id, MCP-Protocol-Version, " \
+                             "WWW-Authenticate"
 #define CORS_MAX_AGE         "600"
 
 static const mcp_registry_t *registry;
@@ -69,6 +71,7 @@ typedef struct req_t {
     mcp_dir_conf_t *dc;
     mcp_store_t *st;
     const char *endpoint;
+    const char *principal;      /* who sessions are bound to, or NULL */
 } req_t;
 
 /* Log-safe short name of a session: the first 8 hex chars of its key. */
@@ -218,10 +221,11 @@ static int request_session(req_t *q, mcp_session_t **ps)
                       s->endpoint ? s->endpoint : "?", q->endpoint);
         return session_not_found(r);
     }
-    if ((s->user || r->user) && (!s->user || !r->user || strcmp(s->user, r->user))) {
+    if ((s->user || q->principal)
+        && (!s->user || !q->principal || strcmp(s->user, q->principal))) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00205)
                       "session %.8s is bound to another user than '%s': 404",
-                      key, r->user ? r->user : "(none)");
+                      key, q->principal ? q->principal : "(none)");
         return session_not_found(r);
     }
     if (s->node && strcmp(s->node, mcp_node_id())) {
@@ -418,7 +422,7 @@ static int post_initialize(req_t *q, mcp_batch_t *b)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     s->endpoint = q->endpoint;
-    s->user = r->user;
+    s->user = q->principal;
     s->node = mcp_node_id();
     mcp_protocol_ctx_init(&ctx, r->pool, registry, s, q->st->max_record);
     ctx.r = r;
@@ -436,7 +440,8 @@ static int post_initialize(req_t *q, mcp_batch_t *b)
     MCP_STAT_INC(created);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(00212)
                   "session %s created at %s for %s, protocol %s, in %s",
-                  short_key(r, s), q->endpoint, r->user ? r->user : "anonymous",
+                  short_key(r, s), q->endpoint,
+                  q->principal ? q->principal : "anonymous",
                   s->protocol_version, q->st->description);
     mcp_response_init(&rs, r, s->id);
     return mcp_response_finish(&rs, answer);
@@ -554,6 +559,7 @@ static void gateway_init(req_t *q, mcp_gateway_req_t *g)
     g->st = q->st;
     g->dc = q->dc;
     g->endpoint = q->endpoint;
+    g->principal = q->principal;
     g->store_error = create_refused;
 }
 
@@ -677,6 +683,7 @@ static int handle_post(req_t *q)
         m.dc = q->dc;
         m.st = q->st;
         m.endpoint = q->endpoint;
+        m.principal = q->principal;
         m.body = body;
         m.len = len;
         return mcp_modern_post(&m, b);
@@ -776,6 +783,7 @@ static int cors(request_rec *r, const char *origin)
 int mcp_handler(request_rec *r)
 {
     const char *origin;
+    int rc, failed;
     req_t q;
 
     if (!r->handler || strcmp(r->handler, MCP_HANDLER_NAME)) {
@@ -802,6 +810,16 @@ int mcp_handler(request_rec *r)
     }
     if (origin && cors(r, origin) == OK) {
         return OK;
+    }
+    /* MCPRequireScope, in both eras and modes */
+    if ((rc = mcp_resource_scopes_ok(r)) != OK) {
+        return rc;
+    }
+    q.principal = mcp_resource_principal(r, &failed);
+    if (failed) {
+        return mcp_response_error(r, HTTP_INTERNAL_SERVER_ERROR,
+                                  MCP_ERR_INTERNAL, "Internal error: no "
+                                  "principal to bind the session to");
     }
     /* 2026-07-28 has no session to stream or end: before any look-up */
     if ((r->method_number == M_GET || r->method_number == M_DELETE)

@@ -85,6 +85,7 @@ static int forward(const mcp_modern_req_t *m, json_t *id)
     g.st = m->st;
     g.dc = m->dc;
     g.endpoint = m->endpoint;
+    g.principal = m->principal;
     g.body = m->body;
     g.len = m->len;
     g.id = id;
@@ -146,12 +147,12 @@ static int answer(const mcp_modern_req_t *m, const mcp_msg_t *msg)
     mcp_protocol_ctx_init(&ctx, r->pool, m->reg, NULL, 0);
     mcp_protocol_modern_init(&ctx, json_object_get(msg->params, "_meta"));
     ctx.r = r;
-    ctx.principal = r->user;
+    ctx.principal = m->principal;
     ctx.endpoint = m->endpoint;
     ctx.ring = mcp_keyring_ring(r->server);
     ctx.state_ttl = MCP_STATE_TTL;
     /* answers may depend on who asks */
-    ctx.cache_scope = r->user ? "private" : "public";
+    ctx.cache_scope = m->principal ? "private" : "public";
     ctx.list_ttl = MCP_MODERN_LIST_TTL;
     ctx.header = header;
     ctx.header_baton = r->headers_in;

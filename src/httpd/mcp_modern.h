@@ -25,6 +25,7 @@ typedef struct mcp_modern_req_t {
     const mcp_dir_conf_t *dc;
     mcp_store_t *st;                /* the host's store: never called */
     const char *endpoint;           /* the endpoint's identity */
+    const char *principal;          /* who asks (mcp_resource_principal) */
     const char *body;               /* the body as read (MCPBackend) */
     apr_size_t len;
 } mcp_modern_req_t;

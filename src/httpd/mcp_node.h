@@ -32,6 +32,12 @@ typedef struct mcp_node_stats_t {
                                              * envelope checks (4xx) */
     volatile apr_uint32_t input_required;   /* input_required answers */
     volatile apr_uint32_t state_refused;    /* requestStates refused */
+    /* OAuth (MCPAuthorizationServers, MCPRequireScope) */
+    volatile apr_uint32_t metadata_served;  /* RFC 9728 documents (200/304) */
+    volatile apr_uint32_t challenges;       /* 401/403 answers whose
+                                             * WWW-Authenticate we completed */
+    volatile apr_uint32_t scope_refused;    /* 403 insufficient_scope of
+                                             * MCPRequireScope */
 } mcp_node_stats_t;
 
 /* The gateway's counters of one endpoint (its identity, cut to fit). */

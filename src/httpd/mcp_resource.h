@@ -46,8 +46,45 @@ typedef struct mcp_resource_conf_t {
     const char *section;                /* the <Location> path it was set in */
 } mcp_resource_conf_t;
 
-/* Directive table entries (mcp_config.c includes them in its table). */
-extern const command_rec mcp_resource_cmds[];
+/* The directives, spliced into mcp_config_cmds (an extern array cannot
+ * be): every entry calls mcp_resource_set, which dispatches on the
+ * directive's name. Not in .htaccess: the document is served before any
+ * .htaccess is read. */
+const char *mcp_resource_set(cmd_parms *cmd, void *dc, const char *arg);
+
+#define MCP_RESOURCE_CMDS                                                   \
+    AP_INIT_ITERATE("MCPAuthorizationServers", mcp_resource_set, NULL,      \
+                    ACCESS_CONF, "The issuer URLs of the authorization "    \
+                    "servers whose tokens this endpoint accepts; turns on " \
+                    "the RFC 9728 document and the Bearer challenges"),     \
+    AP_INIT_TAKE1("MCPResourceIdentifier", mcp_resource_set, NULL,          \
+                  ACCESS_CONF, "The endpoint's public URL, the audience of "\
+                  "its tokens (default: scheme://ServerName[:port]"         \
+                  "<Location path>)"),                                      \
+    AP_INIT_ITERATE("MCPResourceScopes", mcp_resource_set, NULL,            \
+                    ACCESS_CONF | RSRC_CONF, "scopes_supported of the "     \
+                    "document, scope= of the challenges"),                  \
+    AP_INIT_ITERATE("MCPRequireScope", mcp_resource_set, NULL,              \
+                    ACCESS_CONF | RSRC_CONF, "Scopes a token must carry "   \
+                    "here: a missing one gets 403 insufficient_scope"),     \
+    AP_INIT_TAKE1("MCPTokenScopes", mcp_resource_set, NULL,                 \
+                  ACCESS_CONF | RSRC_CONF, "Expression giving the token's " \
+                  "scopes (default: OIDC_CLAIM_scope, else "                \
+                  "OAUTH2_CLAIM_scope, or their scp)"),                     \
+    AP_INIT_TAKE1("MCPSessionPrincipal", mcp_resource_set, NULL,            \
+                  ACCESS_CONF | RSRC_CONF, "Expression giving who sessions "\
+                  "are bound to (default: the authenticated user)"),        \
+    AP_INIT_TAKE1("MCPResourceName", mcp_resource_set, NULL,                \
+                  ACCESS_CONF | RSRC_CONF, "resource_name of the document"),\
+    AP_INIT_TAKE1("MCPResourceDocumentation", mcp_resource_set, NULL,       \
+                  ACCESS_CONF | RSRC_CONF, "resource_documentation of the " \
+                  "document (a URL)"),                                      \
+    AP_INIT_TAKE1("MCPResourceMetadataMaxAge", mcp_resource_set, NULL,      \
+                  ACCESS_CONF | RSRC_CONF, "Seconds clients may cache the " \
+                  "document (default 3600)"),                               \
+    AP_INIT_TAKE1("MCPBackendPassToken", mcp_resource_set, NULL,            \
+                  ACCESS_CONF | RSRC_CONF, "on: send the client's token to "\
+                  "MCPBackend (default off)")
 
 void *mcp_resource_merge(apr_pool_t *p, const mcp_resource_conf_t *base,
                          const mcp_resource_conf_t *add);

@@ -7,6 +7,7 @@
 #include "http_request.h"
 #include "util_filter.h"
 #include "mcp_private.h"
+#include "mcp_resource.h"
 #include "mcp_response.h"
 #include "mcp_json.h"
 #include "mcp_rpc.h"
@@ -184,6 +185,8 @@ int mcp_response_error(request_rec *r, int status, int code, const char *message
     const char *body = mcp_rpc_error_body(r->pool, code, message);
     apr_size_t len = strlen(body);
 
+    /* the endpoint's Bearer challenge, as on httpd's own 401/403 */
+    mcp_resource_challenge(r, status);
     r->status = status;
     ap_set_content_type(r, "application/json");
     ap_set_content_length(r, len);
@@ -204,6 +207,7 @@ int mcp_response_message(request_rec *r, int status, json_t *msg)
         len = strlen(body);
         status = HTTP_INTERNAL_SERVER_ERROR;
     }
+    mcp_resource_challenge(r, status);
     r->status = status;
     ap_set_content_type(r, "application/json");
     ap_set_content_length(r, len);

@@ -126,6 +126,24 @@ static void modern(request_rec *r, int flags)
     }
 }
 
+/* OAuth: the RFC 9728 document, challenges, scope refusals. */
+static void oauth(request_rec *r, int flags)
+{
+    mcp_node_stats_t *c = mcp_node_stats();
+
+    if (flags & AP_STATUS_SHORT) {
+        ap_rprintf(r, "MCPOAuthMetadataServed: %u\nMCPOAuthChallenges: %u\n"
+                   "MCPOAuthScopeRefused: %u\n", c->metadata_served,
+                   c->challenges, c->scope_refused);
+    }
+    else {
+        ap_rprintf(r, "<tr><td>OAuth</td><td>%u metadata documents served, "
+                   "%u 401/403 answers given a Bearer challenge, %u requests "
+                   "refused for missing scope</td></tr>\n",
+                   c->metadata_served, c->challenges, c->scope_refused);
+    }
+}
+
 int mcp_status_hook(request_rec *r, int flags)
 {
     mcp_node_stats_t *c = mcp_node_stats();
@@ -158,6 +176,7 @@ int mcp_status_hook(request_rec *r, int flags)
             ap_rprintf(r, "MCPSession%s: %u\n", rows[i].name, rows[i].value);
         }
         modern(r, flags);
+        oauth(r, flags);
         backends(r, flags);
         return OK;
     }
@@ -174,6 +193,7 @@ int mcp_status_hook(request_rec *r, int flags)
                    rows[i].value);
     }
     modern(r, flags);
+    oauth(r, flags);
     backends(r, flags);
     ap_rputs("</table>\n", r);
     return OK;

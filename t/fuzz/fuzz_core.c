@@ -4,8 +4,9 @@
  * a registry with a tool, a resource template and a prompt, every
  * stored-record path through the record parser, the bytes as a
  * backend's SSE answer read in one piece and in two, as a header value
- * of the 2026-07-28 checks, as a sealed requestState, and as a state
- * that must round-trip through sealing.
+ * of the 2026-07-28 checks, as a sealed requestState, as a state
+ * that must round-trip through sealing, as a WWW-Authenticate value to
+ * complete (and as a quoted value and a resource URL).
  *
  *   make -f Makefile.apxs fuzz        (builds t/fuzz/fuzz_core with clang)
  *   ./t/fuzz/fuzz_core -max_total_time=60 t/fuzz/corpus
@@ -16,6 +17,7 @@
 #include "apr_strings.h"
 #include "mcp_era.h"
 #include "mcp_json.h"
+#include "mcp_oauth.h"
 #include "mcp_protocol.h"
 #include "mcp_record.h"
 #include "mcp_registry.h"
@@ -134,6 +136,40 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         if (v && (mcp_state_open(p, ring, &bind, v, 0, &st, &why) != APR_SUCCESS
                   || strcmp(st, text))) {
             __builtin_trap();   /* what we seal we must open */
+        }
+    }
+    {
+        /* the input as an auth module's WWW-Authenticate value (up to a
+         * NUL: a header has none) */
+        const char *text = apr_pstrmemdup(p, (const char *)data, size), *m, *again, *c;
+        mcp_oauth_challenge_t ch = { "https://h/.well-known/oauth-protected-resource/mcp",
+                                     "mcp:tools", NULL, NULL };
+        int n, n2;
+        m = mcp_oauth_challenge_merge(p, text, &ch, &n);
+        if (n < 0 ? m != text : !m) {
+            __builtin_trap();   /* malformed comes back unchanged */
+        }
+        if (n >= 0) {
+            /* what we completed parses, has as many Bearers, and needs
+             * nothing more */
+            again = mcp_oauth_challenge_merge(p, m, &ch, &n2);
+            if (n2 != n || again != m || strlen(m) < strlen(text)) {
+                __builtin_trap();
+            }
+        }
+        /* any text quoted into a new challenge keeps it one Bearer */
+        ch.error_description = text;
+        c = mcp_oauth_challenge_new(p, &ch);
+        m = mcp_oauth_challenge_merge(p, c, &ch, &n);
+        if (n != 1 || m != c) {
+            __builtin_trap();
+        }
+        /* a canonical resource is its own canonical form and has a
+         * metadata location */
+        c = mcp_oauth_resource_canonical(p, text);
+        if (c && (!(m = mcp_oauth_resource_canonical(p, c)) || strcmp(m, c)
+                  || !mcp_oauth_metadata_url(p, c))) {
+            __builtin_trap();
         }
     }
     if (mcp_record_parse_fast(p, (const char *)data, size, &t) == APR_SUCCESS) {
