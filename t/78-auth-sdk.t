@@ -147,10 +147,10 @@ sub _order {
     my ($url, @args) = @_;
     my (@o, @s);
     while (@args) {
-        my $a = shift @args;
-        if ($a =~ /^--(sdk|era|client-id|issuer|login-hint|scope|redirect)$/) { push @o, $a, shift @args }
-        elsif ($a =~ /^--/) { push @o, $a }
-        else { push @s, $a }
+        my $x = shift @args;
+        if ($x =~ /^--(sdk|era|client-id|issuer|login-hint|scope|redirect)$/) { push @o, $x, shift @args }
+        elsif ($x =~ /^--/) { push @o, $x }
+        else { push @s, $x }
     }
     return (@o, $url, @s);
 }
