@@ -82,6 +82,14 @@
  *   modules/redis/mcpr_cluster.c   Cluster: slots, MOVED/ASK
  *   modules/redis/mcpr_store.c     the store operations
  *   modules/redis/mcpr_bus.c       publish/wait over Redis Streams
+ *   modules/sql/: mod_mcp_session_sql.so, the SQL store provider module
+ *   (mod_dbd and apr_dbd; built from include/ alone, no src/ header)
+ *   modules/sql/mod_mcp_session_sql.c  module record, directives, provider
+ *   modules/sql/mcpsql.h           its internal declarations, the layers
+ *   modules/sql/mcpsql_sql.c       SQL text and DDL per dialect
+ *   modules/sql/mcpsql_conn.c      one call: gate, mod_dbd connection, statements
+ *   modules/sql/mcpsql_store.c     the data calls of the store contract
+ *   modules/sql/mcpsql_gc.c        expired rows deleted (mod_watchdog)
  */
 #include "httpd.h"
 #include "http_config.h"
