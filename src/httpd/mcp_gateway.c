@@ -234,8 +234,9 @@ static int gateway_fixups(request_rec *rr)
                                                 sub->route, cookie ? "; " : "",
                                                 cookie, NULL));
     }
-    /* the client's token is not the backend's (MCPBackendPassToken) */
-    mcp_resource_strip_token(g->r, h);
+    /* the client's token is not the backend's (MCPBackendPassToken):
+     * neither in the headers nor in rr's environment (fcgi://) */
+    mcp_resource_strip_token(rr, h);
     ap_add_input_filter_handle(body_filter, sub, rr, rr->connection);
     ap_add_output_filter_handle(answer_filter, sub, rr, rr->connection);
     return OK;

@@ -318,6 +318,7 @@ function serveFcgi(sock) {
                 const req = { method: p.REQUEST_METHOD, url: p.REQUEST_URI || '/mcp',
                               headers, socket: sock };
                 stats.fcgi = (stats.fcgi || 0) + 1;
+                stats.lastParams = p;   // every FastCGI param (CGI environment)
                 handle(req, fcgiResponse(sock, id, r.keep),
                        Buffer.concat(r.stdin).toString('utf8'));
             }
