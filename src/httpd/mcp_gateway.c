@@ -310,6 +310,8 @@ static void commit(sub_t *sub)
     if (rr->content_type) {
         ap_set_content_type(r, apr_pstrdup(r->pool, rr->content_type));
     }
+    /* the backend's 401/403 is the endpoint's: our Bearer parameters */
+    mcp_resource_challenge(r, r->status);
     /* Apache's own id, as on its local answers: on initialize once the
      * session exists, and on every answer in a session */
     if (sub->sid) {

@@ -116,6 +116,12 @@ function handle(req, res, body) {
     }
     if (msgs[0].method === 'initialize') {
         stats.initialize++;
+        if (msgs[0].params?.clientInfo?.name === 'unauthorized-me') {
+            return send(res, 401, { 'Content-Type': 'application/json',
+                                    'WWW-Authenticate': 'Bearer error="invalid_token"' },
+                        JSON.stringify({ jsonrpc: '2.0', id: msgs[0].id,
+                                         error: { code: -32001, message: 'token refused by the backend' } }));
+        }
         if (msgs[0].params?.clientInfo?.name === 'refuse-me') {
             return send(res, 400, { 'Content-Type': 'application/json' },
                         JSON.stringify({ jsonrpc: '2.0', id: msgs[0].id,
