@@ -239,4 +239,48 @@ SKIP: {
     ok !grep_log($gw->error_log_path, qr/\Q$token\E/), '... never the token';
 }
 
+# --- the gateway over FastCGI: the token is not in the environment either ------------------
+# mod_proxy_fcgi sends the request's environment; mod_auth_openidc puts the
+# token there (OIDC_access_token), SetEnvIf stands in for it.
+SKIP: {
+    my $M = MCPTest::Node::modules_dir();
+    skip 'node or mod_proxy_fcgi missing', 4
+        unless MCPTest::have_program('node') && -e "$M/mod_proxy_fcgi.so"
+            && -e "$M/mod_setenvif.so";
+    my ($hp, $fp) = (free_port(), free_port());
+    {
+        local $ENV{STUB_FCGI_PORT} = $fp;
+        node_spawn(node_dir() . '/gateway-stub.mjs', $hp, 'stateless', 'json');
+    }
+    wait_for(sub { MCPTest::port_open($fp) && MCPTest::port_open($hp) }, 15, 0.05);
+    my $gw = start_node(
+        name => 't76-fcgi', location => '/gw',
+        conf => "LoadModule setenvif_module $M/mod_setenvif.so\n"
+              . loc('/gw-http', "    MCPBackend http://127.0.0.1:$hp/mcp\n"
+                              . "    MCPAuthorizationServers https://as.example.com\n"
+                              . "    MCPResourceScopes mcp:tools\n"),
+        location_conf => "    MCPBackend fcgi://127.0.0.1:$fp/mcp\n"
+                       . "    MCPAuthorizationServers https://as.example.com\n"
+                       . "    SetEnvIf Authorization \"^Bearer (.+)\$\" OIDC_access_token=\$1\n"
+                       . "    SetEnvIf Authorization \"^Bearer (.+)\$\" MY_TOKEN_COPY=\$1\n");
+    my $token = 'eyJ0eXAiOiJKV1Qi.fcgi-token-0123456789.sig';
+    my ($s, $r) = initialize($gw->url('/gw'), no_initialized => 1,
+                             headers => { Authorization => "Bearer $token" });
+    is $r->code, 200, 'gateway over FastCGI: initialize' or diag $r->status_line, $r->content;
+    my $st = json_decode(mcp_get("http://127.0.0.1:$hp/stats")->content) || {};
+    my $params = $st->{lastParams} || {};
+    ok scalar(keys %$params), '... the backend got FastCGI params';
+    is_deeply [grep { index($params->{$_} // '', $token) >= 0 } sort keys %$params], [],
+        '... and none of them carries the token (OIDC_access_token, a copy)';
+
+    # a backend's own 401 is the endpoint's: it gets our parameters too
+    my $res = mcp_post($gw->url('/gw-http'),
+                       rpc('initialize', { protocolVersion => $LATEST, capabilities => {},
+                                           clientInfo => { name => 'unauthorized-me', version => '1' } }, 1));
+    my $gbase = 'http://127.0.0.1:' . $gw->port;
+    is_deeply [$res->code, challenges($res)],
+        [401, qq{Bearer error="invalid_token", resource_metadata="$gbase$WK/gw-http", scope="mcp:tools"}],
+        "gateway: the backend's 401 challenge completed with resource_metadata and scope";
+}
+
 done_testing;

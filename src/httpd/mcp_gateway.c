@@ -234,8 +234,9 @@ static int gateway_fixups(request_rec *rr)
                                                 sub->route, cookie ? "; " : "",
                                                 cookie, NULL));
     }
-    /* the client's token is not the backend's (MCPBackendPassToken) */
-    mcp_resource_strip_token(g->r, h);
+    /* the client's token is not the backend's (MCPBackendPassToken):
+     * neither in the headers nor in rr's environment (fcgi://) */
+    mcp_resource_strip_token(rr, h);
     ap_add_input_filter_handle(body_filter, sub, rr, rr->connection);
     ap_add_output_filter_handle(answer_filter, sub, rr, rr->connection);
     return OK;
@@ -309,6 +310,8 @@ static void commit(sub_t *sub)
     if (rr->content_type) {
         ap_set_content_type(r, apr_pstrdup(r->pool, rr->content_type));
     }
+    /* the backend's 401/403 is the endpoint's: our Bearer parameters */
+    mcp_resource_challenge(r, r->status);
     /* Apache's own id, as on its local answers: on initialize once the
      * session exists, and on every answer in a session */
     if (sub->sid) {

@@ -835,7 +835,7 @@ void mcp_resource_strip_token(request_rec *r, apr_table_t *headers_in)
     const mcp_resource_conf_t *c = request_conf(r);
     const char *auth = apr_table_get(headers_in, "Authorization");
     strip_t st;
-    int i;
+    int i, n;
 
     if (c && c->pass_token > 0) {
         return;
@@ -863,6 +863,22 @@ void mcp_resource_strip_token(request_rec *r, apr_table_t *headers_in)
             apr_table_unset(headers_in, APR_ARRAY_IDX(st.names, i,
                                                       const char *));
         }
+    }
+    /* mod_proxy_fcgi (scgi, uwsgi, ajp) sends r's environment too: r is
+     * the sub-request going to the backend, its environment a copy */
+    n = st.names->nelts;
+    if (st.tokens[0] || st.tokens[1]) {
+        apr_table_do(find_token, &st, r->subprocess_env, NULL);
+    }
+    if (apr_table_get(r->subprocess_env, "OIDC_access_token")) {
+        APR_ARRAY_PUSH(st.names, const char *) = "OIDC_access_token";
+    }
+    for (i = n; i < st.names->nelts; i++) {
+        apr_table_unset(r->subprocess_env, APR_ARRAY_IDX(st.names, i,
+                                                         const char *));
+        APR_ARRAY_IDX(st.names, i, const char *) = apr_pstrcat(
+            r->pool, APR_ARRAY_IDX(st.names, i, const char *),
+            " (environment)", NULL);
     }
     if (st.names->nelts) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MCPLOG(01018)

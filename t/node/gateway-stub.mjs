@@ -116,6 +116,12 @@ function handle(req, res, body) {
     }
     if (msgs[0].method === 'initialize') {
         stats.initialize++;
+        if (msgs[0].params?.clientInfo?.name === 'unauthorized-me') {
+            return send(res, 401, { 'Content-Type': 'application/json',
+                                    'WWW-Authenticate': 'Bearer error="invalid_token"' },
+                        JSON.stringify({ jsonrpc: '2.0', id: msgs[0].id,
+                                         error: { code: -32001, message: 'token refused by the backend' } }));
+        }
         if (msgs[0].params?.clientInfo?.name === 'refuse-me') {
             return send(res, 400, { 'Content-Type': 'application/json' },
                         JSON.stringify({ jsonrpc: '2.0', id: msgs[0].id,
@@ -318,6 +324,7 @@ function serveFcgi(sock) {
                 const req = { method: p.REQUEST_METHOD, url: p.REQUEST_URI || '/mcp',
                               headers, socket: sock };
                 stats.fcgi = (stats.fcgi || 0) + 1;
+                stats.lastParams = p;   // every FastCGI param (CGI environment)
                 handle(req, fcgiResponse(sock, id, r.keep),
                        Buffer.concat(r.stdin).toString('utf8'));
             }
