@@ -9,12 +9,15 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use MCPTest;
+use IO::Socket::INET;
 
 # MCPResourceScopes offline_access (its own node below) warns.
 # expect-log: MCPS01004
 # The nodes that must not start: check_config's refusals (emerg), and
 # httpd's "Configuration Failed" after them.
 # expect-log: MCPS01009 MCPS01010 AH00014
+# The forward-proxy request to a dead port (mod_proxy says so).
+# expect-log: AH00957 AH01114
 
 my $WK = '/.well-known/oauth-protected-resource';
 my $HTPASSWD = top_dir() . '/t/htpasswd';
@@ -220,5 +223,29 @@ is_deeply [$res->code, doc($res)->{resource}, doc($res)->{scopes_supported}],
     '... and serves its document at the identifier\'s path';
 ok scalar grep_log($ok->error_log_path, qr/MCPS01004: MCPResourceScopes offline_access/)
    || $ok->startup_output =~ /MCPS01004/, 'offline_access: warning MCPS01004';
+
+# a forward proxy's request for another host's document is proxied, not
+# answered with ours (the quick handler runs before mod_proxy's handler)
+{
+    my $dead = free_port();
+    my $fp = start_node(name => 't75-fwdproxy', proxy_modules => [qw(proxy proxy_http)],
+                        location_conf => "    MCPAuthorizationServers https://as.example.com\n",
+                        conf => "ProxyRequests On\n<Proxy \"*\">\n    Require ip 127.0.0.1\n</Proxy>\n");
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $fp->port,
+                                     Timeout => 10);
+    my $raw = '';
+    if ($sock) {
+        print $sock "GET http://127.0.0.1:$dead$WK/mcp HTTP/1.1\r\nHost: 127.0.0.1:$dead\r\n"
+                  . "Connection: close\r\n\r\n";
+        local $/;
+        $raw = <$sock> // '';
+        close $sock;
+    }
+    my ($code) = $raw =~ m{^HTTP/1\.\d (\d{3})};
+    is $code, '503', 'forward proxy: GET http://other-host/.well-known/... goes to mod_proxy '
+                   . '(the dead port: 503), not our document';
+    $res = get($fp->url("$WK/mcp"));
+    is $res->code, 200, '... while the node\'s own document is still served';
+}
 
 done_testing;
