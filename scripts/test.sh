@@ -42,10 +42,15 @@ say() { printf '==> %s\n' "$*"; }
 # 1. Dependencies. The two OAuth modules (t/77, t/79) are enabled in
 #    /etc/apache2 by their postinst; harmless here: the suite never reads
 #    /etc/apache2 (t/TEST.PL writes its own base config, every extra node
-#    its own httpd.conf, and the install check its own).
+#    its own httpd.conf, and the install check its own). postgresql may
+#    create and start Debian's own cluster on 5432: the SQL tests never use
+#    it (t/lib/MCPPostgres.pm runs initdb into its own directory on a free
+#    port in 20000-32767, TCP on 127.0.0.1 only, and names host and port
+#    in every connection).
 PKGS="apache2 apache2-dev apache2-utils libjansson-dev libaprutil1-dev libssl-dev libhiredis-dev
       libapache2-mod-perl2 libwww-perl libjson-perl redis-server redis-tools
-      make gcc libc6-dev locales libfaketime libapache2-mod-auth-openidc libapache2-mod-oauth2"
+      make gcc libc6-dev locales libfaketime libapache2-mod-auth-openidc libapache2-mod-oauth2
+      postgresql libaprutil1-dbd-pgsql"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
