@@ -10,7 +10,11 @@
 # when a refresh is due, update, DELETE); and mod_dbd's PQreset trap: after
 # a PostgreSQL restart the prepared statements are gone from the server,
 # yet the next calls on every child succeed (no 404, no 503), each stale
-# connection prepared again once.
+# connection prepared again once. And statement_timeout (set on every
+# connection from MCPSessionStoreTimeout) bounds a statement that waits
+# for a row lock: 503 in time, nothing written.
+#
+# expect-log: MCPS01123 MCPS01137
 use strict;
 use warnings;
 
@@ -18,6 +22,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
+use POSIX ();
 use Time::HiRes qw(sleep time);
 use MCPTest;
 use MCPPostgres;
@@ -97,7 +102,7 @@ sub contract_node {
               . "<Location /contract>\n    SetHandler mcp-store-contract\n</Location>\n");
 }
 
-if (!$ENV{MCP_T80_NO_SUITE}) {
+{
     my $node = contract_node('t80_named', $pg->dbd_conf);
     run_suite($node, 'pgsql, prepared');
     my @tables = $pg->psql("SELECT relpersistence FROM pg_class WHERE relname = 't80_named'");
@@ -113,7 +118,11 @@ if (!$ENV{MCP_T80_NO_SUITE}) {
     my @tables = $pg->psql("SELECT relpersistence FROM pg_class WHERE relname = 't80_unnamed'");
     is_deeply \@tables, ['u'], 'pgsql: MCPSessionSQLCreateTable unlogged made an unlogged table';
     SKIP: {
-        skip 'no pg_stat_statements', 2 unless $have_pss;
+        skip 'no pg_stat_statements', 3 unless $have_pss;
+        my @set = $pg->psql("SELECT sum(calls) > 0 FROM pg_stat_statements WHERE query ~ "
+                            . "'set_config'", user => 'postgres');
+        is_deeply \@set, ['t'], 'pgsql: statement_timeout was set on the connections '
+            . '(SELECT set_config)';
         my @named = $pg->psql("SELECT count(*) FROM pg_stat_statements WHERE query ~* "
                               . "'^PREPARE.*t80_unnamed'", user => 'postgres');
         is_deeply \@named, ['0'], 'pgsql: MCPSessionSQLPrepared off prepared nothing on the server';
@@ -144,6 +153,7 @@ my $node = start_node(name => 't80-node', loglevel => $loglevel, servers => 3,
 MCPSessionTTL 6
 MCPSessionRefreshAfter 1
 MCPSessionHandshakeTTL 6
+MCPSessionStoreTimeout 1
 CONF
 my $U = $node->url;
 
@@ -195,6 +205,35 @@ SKIP: {
     is statements(), 'DELETE 1 SELECT 1',
         'DELETE: the fetch of the base module (the session and its owner) and one '
         . 'DELETE ... RETURNING for the remove';
+}
+
+# ---------------------------------------------------------------------
+# statement_timeout (set per connection from MCPSessionStoreTimeout)
+# bounds a statement that waits: a transaction holds every row's lock
+
+{
+    my $sid = initialize($U);
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        $pg->psql('BEGIN; SELECT key FROM t80_ops FOR UPDATE; SELECT pg_sleep(4); COMMIT',
+                  timeout => 10);
+        POSIX::_exit(0);
+    }
+    my $locked = MCPTest::wait_for(sub {
+        ($pg->psql("SELECT count(*) FROM pg_stat_activity WHERE query ~ 'pg_sleep\\(4\\)' "
+                   . "AND state = 'active'", user => 'postgres'))[0]
+    }, 5, 0.05);
+    ok $locked, 'a transaction holds the rows locked';
+    my $t0 = time;
+    my $res = mcp_delete($U, session_headers($sid));
+    my $took = time - $t0;
+    is $res->code, 503, sprintf('DELETE waiting on the lock: 503 (%.2f s)', $took);
+    cmp_ok $took, '<', 2.5, '... within MCPSessionStoreTimeout 1 (statement_timeout), not '
+        . 'the 4 s the lock is held';
+    waitpid $pid, 0;
+    ok MCPTest::wait_for(sub { (mcp_call($U, $sid, 'tools/list'))[0]->code == 200 }, 8, 0.1),
+        'the lock gone: the session is there (the DELETE wrote nothing)';
+    is mcp_delete($U, session_headers($sid))->code, 200, '... and DELETE ends it';
 }
 
 # ---------------------------------------------------------------------

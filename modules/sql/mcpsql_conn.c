@@ -31,9 +31,8 @@
 APLOG_USE_MODULE(mcp_session_sql);
 
 /* One probe at a time while the store is down, this long after the last
- * failure; after a slow one (a connect or statement timeout: a black
- * hole, a hung server) longer, so that a child does not give a thread to
- * every timeout. */
+ * failure; after a connect that timed out (a black hole) longer, so that
+ * the node does not give a thread to a connect timeout that often. */
 #define MCPSQL_PROBE_EVERY  apr_time_from_msec(500)
 #define MCPSQL_PROBE_SLOW   apr_time_from_sec(5)
 #define MCPSQL_SLOW_FAILURE apr_time_from_msec(250)
@@ -219,15 +218,18 @@ static int outage_refuses(mcpsql_t *in, apr_time_t now)
     return refuse;
 }
 
-/* A call failed: the next probe is due this long after its end. */
-static void note_failure(mcpsql_call_t *call)
+/* A call failed: the next probe is due this long after its end; longer
+ * after a connect that took long (a black hole: each probe holds a thread
+ * for connect_timeout). A slow statement (statement_timeout, a row lock)
+ * is not a reason to wait longer. */
+static void note_failure(mcpsql_call_t *call, int connecting)
 {
     mcpsql_t *in = call->in;
     apr_interval_time_t timeout = in->params.timeout > 0
                                   ? in->params.timeout : MCPSQL_TIMEOUT_DEF;
     apr_time_t now = apr_time_now();
     apr_interval_time_t took = now - (call->deadline - timeout);
-    apr_interval_time_t wait = took >= MCPSQL_SLOW_FAILURE
+    apr_interval_time_t wait = connecting && took >= MCPSQL_SLOW_FAILURE
                                ? MCPSQL_PROBE_SLOW : MCPSQL_PROBE_EVERY;
 
     if (in->shared) {
@@ -498,7 +500,7 @@ apr_status_t mcpsql_conn_open(mcpsql_call_t *call, mcpsql_t *in,
     }
 leave:
     if (rv != APR_SUCCESS) {
-        note_failure(call);
+        note_failure(call, call->rec == NULL);
         mcpsql_conn_close(call);
     }
     return rv;
@@ -620,7 +622,7 @@ static apr_status_t conn_run(mcpsql_call_t *call, mcpsql_st_e st, int *nrows,
         apr_pool_destroy(tmp);
     }
     if (rv != APR_SUCCESS) {
-        note_failure(call);
+        note_failure(call, 0);
     }
     return rv;
 }
@@ -685,8 +687,8 @@ void mcpsql_conn_outcome(mcpsql_t *in, const mcp_store_ctx_t *c, apr_status_t rv
     CALL_LOG(c, in, APLOG_ERR, rv, MCPSQLLOG(01137)
              "%s: the store is down (the lines before this one say why): "
              "calls of this node fail at once (503), one probe %" APR_TIME_T_FMT
-             " ms after each failure (%" APR_TIME_T_FMT " ms after a slow "
-             "one) until the database answers", in->spec,
+             " ms after each failure (%" APR_TIME_T_FMT " ms after a "
+             "connect that timed out) until the database answers", in->spec,
              apr_time_as_msec(MCPSQL_PROBE_EVERY),
              apr_time_as_msec(MCPSQL_PROBE_SLOW));
 }
