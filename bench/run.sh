@@ -452,20 +452,23 @@ MCPSessionHandshakeTTL 3600")"
         start_httpd "$t" || START_FAIL+=("$t")
     done
     # each child gets half the connections: DBDMax = CONN / 2 (at least 4)
-    # so that no request waits for a pooled connection
+    # so that no request waits for a pooled connection, all opened when the
+    # child starts (DBDMin = DBDMax): mod_dbd opens connections one at a
+    # time under its pool lock (~20 ms each here), so 16 opened on demand
+    # under load keep calls waiting long enough to trip the breaker
     SQL_DBDMAX=$(( CONN / 2 > 4 ? CONN / 2 : 4 ))
     if [ "$PG_OK" = 1 ]; then
         httpd_conf sql "$(mcp_conf "LoadModule dbd_module $MODDIR/mod_dbd.so
 LoadModule mcp_session_sql_module $WORK/modules/mod_mcp_session_sql.so
 DBDriver pgsql
 DBDParams \"host=127.0.0.1 port=${PORT[pg]} dbname=mcp user=mcp connect_timeout=2 application_name=mcp_bench\"
-DBDMin 2
+DBDMin $SQL_DBDMAX
 DBDKeep $SQL_DBDMAX
 DBDMax $SQL_DBDMAX
 MCPSessionStorageMode external
 MCPSessionStore sql://mcp_session")"
         start_httpd sql || START_FAIL+=(sql)
-        info sql "DBDMin 2, DBDKeep = DBDMax = $SQL_DBDMAX per child (2 children), MCPSessionSQLPrepared on (default), MCPSessionRefreshAfter default (TTL/2)"
+        info sql "DBDMin = DBDKeep = DBDMax = $SQL_DBDMAX per child (2 children), MCPSessionSQLPrepared on (default), MCPSessionRefreshAfter default (TTL/2)"
     fi
 fi
 for t in sdkmem sdkredis; do
