@@ -42,16 +42,16 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
 
 /* Per connection and statement set: in rec->pool, found in rec->prepared
  * under a key no label can have (mod_dbd's labels go there too). */
-typedef struct conn_state_t {
+typedef struct sqlconn_state_t {
     apr_dbd_prepared_t *st[MCPSQL_ST_COUNT];
     int setup_done;                 /* session_setup ran on this session */
     int stale;                      /* after an error: our labels may still
                                      * exist on the server: DEALLOCATE first */
-} conn_state_t;
+} sqlconn_state_t;
 
 static const char *const st_name[MCPSQL_ST_COUNT] = {
     "create", "fetch", "fetch-touch", "touch", "update", "update-if",
-    "exists", "remove", "gc"
+    "exists", "remove", "gc", "gc-gate"
 };
 
 #define CALL_LOG(c, in, level, rv, ...)                                      \
@@ -197,13 +197,14 @@ static int run_raw(mcpsql_call_t *call, const char *sql, int select)
 }
 
 /* This connection's state for the instance's statements, set up. */
-static apr_status_t conn_ready(mcpsql_call_t *call, conn_state_t **out)
+static apr_status_t conn_ready(mcpsql_call_t *call, sqlconn_state_t **out,
+                               const char **why)
 {
     mcpsql_t *in = call->in;
     ap_dbd_t *rec = call->rec;
     const char *key = apr_pstrcat(call->c->pool, "mcpsql:", in->sql->label[0],
                                   in->prepared ? "" : ":unnamed", NULL);
-    conn_state_t *cs = apr_hash_get(rec->prepared, key, APR_HASH_KEY_STRING);
+    sqlconn_state_t *cs = apr_hash_get(rec->prepared, key, APR_HASH_KEY_STRING);
     apr_status_t rv = APR_SUCCESS;
     int ret;
 
@@ -215,11 +216,8 @@ static apr_status_t conn_ready(mcpsql_call_t *call, conn_state_t **out)
     if (!cs->setup_done) {
         if (in->sql->session_setup
             && (ret = run_raw(call, in->sql->session_setup, 1)) != 0) {
-            if (may_log(in)) {
-                CALL_LOG(call->c, in, APLOG_ERR, 0, MCPSQLLOG(01124)
-                         "%s: setting up a connection failed: %s", in->spec,
-                         driver_error(call, ret));
-            }
+            *why = apr_pstrcat(call->c->pool, "setting the connection up: ",
+                               driver_error(call, ret), NULL);
             rv = APR_EGENERAL;
             goto leave;
         }
@@ -235,8 +233,8 @@ leave:
     return rv;
 }
 
-static apr_status_t conn_prepare(mcpsql_call_t *call, conn_state_t *cs,
-                                 mcpsql_st_e st)
+static apr_status_t conn_prepare(mcpsql_call_t *call, sqlconn_state_t *cs,
+                                 mcpsql_st_e st, const char **why)
 {
     mcpsql_t *in = call->in;
     ap_dbd_t *rec = call->rec;
@@ -256,11 +254,8 @@ static apr_status_t conn_prepare(mcpsql_call_t *call, conn_state_t *cs,
                           in->sql->text[st], label, &cs->st[st]);
     if (ret != 0) {
         cs->st[st] = NULL;
-        if (may_log(in)) {
-            CALL_LOG(call->c, in, APLOG_ERR, 0, MCPSQLLOG(01125)
-                     "%s: preparing the %s statement failed: %s", in->spec,
-                     st_name[st], driver_error(call, ret));
-        }
+        *why = apr_pstrcat(call->c->pool, "preparing it: ",
+                           driver_error(call, ret), NULL);
         return APR_EGENERAL;
     }
     apr_atomic_inc32(&in->n.prepared);
@@ -327,7 +322,8 @@ apr_status_t mcpsql_conn_open(mcpsql_call_t *call, mcpsql_t *in,
                                   ? in->params.timeout : MCPSQL_TIMEOUT_DEF;
     apr_time_t now = apr_time_now();
     apr_status_t rv = APR_SUCCESS;
-    conn_state_t *cs;
+    sqlconn_state_t *cs = NULL;
+    const char *why = "the table (logged above)";
     ap_dbd_t *rec;
 
     memset(call, 0, sizeof(*call));
@@ -412,7 +408,7 @@ apr_status_t mcpsql_conn_open(mcpsql_call_t *call, mcpsql_t *in,
                  "%s: the connections are %s", in->spec, name);
     }
 
-    rv = conn_ready(call, &cs);
+    rv = conn_ready(call, &cs, &why);
     if (rv == APR_SUCCESS) {
         rv = conn_schema(call);
     }
@@ -421,12 +417,21 @@ apr_status_t mcpsql_conn_open(mcpsql_call_t *call, mcpsql_t *in,
          * it (PQreset) and try once more */
         call->retried = 1;
         apr_atomic_inc32(&in->n.retries);
-        cs->setup_done = 0;
+        if (cs) {
+            cs->setup_done = 0;
+        }
+        CALL_LOG(c, in, APLOG_DEBUG, 0, MCPSQLLOG(01130)
+                 "%s: %s; checking the connection (a reconnect when it is "
+                 "broken), trying once more", in->spec, why);
         if (apr_dbd_check_conn(rec->driver, c->pool, rec->handle) == APR_SUCCESS) {
-            rv = conn_ready(call, &cs);
+            rv = conn_ready(call, &cs, &why);
             if (rv == APR_SUCCESS) {
                 rv = conn_schema(call);
             }
+        }
+        if (rv != APR_SUCCESS && may_log(in)) {
+            CALL_LOG(c, in, APLOG_ERR, 0, MCPSQLLOG(01124)
+                     "%s: %s", in->spec, why);
         }
     }
 leave:
@@ -461,9 +466,10 @@ static apr_status_t conn_run(mcpsql_call_t *call, mcpsql_st_e st, int *nrows,
     mcpsql_t *in = call->in;
     ap_dbd_t *rec = call->rec;
     const mcp_store_ctx_t *c = call->c;
-    conn_state_t *cs = NULL;
+    sqlconn_state_t *cs = NULL;
     apr_status_t rv;
     apr_pool_t *tmp = NULL;
+    const char *why;
     int ret;
 
     if (!in || !rec) {
@@ -471,9 +477,10 @@ static apr_status_t conn_run(mcpsql_call_t *call, mcpsql_st_e st, int *nrows,
     }
     for (;;) {
         ret = 0;
-        rv = conn_ready(call, &cs);
+        why = "";
+        rv = conn_ready(call, &cs, &why);
         if (rv == APR_SUCCESS) {
-            rv = conn_prepare(call, cs, st);
+            rv = conn_prepare(call, cs, st, &why);
         }
         if (rv == APR_SUCCESS) {
             if (tmp) {
@@ -512,12 +519,7 @@ static apr_status_t conn_run(mcpsql_call_t *call, mcpsql_st_e st, int *nrows,
                 break;
             }
             rv = APR_EGENERAL;
-            if (may_log(in)) {
-                CALL_LOG(c, in, APLOG_ERR, 0, MCPSQLLOG(01123)
-                         "%s: the %s statement failed%s: %s", in->spec,
-                         st_name[st], call->retried ? " again" : "",
-                         driver_error(call, ret));
-            }
+            why = driver_error(call, ret);
         }
         /* whatever failed, our statements on this connection are suspect:
          * a reconnect (PQreset) lost them and the session settings */
@@ -527,10 +529,21 @@ static apr_status_t conn_run(mcpsql_call_t *call, mcpsql_st_e st, int *nrows,
             cs->stale = 1;
         }
         if (call->retried || apr_time_now() >= call->deadline) {
+            /* the last word: an error line (the first failure, retried,
+             * is a debug line: a database restart costs no error) */
+            if (may_log(in)) {
+                CALL_LOG(c, in, APLOG_ERR, 0, MCPSQLLOG(01123)
+                         "%s: the %s statement failed%s: %s", in->spec,
+                         st_name[st], call->retried ? " again" : "", why);
+            }
             break;
         }
         call->retried = 1;
         apr_atomic_inc32(&in->n.retries);
+        CALL_LOG(c, in, APLOG_DEBUG, 0, MCPSQLLOG(01130)
+                 "%s: %s failed: %s; checking the connection (a reconnect "
+                 "when it is broken), preparing again, trying once more",
+                 in->spec, st_name[st], why);
         if (apr_dbd_check_conn(rec->driver, c->pool, rec->handle) != APR_SUCCESS) {
             if (may_log(in)) {
                 CALL_LOG(c, in, APLOG_ERR, 0, MCPSQLLOG(01129)
@@ -539,10 +552,6 @@ static apr_status_t conn_run(mcpsql_call_t *call, mcpsql_st_e st, int *nrows,
             }
             break;
         }
-        CALL_LOG(c, in, APLOG_DEBUG, 0, MCPSQLLOG(01130)
-                 "%s: %s failed: connection checked (reconnected when it "
-                 "was broken), statements prepared again, trying once more",
-                 in->spec, st_name[st]);
     }
     if (tmp) {
         apr_pool_destroy(tmp);

@@ -17,9 +17,9 @@
  *   UPDATE_IF    record, ttl ms, ttl ms, key, expected   query
  *   EXISTS       key                                select: 1
  *   REMOVE       key                                select: live (1|0)
- *   GC           interval ms, batch                 query: rows deleted
- *                (pgsql: 0 rows also when another node ran within the
- *                interval; interval 0 opens the gate, for the next batch)
+ *   GC_GATE      gate ms                            query: 1 row = this node
+ *                runs the interval, 0 = another node did (mcpsql_gc.c)
+ *   GC           batch                              query: rows deleted
  *
  * "due": the row was last written (or slid) more than the refresh time
  * ago, the refresh time being the lesser of MCPSessionRefreshAfter and
@@ -40,7 +40,7 @@
 
 static const char *const op_name[MCPSQL_ST_COUNT] = {
     "create", "fetch", "fetch_touch", "touch", "update", "update_if",
-    "exists", "remove", "gc"
+    "exists", "remove", "gc", "gc_gate"
 };
 
 static int ident_ok(const char *s, apr_size_t n)
@@ -140,14 +140,14 @@ static void make_pgsql(apr_pool_t *p, mcpsql_sql_t *q, const char *t,
     q->text[MCPSQL_ST_REMOVE] = apr_psprintf(p,
         "DELETE FROM %s WHERE key = %%s "
         "RETURNING CASE WHEN %s THEN 1 ELSE 0 END", t, live);
-    /* the gate row makes it one run per interval across the fleet; a
-     * closed gate costs a one-time filter, no scan */
+    /* the gate row makes it one run per interval across the fleet */
+    q->text[MCPSQL_ST_GC_GATE] = apr_psprintf(p,
+        "UPDATE %s_gc SET last_run = now() WHERE id = 1 AND "
+        "last_run < now() - %%lld" PG_MS, t);
+    /* SKIP LOCKED: a row a data call holds is left for the next batch */
     q->text[MCPSQL_ST_GC] = apr_psprintf(p,
-        "WITH tick AS (UPDATE %s_gc SET last_run = now() WHERE id = 1 AND "
-        "last_run <= now() - %%lld" PG_MS " RETURNING 1) "
         "DELETE FROM %s WHERE key IN (SELECT key FROM %s WHERE "
-        "expires <= now() AND EXISTS (SELECT 1 FROM tick) LIMIT %%d "
-        "FOR UPDATE SKIP LOCKED)", t, t, t);
+        "expires <= now() LIMIT %%d FOR UPDATE SKIP LOCKED)", t, t);
     /* statements separated by ";\n" (mcpsql_conn.c runs them one by one);
      * no index on expires: it would make every slide a non-HOT update */
     q->ddl = apr_psprintf(p,
@@ -200,13 +200,12 @@ static void make_sqlite3(apr_pool_t *p, mcpsql_sql_t *q, const char *t)
     q->text[MCPSQL_ST_REMOVE] = apr_psprintf(p,
         "DELETE FROM %s WHERE key = %%s "
         "RETURNING CASE WHEN %s THEN 1 ELSE 0 END", t, live);
-    /* no DML in a CTE: the gate is the watchdog singleton (one node);
-     * the interval is taken and ignored, so both dialects take the same
-     * arguments */
+    q->text[MCPSQL_ST_GC_GATE] = apr_psprintf(p,
+        "UPDATE %s_gc SET last_run = " SQLITE_NOW " WHERE id = 1 AND "
+        "last_run < " SQLITE_NOW " - CAST(%%lld AS INTEGER)", t);
     q->text[MCPSQL_ST_GC] = apr_psprintf(p,
-        "DELETE FROM %s WHERE CAST(%%lld AS INTEGER) >= 0 AND key IN "
-        "(SELECT key FROM %s WHERE expires <= " SQLITE_NOW " LIMIT "
-        "CAST(%%d AS INTEGER))", t, t);
+        "DELETE FROM %s WHERE key IN (SELECT key FROM %s WHERE "
+        "expires <= " SQLITE_NOW " LIMIT CAST(%%d AS INTEGER))", t, t);
     q->ddl = apr_psprintf(p,
         "CREATE TABLE IF NOT EXISTS %s (key TEXT PRIMARY KEY, "
         "record TEXT NOT NULL, expires INTEGER NOT NULL, "

@@ -73,7 +73,7 @@ apr_status_t mcpsql_store_fetch(void *instance, const mcp_store_ctx_t *c,
     mcpsql_t *in = instance;
     mcpsql_call_t call;
     apr_array_header_t *rows = NULL;
-    const char *args[2], *rec, *due;
+    const char *args[2], *rec = NULL, *due;
     apr_status_t rv;
     int nrows = 0;
 
@@ -81,26 +81,24 @@ apr_status_t mcpsql_store_fetch(void *instance, const mcp_store_ctx_t *c,
     if (rv != APR_SUCCESS) {
         goto leave;
     }
-    if (in->params.refresh_after <= 0) {
-        /* slide on every fetch: one UPDATE ... RETURNING */
-        args[0] = row_key(in, c, key);
-        rv = mcpsql_conn_select(&call, MCPSQL_ST_FETCH_TOUCH, &rows, 1, 1, args);
-        mcpsql_conn_close(&call);
-        if (rv == APR_SUCCESS && (rec = cell(rows, 0)) == NULL) {
-            rv = APR_NOTFOUND;
-        }
-        if (rv == APR_SUCCESS) {
-            apr_atomic_inc32(&in->n.touches);
-        }
-        goto done;
-    }
     args[0] = ms(c, in->params.refresh_after);
     args[1] = row_key(in, c, key);
-    rv = mcpsql_conn_select(&call, MCPSQL_ST_FETCH, &rows, 2, 2, args);
+    if (in->params.refresh_after <= 0) {
+        /* slide on every fetch: one UPDATE ... RETURNING */
+        rv = mcpsql_conn_select(&call, MCPSQL_ST_FETCH_TOUCH, &rows, 1, 1,
+                                args + 1);
+        if (rv == APR_SUCCESS && cell(rows, 0)) {
+            apr_atomic_inc32(&in->n.touches);
+        }
+    }
+    else {
+        rv = mcpsql_conn_select(&call, MCPSQL_ST_FETCH, &rows, 2, 2, args);
+    }
     if (rv == APR_SUCCESS && (rec = cell(rows, 0)) == NULL) {
         rv = APR_NOTFOUND;
     }
-    if (rv == APR_SUCCESS && (due = cell(rows, 1)) != NULL && !strcmp(due, "1")) {
+    if (rv == APR_SUCCESS && in->params.refresh_after > 0
+        && (due = cell(rows, 1)) != NULL && !strcmp(due, "1")) {
         /* more than the refresh time since the last write: slide by the
          * row's life; 0 rows: removed (or expired) meanwhile */
         rv = mcpsql_conn_query(&call, MCPSQL_ST_TOUCH, &nrows, 1, args + 1);
@@ -112,7 +110,6 @@ apr_status_t mcpsql_store_fetch(void *instance, const mcp_store_ctx_t *c,
         }
     }
     mcpsql_conn_close(&call);
-done:
     if (rv == APR_SUCCESS) {
         *record = (char *)rec;      /* copied into c->pool by the select */
         *len = strlen(rec);

@@ -270,14 +270,16 @@ sub psql {
 }
 
 # ->dbd_conf(min => 1, keep => 4, max => 4, exptime => S, params => 'extra
-# libpq keywords', host => '127.0.0.1', port => P) -> mod_dbd's lines for
-# this server (host/port override it, e.g. for an unreachable address).
+# libpq keywords', host => '127.0.0.1', port => P, connect_timeout => 2,
+# app => 'mcp_sql_test') -> mod_dbd's lines for this server (host/port
+# override it, e.g. for an unreachable address; app is the
+# application_name, to tell one node's backends from another's).
 sub dbd_conf {
     my ($self, %o) = @_;
     my $params = join ' ', 'host=' . ($o{host} // '127.0.0.1'),
         'port=' . ($o{port} // $self->{port}), 'dbname=mcp', 'user=mcp',
         'connect_timeout=' . ($o{connect_timeout} // 2),
-        "application_name=$APP_NAME", grep { defined && length } $o{params};
+        'application_name=' . ($o{app} // $APP_NAME), grep { defined && length } $o{params};
     return join "\n", 'DBDriver pgsql', qq{DBDParams "$params"},
         'DBDMin ' . ($o{min} // 1), 'DBDKeep ' . ($o{keep} // 4),
         'DBDMax ' . ($o{max} // 4),
@@ -306,12 +308,13 @@ sub module_conf {
 # sql_so() -> the freshly built mod_mcp_session_sql.so (or $MCP_SESSION_SQL_SO).
 sub sql_so { $ENV{MCP_SESSION_SQL_SO} || MCPTest::top_dir() . '/.libs/mod_mcp_session_sql.so' }
 
-# ->backend_pids -> pids of the backends serving the module's connections
-# (application_name mcp_sql_test), oldest first.
+# ->backend_pids(app => NAME) -> pids of the backends serving the module's
+# connections (application_name mcp_sql_test, or NAME), oldest first.
 sub backend_pids {
-    my $self = shift;
+    my ($self, %o) = @_;
+    (my $app = $o{app} // $APP_NAME) =~ s/'/''/g;
     my @pids = $self->psql("SELECT pid FROM pg_stat_activity WHERE application_name = "
-                           . "'$APP_NAME' ORDER BY backend_start", user => 'postgres',
+                           . "'$app' ORDER BY backend_start", user => 'postgres',
                            db => 'postgres');
     return grep { /^\d+$/ } @pids;
 }
