@@ -44,6 +44,9 @@ my $pg = MCPPostgres->start(name => 't80',
                             conf => ["shared_preload_libraries = 'pg_stat_statements'",
                                      'pg_stat_statements.track = top']);
 my $loglevel = 'info mcp_session:debug mcp_session_sql:debug';
+my $have_pss = defined $pg->psql('CREATE EXTENSION IF NOT EXISTS pg_stat_statements',
+                                  user => 'postgres');
+diag 'pg_stat_statements: ' . ($pg->error // '') unless $have_pss;
 
 # ---------------------------------------------------------------------
 # The suite (t/48's run_suite)
@@ -94,7 +97,7 @@ sub contract_node {
               . "<Location /contract>\n    SetHandler mcp-store-contract\n</Location>\n");
 }
 
-{
+if (!$ENV{MCP_T80_NO_SUITE}) {
     my $node = contract_node('t80_named', $pg->dbd_conf);
     run_suite($node, 'pgsql, prepared');
     my @tables = $pg->psql("SELECT relpersistence FROM pg_class WHERE relname = 't80_named'");
@@ -109,9 +112,15 @@ sub contract_node {
     run_suite($node, 'pgsql, unnamed');
     my @tables = $pg->psql("SELECT relpersistence FROM pg_class WHERE relname = 't80_unnamed'");
     is_deeply \@tables, ['u'], 'pgsql: MCPSessionSQLCreateTable unlogged made an unlogged table';
-    my @named = $pg->psql("SELECT count(*) FROM pg_stat_statements WHERE query LIKE 'PREPARE%t80_unnamed%'",
-                          user => 'postgres');
-    is_deeply \@named, ['0'], 'pgsql: MCPSessionSQLPrepared off prepared nothing on the server';
+    SKIP: {
+        skip 'no pg_stat_statements', 2 unless $have_pss;
+        my @named = $pg->psql("SELECT count(*) FROM pg_stat_statements WHERE query ~* "
+                              . "'^PREPARE.*t80_unnamed'", user => 'postgres');
+        is_deeply \@named, ['0'], 'pgsql: MCPSessionSQLPrepared off prepared nothing on the server';
+        my @named_on = $pg->psql("SELECT count(*) > 0 FROM pg_stat_statements WHERE query ~* "
+                                 . "'^PREPARE.*t80_named'", user => 'postgres');
+        is_deeply \@named_on, ['t'], 'pgsql: MCPSessionSQLPrepared on (default) prepared them';
+    }
     $node->stop;
 }
 {
@@ -125,6 +134,106 @@ sub contract_node {
     run_suite($node, 'sqlite3');
     ok -s "$dir/t80.db", 'sqlite3: the database file was made';
     $node->stop;
+}
+
+# ---------------------------------------------------------------------
+# A node keeping its sessions in PostgreSQL (named statements)
+
+my $node = start_node(name => 't80-node', loglevel => $loglevel, servers => 3,
+                      conf => $pg->node_conf(table => 't80_ops', conf => <<'CONF'));
+MCPSessionTTL 6
+MCPSessionRefreshAfter 1
+MCPSessionHandshakeTTL 6
+CONF
+my $U = $node->url;
+
+# statements on t80_ops since the last reset, by kind: "INSERT 1 SELECT 2"
+sub statements {
+    my @rows = $pg->psql("SELECT query, calls FROM pg_stat_statements WHERE query ~ 't80_ops' "
+                         . "AND query !~* '^\\s*(DEALLOCATE|CREATE)' "
+                         . "AND query !~ 't80_ops_gc'", user => 'postgres');
+    my %n;
+    for (@rows) {
+        my ($q, $calls) = /^(.*)\|(\d+)$/s or next;
+        my ($verb) = $q =~ /^\s*(?:PREPARE\s+\S+(?:\s*\([^)]*\))?\s+AS\s+)?(\w+)/i;
+        $n{uc $verb} += $calls;
+    }
+    return join ' ', map { "$_ $n{$_}" } sort keys %n;
+}
+sub reset_statements { $pg->psql('SELECT pg_stat_statements_reset()', user => 'postgres') }
+
+SKIP: {
+    skip 'no pg_stat_statements', 6 unless $have_pss;
+    # warm every statement up once (a new connection prepares them: a
+    # PREPARE is not an EXECUTE, but keep the counts to the calls)
+    my $warm = initialize($U);
+    mcp_call($U, $warm, 'tools/list');
+    mcp_delete($U, session_headers($warm));
+
+    reset_statements();
+    my ($sid, $res) = initialize($U, no_initialized => 1);
+    is $res->code, 200, 'initialize: 200';
+    is statements(), 'INSERT 1', 'create: one statement (INSERT ... ON CONFLICT)';
+
+    reset_statements();
+    my $n = mcp_post($U, rpc('notifications/initialized', undef, undef), session_headers($sid));
+    is statements(), 'SELECT 1 UPDATE 1',
+        'notifications/initialized: a fetch (SELECT) and an update (UPDATE)';
+
+    reset_statements();
+    my ($r) = mcp_call($U, $sid, 'tools/list');
+    is statements(), 'SELECT 1', 'tools/list within the refresh time: one SELECT';
+
+    sleep 1.3;
+    reset_statements();
+    ($r) = mcp_call($U, $sid, 'tools/list');
+    is statements(), 'SELECT 1 UPDATE 1',
+        'tools/list past MCPSessionRefreshAfter: the SELECT says due, one UPDATE slides it';
+
+    reset_statements();
+    is mcp_delete($U, session_headers($sid))->code, 200, 'DELETE: 200';
+    is statements(), 'DELETE 1 SELECT 1',
+        'DELETE: the fetch of the base module (the session and its owner) and one '
+        . 'DELETE ... RETURNING for the remove';
+}
+
+# ---------------------------------------------------------------------
+# mod_dbd's PQreset trap: a PostgreSQL restart under a running node
+
+{
+    my $sid = initialize($U);
+    ok is_session_id($sid), 'a session before the restart';
+    my @kids = MCPTest::children_of($node->pid);
+    # every child has used its connection (prepared its statements)
+    for (1 .. 60) {
+        my ($r) = mcp_call($U, $sid, 'tools/list');
+        my %b = %{ MCPTest::access_log_pids($node->access_log_path, $sid) };
+        last unless grep { !$b{$_} } @kids;
+    }
+    my $backends_before = join ',', $pg->backend_pids;
+    ok $pg->restart, 'PostgreSQL restarted (every backend gone)';
+    my $log_at = MCPTest::file_size($node->error_log_path);
+    my $acc_at = MCPTest::file_size($node->access_log_path);
+    my (%codes, %seen);
+    my $t0 = time;
+    for (1 .. 60) {
+        my ($r) = mcp_call($U, $sid, 'tools/list');
+        $codes{$r->code}++;
+        %seen = %{ MCPTest::access_log_pids($node->access_log_path, $sid, $acc_at) };
+        last if @kids && !grep { !$seen{$_} } @kids;
+    }
+    is_deeply \%codes, { 200 => $codes{200} // 0 },
+        'after the restart every request answered 200 (no 404, no 503): '
+        . join(', ', map { "$_ x$codes{$_}" } sort keys %codes);
+    is_deeply [ grep { !$seen{$_} } @kids ], [],
+        sprintf 'every child (%d) served requests after the restart (%.1f s)',
+        scalar @kids, time - $t0;
+    my @retried = MCPTest::grep_log($node->error_log_path, qr/MCPS01130/, $log_at);
+    my @again = MCPTest::grep_log($node->error_log_path, qr/MCPS01136.*again after an error/, $log_at);
+    ok @retried >= 1 && @again >= 1,
+        scalar(@retried) . ' stale connections were checked (PQreset) and their statements '
+        . 'prepared again (' . scalar(@again) . ' PREPAREs), inside the calls';
+    isnt join(',', $pg->backend_pids), $backends_before, 'on new backends';
 }
 
 done_testing;

@@ -149,6 +149,11 @@ typedef struct mcpsql_shared_t {
     volatile apr_uint32_t gc_rows;        /* rows deleted */
     volatile apr_uint32_t gc_errors;
     apr_time_t gc_last;                   /* last tick that ran, or 0 */
+    /* the outage state of the node (mcpsql_conn.c): a failure in one
+     * child makes every child fail fast until the next probe; times are
+     * a 32-bit millisecond clock, compared by their wrapping difference */
+    volatile apr_uint32_t down;           /* 1: the latest call failed */
+    volatile apr_uint32_t probe_at;       /* no call before this (ms) */
 } mcpsql_shared_t;
 
 /* One provider instance: one MCPSessionStore value in one host. */

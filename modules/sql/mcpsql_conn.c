@@ -30,8 +30,13 @@
 
 APLOG_USE_MODULE(mcp_session_sql);
 
-/* One probe at a time while the store is down, this often. */
+/* One probe at a time while the store is down, this long after the last
+ * failure; after a slow one (a connect or statement timeout: a black
+ * hole, a hung server) longer, so that a child does not give a thread to
+ * every timeout. */
 #define MCPSQL_PROBE_EVERY  apr_time_from_msec(500)
+#define MCPSQL_PROBE_SLOW   apr_time_from_sec(5)
+#define MCPSQL_SLOW_FAILURE apr_time_from_msec(250)
 /* Error lines: at most one a second per child (and instance). */
 #define MCPSQL_LOG_EVERY    apr_time_from_sec(1)
 /* When MCPSessionStoreTimeout gave nothing. */
@@ -169,6 +174,68 @@ static void gate_leave(mcpsql_t *in)
     apr_thread_mutex_lock(in->lock);
     in->inflight--;
     apr_thread_cond_signal(in->freed);
+    apr_thread_mutex_unlock(in->lock);
+}
+
+/* A 32-bit millisecond clock for the node's outage state in shared
+ * memory (atomics; compared by wrapping difference). */
+static apr_uint32_t ms32(apr_time_t t)
+{
+    return (apr_uint32_t)apr_time_as_msec(t);
+}
+
+/* 1: the store is down and this call is not the probe: fail at once. The
+ * state is the node's when there is shared memory (a prefork child must
+ * not pay a connect timeout to learn what another child knows), else
+ * this child's. */
+static int outage_refuses(mcpsql_t *in, apr_time_t now)
+{
+    int refuse = 0;
+
+    if (in->shared) {
+        mcpsql_shared_t *sh = in->shared;
+        apr_uint32_t at, n = ms32(now);
+
+        if (!apr_atomic_read32(&sh->down)) {
+            return 0;
+        }
+        at = apr_atomic_read32(&sh->probe_at);
+        if ((apr_int32_t)(at - n) > 0) {
+            return 1;
+        }
+        /* the first call past probe_at probes; the others fail until the
+         * probe's outcome moves probe_at or clears down */
+        return apr_atomic_cas32(&sh->probe_at, ms32(now + MCPSQL_PROBE_SLOW),
+                                at) != at;
+    }
+    apr_thread_mutex_lock(in->lock);
+    if (in->down_since) {
+        refuse = now < in->next_probe;
+        if (!refuse) {
+            in->next_probe = now + MCPSQL_PROBE_SLOW;
+        }
+    }
+    apr_thread_mutex_unlock(in->lock);
+    return refuse;
+}
+
+/* A call failed: the next probe is due this long after its end. */
+static void note_failure(mcpsql_call_t *call)
+{
+    mcpsql_t *in = call->in;
+    apr_interval_time_t timeout = in->params.timeout > 0
+                                  ? in->params.timeout : MCPSQL_TIMEOUT_DEF;
+    apr_time_t now = apr_time_now();
+    apr_interval_time_t took = now - (call->deadline - timeout);
+    apr_interval_time_t wait = took >= MCPSQL_SLOW_FAILURE
+                               ? MCPSQL_PROBE_SLOW : MCPSQL_PROBE_EVERY;
+
+    if (in->shared) {
+        apr_atomic_set32(&in->shared->probe_at, ms32(now + wait));
+        apr_atomic_set32(&in->shared->down, 1);
+    }
+    apr_thread_mutex_lock(in->lock);
+    in->next_probe = now + wait;
     apr_thread_mutex_unlock(in->lock);
 }
 
@@ -334,17 +401,12 @@ apr_status_t mcpsql_conn_open(mcpsql_call_t *call, mcpsql_t *in,
         return APR_ENOTIMPL;        /* logged by child_init */
     }
 
-    apr_thread_mutex_lock(in->lock);
-    if (in->down_since) {
-        if (now < in->next_probe) {
-            /* down: fail fast, one probe at a time (logged once per
-             * outage, by mcpsql_conn_outcome) */
-            apr_thread_mutex_unlock(in->lock);
-            apr_atomic_inc32(&in->n.refused);
-            return APR_ECONNREFUSED;
-        }
-        in->next_probe = now + MCPSQL_PROBE_EVERY;
+    if (outage_refuses(in, now)) {
+        /* logged once per outage, by mcpsql_conn_outcome */
+        apr_atomic_inc32(&in->n.refused);
+        return APR_ECONNREFUSED;
     }
+    apr_thread_mutex_lock(in->lock);
     while (in->inflight >= in->slots) {
         if (now >= call->deadline) {
             int slots = in->slots;
@@ -436,6 +498,7 @@ apr_status_t mcpsql_conn_open(mcpsql_call_t *call, mcpsql_t *in,
     }
 leave:
     if (rv != APR_SUCCESS) {
+        note_failure(call);
         mcpsql_conn_close(call);
     }
     return rv;
@@ -556,6 +619,9 @@ static apr_status_t conn_run(mcpsql_call_t *call, mcpsql_st_e st, int *nrows,
     if (tmp) {
         apr_pool_destroy(tmp);
     }
+    if (rv != APR_SUCCESS) {
+        note_failure(call);
+    }
     return rv;
 }
 
@@ -591,6 +657,9 @@ void mcpsql_conn_outcome(mcpsql_t *in, const mcp_store_ctx_t *c, apr_status_t rv
         || rv == MCP_STORE_ECHANGED) {
         apr_time_t since;
 
+        if (in->shared && apr_atomic_read32(&in->shared->down)) {
+            apr_atomic_set32(&in->shared->down, 0);
+        }
         if (!in->down_since) {      /* the common case: no lock */
             return;
         }
@@ -612,11 +681,12 @@ void mcpsql_conn_outcome(mcpsql_t *in, const mcp_store_ctx_t *c, apr_status_t rv
         return;
     }
     in->down_since = now;
-    in->next_probe = now + MCPSQL_PROBE_EVERY;
     apr_thread_mutex_unlock(in->lock);
     CALL_LOG(c, in, APLOG_ERR, rv, MCPSQLLOG(01137)
              "%s: the store is down (the lines before this one say why): "
-             "calls fail at once (503), one probe every %" APR_TIME_T_FMT
-             " ms until the database answers", in->spec,
-             apr_time_as_msec(MCPSQL_PROBE_EVERY));
+             "calls of this node fail at once (503), one probe %" APR_TIME_T_FMT
+             " ms after each failure (%" APR_TIME_T_FMT " ms after a slow "
+             "one) until the database answers", in->spec,
+             apr_time_as_msec(MCPSQL_PROBE_EVERY),
+             apr_time_as_msec(MCPSQL_PROBE_SLOW));
 }
