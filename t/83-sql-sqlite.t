@@ -119,19 +119,26 @@ SKIP: {
 }
 
 # ---------------------------------------------------------------------
-# A restart of httpd keeps the sessions
+# A restart of httpd keeps the sessions (a node on the same file with a
+# TTL that outlasts a slow stop and start)
 
 {
-    my $keep = initialize($U);
-    is((mcp_call($U, $keep, 'tools/list'))[0]->code, 200, 'a session before the restart');
     $node->stop;
-    ok !$node->running, 'httpd stopped';
-    ok $node->start, 'httpd started again';
-    my ($r2) = mcp_call($U, $keep, 'tools/list');
+    my $r_node = start_node(name => 't83-restart', loglevel => 'info mcp_session:debug mcp_session_sql:debug',
+                            conf => node_conf(db => $db, table => 'mcp_session',
+                                              conf => "MCPSessionTTL 60\n"));
+    my $RU = $r_node->url;
+    my $keep = initialize($RU);
+    is((mcp_call($RU, $keep, 'tools/list'))[0]->code, 200, 'a session before the restart');
+    $r_node->stop;
+    ok !$r_node->running, 'httpd stopped';
+    ok $r_node->start, 'httpd started again';
+    my ($r2) = mcp_call($RU, $keep, 'tools/list');
     is $r2->code, 200, 'the session lives on after the restart (it is in the file)';
-    # and so does the first one, unless it expired meanwhile: used now
+    $r_node->stop;
+    ok $node->start, 'the first node (TTL 3 s) started again';
     is((mcp_call($U, $sid, 'tools/list'))[0]->code, 404,
-       'the first session, idle for more than the TTL, is gone: 404') ;
+       'the first session, idle for more than the TTL, is gone: 404');
 }
 
 # ---------------------------------------------------------------------
