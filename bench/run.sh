@@ -12,10 +12,14 @@
 #   sh bench/run.sh [--quick] [--rounds N] [--duration S] [--init-duration S]
 #                   [--sessions N] [--connections N] [--threads N]
 #                   [--skip-install] [--skip-build] [--only T1,T2,...]
+#                   [--sql-pool N]
 #
 # --only: measure these targets only (e.g. --only mem,ext,extmod,sql): the
 # tools/call and initialize slots of the targets named, the gateway latency
 # phase only with proxy or gw, the live-session phase only with "scale".
+# --sql-pool: DBDMin = DBDKeep = DBDMax of the sql target (default 4 per
+# child: a store call holds a connection ~0.3 ms, and more backends than
+# cores only queue in the scheduler)
 #
 # Targets (tools/call echo on an existing session):
 #   floor     bench/mod_mcp_floor.c: a bare handler returning the same bytes
@@ -59,6 +63,7 @@ QUICK=0
 SKIP_INSTALL=0
 SKIP_BUILD=0
 ONLY=""
+SQL_POOL=4
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
@@ -72,6 +77,7 @@ while [ $# -gt 0 ]; do
         --threads) THREADS=$2; shift ;;
         --skip-install) SKIP_INSTALL=1 ;;
         --skip-build) SKIP_BUILD=1 ;;
+        --sql-pool) SQL_POOL=$2; shift ;;
         --only) ONLY=" $(printf '%s' "$2" | tr ',' ' ') "; shift ;;
         -h|--help) usage 0 ;;
         *) echo "unknown option: $1" >&2; usage 2 ;;
@@ -408,6 +414,10 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 max_connections = 200
+# in logs/postgresql.log: what could make a store call slow
+log_min_duration_statement = 100
+log_autovacuum_min_duration = 0
+log_lock_waits = on
 EOF
     "${run[@]}" "$PG_BIN/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 30 start >"$WORK/pg-start.log" 2>&1 ||
         { PG_WHY="pg_ctl start failed: $(tail -2 "$d/server.log" | tr '\n' ' ')"; return 1; }
@@ -451,21 +461,23 @@ MCPSessionHandshakeTTL 3600")"
     for t in mem ext extmod s10 sN; do
         start_httpd "$t" || START_FAIL+=("$t")
     done
-    # each child gets half the connections: DBDMax = CONN / 2 (at least 4)
-    # so that no request waits for a pooled connection
-    SQL_DBDMAX=$(( CONN / 2 > 4 ? CONN / 2 : 4 ))
+    # all opened when the child starts (DBDMin = DBDMax): mod_dbd opens
+    # connections one at a time under its pool lock (~20 ms each here), so
+    # many opened on demand under load keep calls waiting long enough to
+    # trip the breaker
+    SQL_DBDMAX=$SQL_POOL
     if [ "$PG_OK" = 1 ]; then
         httpd_conf sql "$(mcp_conf "LoadModule dbd_module $MODDIR/mod_dbd.so
 LoadModule mcp_session_sql_module $WORK/modules/mod_mcp_session_sql.so
 DBDriver pgsql
 DBDParams \"host=127.0.0.1 port=${PORT[pg]} dbname=mcp user=mcp connect_timeout=2 application_name=mcp_bench\"
-DBDMin 2
+DBDMin $SQL_DBDMAX
 DBDKeep $SQL_DBDMAX
 DBDMax $SQL_DBDMAX
 MCPSessionStorageMode external
 MCPSessionStore sql://mcp_session")"
         start_httpd sql || START_FAIL+=(sql)
-        info sql "DBDMin 2, DBDKeep = DBDMax = $SQL_DBDMAX per child (2 children), MCPSessionSQLPrepared on (default), MCPSessionRefreshAfter default (TTL/2)"
+        info sql "DBDMin = DBDKeep = DBDMax = $SQL_DBDMAX per child (2 children), MCPSessionSQLPrepared on (default), MCPSessionRefreshAfter default (TTL/2)"
     fi
 fi
 for t in sdkmem sdkredis; do

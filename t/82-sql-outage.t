@@ -22,7 +22,7 @@
 #    =2 bounds the connect: the first request 503 after about 2 s, then
 #    fast 503s), and the port of a stopped server (refused: every 503 fast).
 #
-# expect-log: AH00629 AH00633 AH00636 AH00639 AH02655 AH00635 MCPS00340 MCPS011
+# expect-log: AH00629 AH00633 AH00636 AH00639 AH02655 MCPS00340 MCPS01121 MCPS01129 MCPS01137
 use strict;
 use warnings;
 

@@ -8,7 +8,10 @@
 #   - an httpd restart (stop, start) keeps the sessions: they are in the
 #     file;
 #   - MCPSessionSQLCreateTable off and no table: 503 with Retry-After,
-#     never 404, and a log line naming the table; the table is not made.
+#     never 404, and a log line naming the table; the table is not made;
+#   - configurations refused at startup: sql:// without the module (the
+#     line names it, MCPS00113), without mod_dbd, without DBDriver, an
+#     option, a bad table name, bad directive values.
 use strict;
 use warnings;
 
@@ -23,6 +26,9 @@ use MCPTest;
 # The table that is missing on purpose: the statement failed twice with
 # the driver's "no such table" (MCPS01123), the store is down (MCPS01137).
 # expect-log: MCPS01123 MCPS01137
+# Refused configurations: the base module's lines (MCPS00113, MCPS00105)
+# and httpd's (AH00526: a directive's syntax error, AH00016).
+# expect-log: MCPS00113 MCPS00105 AH00526 AH00016
 
 my $top = top_dir();
 my $sql_so = "$top/.libs/mod_mcp_session_sql.so";
@@ -113,19 +119,26 @@ SKIP: {
 }
 
 # ---------------------------------------------------------------------
-# A restart of httpd keeps the sessions
+# A restart of httpd keeps the sessions (a node on the same file with a
+# TTL that outlasts a slow stop and start)
 
 {
-    my $keep = initialize($U);
-    is((mcp_call($U, $keep, 'tools/list'))[0]->code, 200, 'a session before the restart');
     $node->stop;
-    ok !$node->running, 'httpd stopped';
-    ok $node->start, 'httpd started again';
-    my ($r2) = mcp_call($U, $keep, 'tools/list');
+    my $r_node = start_node(name => 't83-restart', loglevel => 'info mcp_session:debug mcp_session_sql:debug',
+                            conf => node_conf(db => $db, table => 'mcp_session',
+                                              conf => "MCPSessionTTL 60\n"));
+    my $RU = $r_node->url;
+    my $keep = initialize($RU);
+    is((mcp_call($RU, $keep, 'tools/list'))[0]->code, 200, 'a session before the restart');
+    $r_node->stop;
+    ok !$r_node->running, 'httpd stopped';
+    ok $r_node->start, 'httpd started again';
+    my ($r2) = mcp_call($RU, $keep, 'tools/list');
     is $r2->code, 200, 'the session lives on after the restart (it is in the file)';
-    # and so does the first one, unless it expired meanwhile: used now
+    $r_node->stop;
+    ok $node->start, 'the first node (TTL 3 s) started again';
     is((mcp_call($U, $sid, 'tools/list'))[0]->code, 404,
-       'the first session, idle for more than the TTL, is gone: 404') ;
+       'the first session, idle for more than the TTL, is gone: 404');
 }
 
 # ---------------------------------------------------------------------
@@ -168,6 +181,41 @@ $node->stop;
         is scalar(grep { /absent_t/ } @t), 0, 'the module did not create it';
     }
     $off->stop;
+}
+
+# ---------------------------------------------------------------------
+# Configurations refused at startup (apachectl -t does the same checks)
+
+{
+    my $store = "MCPSessionStorageMode external\nMCPSessionStore sql://mcp_session\n";
+    my @cases = (
+        [ 'without the module, sql://', $store,
+          qr/MCPS00113.*mod_mcp_session_sql.*LoadModule mcp_session_sql_module/ ],
+        [ 'without mod_dbd', qq{LoadModule mcp_session_sql_module "$sql_so"\n} . $store,
+          qr/needs mod_dbd \(LoadModule dbd_module/ ],
+        [ 'without DBDriver', qq{LoadModule dbd_module "$dbd_so"\nLoadModule mcp_session_sql_module "$sql_so"\n}
+          . $store, qr/needs DBDriver/ ],
+        [ 'an option after the table', node_conf(db => "$dir/x.db", table => 'mcp_session?x=1'),
+          qr/takes no options/ ],
+        [ 'a table name that is not an identifier', node_conf(db => "$dir/x.db", table => 'mcp-session'),
+          qr/MCPSessionStore sql:\/\/mcp-session: / ],
+        [ 'MCPSessionSQLCleanup 0', node_conf(db => "$dir/x.db", table => 't', conf => "MCPSessionSQLCleanup 0\n"),
+          qr/MCPSessionSQLCleanup 0: a duration from 1 s/ ],
+        [ 'MCPSessionSQLCreateTable maybe', node_conf(db => "$dir/x.db", table => 't',
+                                                   conf => "MCPSessionSQLCreateTable maybe\n"),
+          qr/MCPSessionSQLCreateTable maybe: logged/ ],
+        [ 'MCPSessionSQLCleanupBatch 0', node_conf(db => "$dir/x.db", table => 't',
+                                                 conf => "MCPSessionSQLCleanupBatch 0\n"),
+          qr/MCPSessionSQLCleanupBatch 0: a number of rows/ ],
+    );
+    my $i = 0;
+    for my $c (@cases) {
+        my ($what, $conf, $re) = @$c;
+        my $n = start_node(name => 't83-bad' . $i++, may_fail => 1, conf => $conf);
+        my $out = $n->startup_output . read_from($n->error_log_path);
+        ok !$n->running && $out =~ $re, "refused at startup: $what" or diag $out;
+        $n->stop if $n->running;
+    }
 }
 
 done_testing;

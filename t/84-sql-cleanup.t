@@ -1,6 +1,6 @@
 # mod_mcp_session_sql's cleanup of expired rows (mcpsql_gc.c): two nodes
 # on one PostgreSQL with MCPSessionSQLCleanup 2.
-#   - expired rows (made by the store with a short TTL, and 2,500 put in
+#   - expired rows (sessions left in their 2 s handshake, and 2,500 put in
 #     directly) are gone from the table within a few intervals, in batches
 #     of MCPSessionSQLCleanupBatch (several batches in one tick); live
 #     sessions stay;
@@ -9,7 +9,9 @@
 #     interval, the other ticks skip (the gate row of mcp_session_gc),
 #     and the gate row's last_run is recent;
 #   - mod_status shows the counters (?auto and HTML);
-#   - MCPSessionSQLCleanup off: expired rows stay.
+#   - MCPSessionSQLCleanup off: expired rows stay;
+#   - DBDParams without connect_timeout: warned once per child (MCPS01103),
+#     without the parameters.
 use strict;
 use warnings;
 
@@ -21,6 +23,9 @@ use Time::HiRes qw(sleep time);
 use MCPTest;
 use MCPPostgres;
 
+# The node without connect_timeout in DBDParams is warned (MCPS01103).
+# expect-log: MCPS01103
+
 MCPPostgres::skip_unless_available();
 
 my $pg = MCPPostgres->start(name => 't84');
@@ -31,7 +36,7 @@ my @nodes = map {
     start_node(name => "t84-$_", loglevel => $LOG,
                conf => $pg->node_conf(table => 'mcp_session',
                                       conf => "MCPSessionKeyPrefix t84:\n"
-                                            . "MCPSessionTTL 2\nMCPSessionHandshakeTTL 2\n"
+                                            . "MCPSessionTTL 10\nMCPSessionHandshakeTTL 2\n"
                                             . "MCPSessionStoreTimeout 2\n"
                                             . "MCPSessionSQLCleanup $INTERVAL\n"
                                             . "MCPSessionSQLCleanupBatch 1000\n"))
@@ -54,15 +59,16 @@ is count_rows('mcp_session_gc'), 1, 'mcp_session_gc holds its one gate row';
 # Expired rows are deleted; live ones stay
 
 {
-    my @short = map { initialize($B->url) } 1 .. 5;
-    is scalar(grep { is_session_id($_) } @short), 5, 'five sessions on B (TTL 2 s)';
+    # sessions left in their handshake live MCPSessionHandshakeTTL (2 s)
+    my @short = map { scalar initialize($B->url, no_initialized => 1) } 1 .. 5;
+    is scalar(grep { is_session_id($_) } @short), 5, 'five sessions on B, left in their handshake (2 s)';
     # 2,500 rows that expired an hour ago: three batches of 1000
     ok defined $pg->psql("INSERT INTO mcp_session (key, record, expires, life) "
                        . "SELECT 'junk:' || g, '{}', now() - interval '1 hour', 2000 "
                        . "FROM generate_series(1, 2500) g"),
         '2,500 expired rows put in directly' or diag $pg->error;
     my $t0 = time;
-    # keep $live alive meanwhile (TTL 2 s)
+    # $live (TTL 10 s) is used meanwhile
     my $gone = wait_for(sub {
         mcp_call($A->url, $live, 'tools/list');
         count_rows('mcp_session', "key LIKE 'junk:%'") == 0
@@ -137,10 +143,13 @@ is count_rows('mcp_session_gc'), 1, 'mcp_session_gc holds its one gate row';
 
 {
     $_->stop for @nodes;
+    # its DBDParams have no connect_timeout: warned once per child
+    my $params = 'host=127.0.0.1 port=' . $pg->port . ' dbname=mcp user=mcp application_name=mcp_sql_test';
     my $off = start_node(name => 't84-off', loglevel => $LOG,
-                         conf => $pg->node_conf(table => 'mcp_keep',
-                                                conf => "MCPSessionKeyPrefix t84off:\n"
-                                                      . "MCPSessionSQLCleanup off\n"));
+                         conf => MCPPostgres::module_conf()
+                               . qq{DBDriver pgsql\nDBDParams "$params"\nDBDMin 1\nDBDMax 4\n}
+                               . "MCPSessionStorageMode external\nMCPSessionStore sql://mcp_keep\n"
+                               . "MCPSessionKeyPrefix t84off:\nMCPSessionSQLCleanup off\n");
     ok is_session_id(initialize($off->url)), 'a node with MCPSessionSQLCleanup off (table mcp_keep)';
     ok defined $pg->psql("INSERT INTO mcp_keep (key, record, expires, life) "
                        . "SELECT 'junk:' || g, '{}', now() - interval '1 hour', 2000 "
@@ -151,6 +160,14 @@ is count_rows('mcp_session_gc'), 1, 'mcp_session_gc holds its one gate row';
     is $st->{MCPSQLCleanupInterval}, 0, 'mod_status: MCPSQLCleanupInterval 0';
     is $st->{MCPSQLCleanupRuns}, 0, '... no runs';
     is scalar(grep_log($off->error_log_path, qr/MCPS01184/)), 0, 'no cleanup callback was registered';
+    my @warned = grep_log($off->error_log_path, qr/MCPS01103/);
+    my %pids = map { /\[pid (\d+)/ ? ($1 => 1) : () } @warned;
+    ok @warned >= 1 && @warned == keys %pids,
+        sprintf('DBDParams without connect_timeout: warned once per child (%d lines, %d children)',
+                scalar @warned, scalar keys %pids);
+    ok !grep({ /user=mcp|host=127/ } @warned), '... without the DBDParams string';
+    is scalar(map { grep_log($_->error_log_path, qr/MCPS01103/) } @nodes), 0,
+        '... and not on the nodes whose DBDParams have it';
     $off->stop;
 }
 

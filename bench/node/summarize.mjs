@@ -111,6 +111,8 @@ L.push(`- Machine: ${info.cpu ?? '?'}, ${info.cores ?? '?'} cores, ${info.mem ??
 L.push(`- Load: wrk ${info.wrk_args ?? ''}, ${info.rounds ?? '?'} interleaved round(s), medians; everything (wrk, httpd, Node, Redis) on the same ${info.cores ?? '?'} cores, 127.0.0.1`);
 L.push(`- httpd (all Apache targets): event MPM, ${info.mpm ?? ''}`);
 L.push(`- Host activity: CPU idle in the 2 s before the run ${info.cpu_idle_before ?? '?'}; load average (1/5/15 min) before ${info.load_before ?? '?'}, after ${info.load_after ?? '?'}, highest 1-min value between slots ${info.load_max ?? '?'} (a saturated target alone pushes the load average to 10-20 on 2 cores)`);
+if (info.sql) L.push(`- Target 3c: PostgreSQL ${info.postgresql ?? '?'} on the same cores, mod_dbd ${info.sql}`);
+if (info.only) L.push(`- Targets measured (--only): ${info.only}`);
 if (info.mode) L.push(`- Mode: ${info.mode}`);
 L.push('');
 
