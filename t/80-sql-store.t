@@ -142,6 +142,7 @@ sub contract_node {
     my $node = contract_node('t80_sqlite', "DBDriver sqlite3\nDBDParams \"$dir/t80.db\"\n");
     run_suite($node, 'sqlite3');
     ok -s "$dir/t80.db", 'sqlite3: the database file was made';
+    ok -e "$dir/t80.db-wal", '... in WAL mode (readers of other children do not block a write)';
     $node->stop;
 }
 

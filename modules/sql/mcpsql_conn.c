@@ -354,6 +354,10 @@ static apr_status_t conn_schema(mcpsql_call_t *call)
         ret = 0;
         for (one = apr_strtok(ddl, ";\n", &last); one && ret == 0;
              one = apr_strtok(NULL, ";\n", &last)) {
+            if (!strncmp(one, "PRAGMA ", 7)) {
+                run_raw(call, one, 1);      /* a setting: best effort */
+                continue;
+            }
             ret = run_raw(call, one, 0);
         }
         if (ret == 0) {

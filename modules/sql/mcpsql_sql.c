@@ -206,7 +206,10 @@ static void make_sqlite3(apr_pool_t *p, mcpsql_sql_t *q, const char *t)
     q->text[MCPSQL_ST_GC] = apr_psprintf(p,
         "DELETE FROM %s WHERE key IN (SELECT key FROM %s WHERE "
         "expires <= " SQLITE_NOW " LIMIT CAST(%%d AS INTEGER))", t, t);
+    /* WAL: readers of other children do not block a write (a best
+     * effort, mcpsql_conn.c ignores its outcome; it stays in the file) */
     q->ddl = apr_psprintf(p,
+        "PRAGMA journal_mode = WAL;\n"
         "CREATE TABLE IF NOT EXISTS %s (key TEXT PRIMARY KEY, "
         "record TEXT NOT NULL, expires INTEGER NOT NULL, "
         "life INTEGER NOT NULL) WITHOUT ROWID;\n"
