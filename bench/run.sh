@@ -11,7 +11,15 @@
 #
 #   sh bench/run.sh [--quick] [--rounds N] [--duration S] [--init-duration S]
 #                   [--sessions N] [--connections N] [--threads N]
-#                   [--skip-install] [--skip-build]
+#                   [--skip-install] [--skip-build] [--only T1,T2,...]
+#                   [--sql-pool N]
+#
+# --only: measure these targets only (e.g. --only mem,ext,extmod,sql): the
+# tools/call and initialize slots of the targets named, the gateway latency
+# phase only with proxy or gw, the live-session phase only with "scale".
+# --sql-pool: DBDMin = DBDKeep = DBDMax of the sql target (default 4 per
+# child: a store call holds a connection ~0.3 ms, and more backends than
+# cores only queue in the scheduler)
 #
 # Targets (tools/call echo on an existing session):
 #   floor     bench/mod_mcp_floor.c: a bare handler returning the same bytes
@@ -20,6 +28,10 @@
 #             through the built-in apr_redis provider
 #   extmod    the same with mod_mcp_session_redis loaded (hiredis + our
 #             sockets: one round trip per store call), same Redis, own prefix
+#   sql       mod_mcp_session_sql: MCPSessionStore sql://mcp_session on a
+#             PostgreSQL the bench starts (initdb in the work dir, loopback,
+#             fsync off, a logged table), mod_dbd's pool (DBDMax per child
+#             = connections / 2)
 #   modern    the same external-mode instance, a 2026-07-28 tools/call (no
 #             session: the envelope in _meta, MCP-Protocol-Version, Mcp-Method
 #             and Mcp-Name headers): no store operation (Redis commands per
@@ -50,6 +62,8 @@ SCALE_CAPACITY=120000    # the N-vs-10 instances
 QUICK=0
 SKIP_INSTALL=0
 SKIP_BUILD=0
+ONLY=""
+SQL_POOL=4
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
@@ -63,6 +77,8 @@ while [ $# -gt 0 ]; do
         --threads) THREADS=$2; shift ;;
         --skip-install) SKIP_INSTALL=1 ;;
         --skip-build) SKIP_BUILD=1 ;;
+        --sql-pool) SQL_POOL=$2; shift ;;
+        --only) ONLY=" $(printf '%s' "$2" | tr ',' ' ') "; shift ;;
         -h|--help) usage 0 ;;
         *) echo "unknown option: $1" >&2; usage 2 ;;
     esac
@@ -78,6 +94,9 @@ MEM_CAPACITY=$(( INIT_DURATION * 60000 > 100000 ? INIT_DURATION * 60000 : 100000
 if [ "$SESSIONS" -gt $((SCALE_CAPACITY - 1000)) ]; then
     SCALE_CAPACITY=$((SESSIONS + SESSIONS / 5 + 1000))
 fi
+
+# selected TARGET: measured in this run (every target without --only)
+selected() { [ -z "$ONLY" ] || case "$ONLY" in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
@@ -96,6 +115,7 @@ RUN_GROUP=$(id -gn nobody 2>/dev/null || echo nogroup)
 # ---------------------------------------------------------------- cleanup
 HTTPD_DIRS=()
 BG_PIDS=()
+PG_PID=""
 
 stop_httpd() {
     local d=$1 pid i
@@ -115,13 +135,16 @@ cleanup() {
     trap - EXIT INT TERM
     say "stopping everything"
     for pid in "${BG_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    # PostgreSQL: fast shutdown (SIGINT; SIGTERM would wait for the clients)
+    [ -n "$PG_PID" ] && kill -INT "$PG_PID" 2>/dev/null
     stoppers=()
     for d in "${HTTPD_DIRS[@]}"; do stop_httpd "$d" & stoppers+=($!); done
     for pid in "${stoppers[@]}"; do wait "$pid"; done
-    for pid in "${BG_PIDS[@]}"; do
+    for pid in "${BG_PIDS[@]}" $PG_PID; do
         for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null
     done
+    [ -f "$WORK/pg/server.log" ] && cp "$WORK/pg/server.log" "$RESULTS/logs/postgresql.log"
     for d in "$WORK"/*/; do
         d=${d%/}
         [ -f "$d/error.log" ] && cp "$d/error.log" "$RESULTS/logs/$(basename "$d")-error.log"
@@ -227,6 +250,7 @@ info rounds "$ROUNDS"
 info init_duration "$INIT_DURATION"
 info sessions "$SESSIONS"
 info scale_capacity "$SCALE_CAPACITY"
+[ -n "$ONLY" ] && info only "${ONLY# }"
 info mode "$([ "$QUICK" = 1 ] && echo 'QUICK smoke test (short slots, 1 round): numbers are not meaningful' || echo full)"
 info mpm "StartServers 2, ServerLimit 2, ThreadsPerChild $TPC, MaxRequestWorkers $((2 * TPC)), KeepAlive On, MaxKeepAliveRequests 0, mod_status loaded (ExtendedStatus On), no access log, User $RUN_USER"
 LOAD_BEFORE=$(load1)
@@ -256,6 +280,7 @@ if [ "$SKIP_BUILD" = 1 ] || make -C "$ROOT" -f Makefile.apxs >"$RESULTS/logs/bui
         mkdir -p "$WORK/modules"
         cp "$ROOT/.libs/mod_mcp_session.so" "$ROOT/.libs/mod_mcp_example.so" "$WORK/modules/"
         cp "$ROOT/.libs/mod_mcp_session_redis.so" "$WORK/modules/" 2>/dev/null || true
+        cp "$ROOT/.libs/mod_mcp_session_sql.so" "$WORK/modules/" 2>/dev/null || true
         MODULE_OK=1
     else
         MODULE_WHY="build produced no .libs/mod_mcp_session.so / mod_mcp_example.so"
@@ -274,8 +299,8 @@ FLOOR_SO="$WORK/build/.libs/mod_mcp_floor.so"
 
 # ---------------------------------------------------------------- servers
 declare -A PORT URL SIDS CHECK_OK
-for t in floor mem ext extmod sdkmem sdkredis s10 sN redis proxy gw; do pick_port "PORT[$t]"; done
-for t in floor mem ext extmod sdkmem sdkredis s10 sN proxy gw; do URL[$t]="http://127.0.0.1:${PORT[$t]}/mcp"; done
+for t in floor mem ext extmod sql sdkmem sdkredis s10 sN redis pg proxy gw; do pick_port "PORT[$t]"; done
+for t in floor mem ext extmod sql sdkmem sdkredis s10 sN proxy gw; do URL[$t]="http://127.0.0.1:${PORT[$t]}/mcp"; done
 
 # httpd_conf NAME EXTRA: write $WORK/NAME/httpd.conf (same MPM settings for all)
 httpd_conf() {
@@ -364,6 +389,48 @@ wait_port "${PORT[redis]}" 10 || die "redis-server did not start"
 REDIS="127.0.0.1:${PORT[redis]}"
 rcli() { redis-cli -h 127.0.0.1 -p "${PORT[redis]}" "$@"; }
 
+# PostgreSQL (target sql), as t/lib/MCPPostgres.pm starts it: initdb in the
+# work dir (as postgres when root: initdb refuses root), every setting in
+# postgresql.conf, TCP on 127.0.0.1 only, a database mcp owned by role mcp.
+PG_WHY=""
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n | tail -1)
+PSQL() { PGCONNECT_TIMEOUT=5 "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${PORT[pg]}" "$@"; }
+start_pg() {
+    local run=() d="$WORK/pg"
+    [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] || { PG_WHY="PostgreSQL is not installed (apt-get install postgresql)"; return 1; }
+    ls /usr/lib/*/apr-util-1/apr_dbd_pgsql*.so >/dev/null 2>&1 ||
+        { PG_WHY="the apr_dbd pgsql driver is not installed (apt-get install libaprutil1-dbd-pgsql)"; return 1; }
+    [ -f "$WORK/modules/mod_mcp_session_sql.so" ] || { PG_WHY="no .libs/mod_mcp_session_sql.so"; return 1; }
+    mkdir -p "$d"
+    if [ "$IS_ROOT" = 1 ]; then run=(runuser -u postgres --); chown postgres "$d"; fi
+    chmod 700 "$d"
+    "${run[@]}" "$PG_BIN/initdb" -D "$d/data" -U postgres --auth=trust --encoding=UTF8 --locale=C \
+        --no-sync >"$WORK/pg-initdb.log" 2>&1 || { PG_WHY="initdb failed: $(tail -1 "$WORK/pg-initdb.log")"; return 1; }
+    cat >>"$d/data/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = ${PORT[pg]}
+unix_socket_directories = ''
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 200
+# in logs/postgresql.log: what could make a store call slow
+log_min_duration_statement = 100
+log_autovacuum_min_duration = 0
+log_lock_waits = on
+EOF
+    "${run[@]}" "$PG_BIN/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 30 start >"$WORK/pg-start.log" 2>&1 ||
+        { PG_WHY="pg_ctl start failed: $(tail -2 "$d/server.log" | tr '\n' ' ')"; return 1; }
+    PG_PID=$(head -1 "$d/data/postmaster.pid")
+    PSQL -U postgres -d postgres -c 'CREATE ROLE mcp LOGIN' -c 'CREATE DATABASE mcp OWNER mcp' \
+        >"$WORK/pg-setup.log" 2>&1 || { PG_WHY="creating role/database failed: $(head -c 200 "$WORK/pg-setup.log")"; return 1; }
+    info postgresql "$("$PG_BIN/postgres" --version | sed 's/.*) //'), fsync off, synchronous_commit off, logged table"
+}
+PG_OK=0
+if [ "$MODULE_OK" = 1 ] && selected sql; then
+    if start_pg; then PG_OK=1; else say "sql: $PG_WHY"; fi
+fi
+
 # Node targets.
 "${AS_USER[@]}" node "$BENCH/node/sdk-server.mjs" --port "${PORT[sdkmem]}" --mode memory \
     >"$WORK/sdkmem.log" 2>&1 &
@@ -394,6 +461,24 @@ MCPSessionHandshakeTTL 3600")"
     for t in mem ext extmod s10 sN; do
         start_httpd "$t" || START_FAIL+=("$t")
     done
+    # all opened when the child starts (DBDMin = DBDMax): mod_dbd opens
+    # connections one at a time under its pool lock (~20 ms each here), so
+    # many opened on demand under load keep calls waiting long enough to
+    # trip the breaker
+    SQL_DBDMAX=$SQL_POOL
+    if [ "$PG_OK" = 1 ]; then
+        httpd_conf sql "$(mcp_conf "LoadModule dbd_module $MODDIR/mod_dbd.so
+LoadModule mcp_session_sql_module $WORK/modules/mod_mcp_session_sql.so
+DBDriver pgsql
+DBDParams \"host=127.0.0.1 port=${PORT[pg]} dbname=mcp user=mcp connect_timeout=2 application_name=mcp_bench\"
+DBDMin $SQL_DBDMAX
+DBDKeep $SQL_DBDMAX
+DBDMax $SQL_DBDMAX
+MCPSessionStorageMode external
+MCPSessionStore sql://mcp_session")"
+        start_httpd sql || START_FAIL+=(sql)
+        info sql "DBDMin = DBDKeep = DBDMax = $SQL_DBDMAX per child (2 children), MCPSessionSQLPrepared on (default), MCPSessionRefreshAfter default (TTL/2)"
+    fi
 fi
 for t in sdkmem sdkredis; do
     wait_port "${PORT[$t]}" 20 || START_FAIL+=("$t")
@@ -444,8 +529,12 @@ check_mcp() { # TARGET
     check_result "$t" 1 "echo answered, $(wc -c <"$p-call.b") bytes"
 }
 
-for t in mem ext extmod s10 sN sdkmem sdkredis; do
-    case "$t" in mem|ext|extmod|s10|sN) [ "$MODULE_OK" = 1 ] || { check_result "$t" 0 "$MODULE_WHY"; continue; } ;; esac
+for t in mem ext extmod sql s10 sN sdkmem sdkredis; do
+    case "$t" in mem|ext|extmod|sql|s10|sN) [ "$MODULE_OK" = 1 ] || { check_result "$t" 0 "$MODULE_WHY"; continue; } ;; esac
+    if [ "$t" = sql ]; then
+        selected sql || continue
+        [ "$PG_OK" = 1 ] || { check_result sql 0 "$PG_WHY"; continue; }
+    fi
     if printf '%s\n' "${START_FAIL[@]}" | grep -qx "$t"; then
         check_result "$t" 0 "did not start (see logs/$t-error.log or logs/$t.log)"
         continue
@@ -457,6 +546,13 @@ done
 if [ "${CHECK_OK[extmod]:-0}" = 1 ] &&
    ! curl -s -m 10 "http://127.0.0.1:${PORT[extmod]}/server-status?auto" | grep -q '^MCPRedisMode:'; then
     check_result extmod 0 "no MCPRedisMode line in mod_status: mod_mcp_session_redis is not serving redis://"
+fi
+
+# sql must really keep its sessions in PostgreSQL: the session of the check
+# is a row of mcp_session.
+if [ "${CHECK_OK[sql]:-0}" = 1 ]; then
+    n=$(PSQL -U mcp -d mcp -c 'SELECT count(*) FROM mcp_session' 2>&1)
+    [ "$n" = 1 ] || check_result sql 0 "PostgreSQL holds '$n' rows in mcp_session after one initialize (want 1)"
 fi
 
 # modern: a 2026-07-28 echo on the external-mode instance, no session.
@@ -617,7 +713,8 @@ redis_slot() { # PHASE TARGET ROUND SECONDS URL VARS... (run_slot, plus Redis co
 }
 
 # 1. tools/call echo, targets interleaved.
-CALL_TARGETS=(floor mem ext extmod modern sdkmem sdkredis proxy gw)
+CALL_TARGETS=()
+for t in floor mem ext extmod sql modern sdkmem sdkredis proxy gw; do selected "$t" && CALL_TARGETS+=("$t"); done
 call_env() { # TARGET
     case "$1" in
         floor|proxy) echo "BENCH_SID=$FLOOR_SID" ;;
@@ -648,13 +745,15 @@ done
 say "phase 1b: gateway latency, one connection, ${ROUNDS} round(s) x ${DURATION}s"
 for r in $(seq 1 "$ROUNDS"); do
     for t in proxy gw; do
+        selected "$t" || continue
         [ "${CHECK_OK[$t]:-0}" = 1 ] || { [ "$r" = 1 ] && skip_slot lat "$t" "check failed"; continue; }
         run_slot lat "$t" "$r" "$DURATION" "${URL[$t]}" BENCH_BODY="$CALL_BODY" "$(call_env "$t")"
     done
 done
 
 # 2. Session creation: initialize requests/s.
-INIT_TARGETS=(mem ext extmod sdkmem sdkredis)
+INIT_TARGETS=()
+for t in mem ext extmod sql sdkmem sdkredis; do selected "$t" && INIT_TARGETS+=("$t"); done
 say "phase 2: initialize, ${ROUNDS} round(s) x ${INIT_DURATION}s"
 # The memory store has a fixed capacity (by design, unlike the others): give
 # every slot an empty one.
@@ -684,7 +783,9 @@ done
 
 # 3. Memory mode with N live sessions vs 10.
 SCALE_OK=0
-if [ "${CHECK_OK[s10]:-0}" = 1 ] && [ "${CHECK_OK[sN]:-0}" = 1 ]; then
+if ! selected scale; then
+    note "phase 3 skipped: not selected (--only)"
+elif [ "${CHECK_OK[s10]:-0}" = 1 ] && [ "${CHECK_OK[sN]:-0}" = 1 ]; then
     say "phase 3: creating 10 + $SESSIONS sessions"
     if timeout 60 node "$BENCH/node/mksessions.mjs" "${URL[s10]}" 10 "$WORK/ids-s10" 8 >"$WORK/mksessions-s10.log" 2>&1 &&
        timeout 540 node "$BENCH/node/mksessions.mjs" "${URL[sN]}" "$SESSIONS" "$WORK/ids-sN" "$CONN" >"$WORK/mksessions-sN.log" 2>&1; then
@@ -744,7 +845,7 @@ shm_bytes() { # NAME
     done <"/proc/$pid/maps"
     echo "$s"
 }
-for t in mem ext extmod s10 sN; do [ "${CHECK_OK[$t]:-0}" = 1 ] && status_auto "$t"; done
+for t in mem ext extmod sql s10 sN; do [ "${CHECK_OK[$t]:-0}" = 1 ] && status_auto "$t"; done
 if [ "${CHECK_OK[sN]:-0}" = 1 ]; then
     grep '^MCPSession' "$RESULTS/status-sN.txt" >"$RESULTS/status-sN-mcp.txt"
     PER_LINE=$(grep -i -m1 '^MCPSession[A-Za-z]*PerSession:' "$RESULTS/status-sN.txt")
@@ -786,10 +887,23 @@ redis_avg() { # STORE PATTERN
 [ "${CHECK_OK[ext]:-0}" = 1 ] && redis_avg "external mode (Redis)" 'mcp:session:*'
 [ "${CHECK_OK[extmod]:-0}" = 1 ] && redis_avg "external mode (Redis, mod_mcp_session_redis)" 'mcp:extmod:*'
 [ "${CHECK_OK[sdkredis]:-0}" = 1 ] && redis_avg "TS SDK + Redis SessionStore" 'mcp-sdk:session:*'
+if [ "${CHECK_OK[sql]:-0}" = 1 ]; then
+    # the row alone (pg_column_size of the tuple), and the table with its
+    # primary key index per live row
+    b=$(PSQL -U mcp -d mcp -c "SELECT round(avg(pg_column_size(t.*))), count(*),
+        pg_total_relation_size('mcp_session') FROM mcp_session t" 2>/dev/null)
+    IFS='|' read -r row rows total <<<"$b"
+    if [ -n "$rows" ] && [ "$rows" -gt 0 ] 2>/dev/null; then
+        mem_row "external mode (PostgreSQL, mod_mcp_session_sql)" "$row" \
+            "avg(pg_column_size(row)) over $rows rows; table + index $((total / rows)) B per row (pg_total_relation_size, dead tuples included)"
+    fi
+    PSQL -U postgres -d mcp -c "SELECT * FROM pg_stat_user_tables WHERE relname = 'mcp_session'" \
+        >"$RESULTS/pg-stat-mcp_session.txt" 2>&1
+fi
 rcli INFO memory >"$RESULTS/redis-info-memory.txt" 2>/dev/null
 rcli DBSIZE >"$RESULTS/redis-dbsize.txt" 2>/dev/null
 
-for t in mem ext extmod sN; do
+for t in mem ext extmod sql sN; do
     [ -f "$RESULTS/status-$t.txt" ] || continue
     e=$(grep -i '^MCPSession' "$RESULTS/status-$t.txt" | grep -i -E 'error|notfound|not_found|expired|refused' | tr '\n' ' ')
     [ -n "$e" ] && note "mod_status of $t after the run: $e"

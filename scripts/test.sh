@@ -42,10 +42,15 @@ say() { printf '==> %s\n' "$*"; }
 # 1. Dependencies. The two OAuth modules (t/77, t/79) are enabled in
 #    /etc/apache2 by their postinst; harmless here: the suite never reads
 #    /etc/apache2 (t/TEST.PL writes its own base config, every extra node
-#    its own httpd.conf, and the install check its own).
+#    its own httpd.conf, and the install check its own). postgresql may
+#    create and start Debian's own cluster on 5432: the SQL tests never use
+#    it (t/lib/MCPPostgres.pm runs initdb into its own directory on a free
+#    port in 20000-32767, TCP on 127.0.0.1 only, and names host and port
+#    in every connection).
 PKGS="apache2 apache2-dev apache2-utils libjansson-dev libaprutil1-dev libssl-dev libhiredis-dev
       libapache2-mod-perl2 libwww-perl libjson-perl redis-server redis-tools
-      make gcc libc6-dev locales libfaketime libapache2-mod-auth-openidc libapache2-mod-oauth2"
+      make gcc libc6-dev locales libfaketime libapache2-mod-auth-openidc libapache2-mod-oauth2
+      postgresql libaprutil1-dbd-pgsql"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
@@ -179,9 +184,10 @@ check_install() {
     _conf=$("$APXS" -q SYSCONFDIR)/mods-available
     _inc=$("$APXS" -q INCLUDEDIR)
     printf '%s\n' "$_mods/mod_mcp_session.so" "$_mods/mod_mcp_example.so" \
-        "$_mods/mod_mcp_session_redis.so" \
+        "$_mods/mod_mcp_session_redis.so" "$_mods/mod_mcp_session_sql.so" \
         "$_conf/mcp_session.load" "$_conf/mcp_session.conf" "$_conf/mcp_example.load" \
         "$_conf/mcp_session_redis.load" "$_conf/mcp_session_redis.conf" \
+        "$_conf/mcp_session_sql.load" "$_conf/mcp_session_sql.conf" \
         "$_inc/mod_mcp_session.h" "$_inc/mcp_api.h" "$_inc/mcp_tool.h" \
         "$_inc/mcp_session_store.h" | sort >"$WORK/install-want"
     (cd "$_dest" && find . ! -type d | sed 's|^\.||' | sort) >"$WORK/install-got"
@@ -195,6 +201,11 @@ check_install() {
         "$_dest$_conf/mcp_example.load" || { echo "bad mcp_example.load"; return 1; }
     grep -qx "LoadModule mcp_session_redis_module $_mods/mod_mcp_session_redis.so" \
         "$_dest$_conf/mcp_session_redis.load" || { echo "bad mcp_session_redis.load"; return 1; }
+    grep -qx "LoadModule mcp_session_sql_module $_mods/mod_mcp_session_sql.so" \
+        "$_dest$_conf/mcp_session_sql.load" || { echo "bad mcp_session_sql.load"; return 1; }
+    # a2enmod mcp_session_sql enables mod_dbd too
+    grep -qx "# Depends: mcp_session dbd" "$_dest$_conf/mcp_session_sql.load" ||
+        { echo "mcp_session_sql.load: no '# Depends: mcp_session dbd'"; return 1; }
     {
         echo "ServerRoot $WORK"
         echo "LoadModule mpm_prefork_module $_mods/mod_mpm_prefork.so"
@@ -202,13 +213,40 @@ check_install() {
         echo "ServerName 127.0.0.1"
         echo "Listen 127.0.0.1:9"
         echo "ErrorLog $WORK/install-error_log"
+        echo "LoadModule dbd_module $_mods/mod_dbd.so"
         for f in mcp_session.load mcp_example.load mcp_session.conf \
-                 mcp_session_redis.load mcp_session_redis.conf; do
+                 mcp_session_redis.load mcp_session_redis.conf \
+                 mcp_session_sql.load mcp_session_sql.conf; do
             sed "s|$_mods/|$_dest$_mods/|" "$_dest$_conf/$f"
         done
         printf '<Location /mcp>\n    SetHandler mcp-session\n</Location>\n'
     } >"$WORK/install-httpd.conf"
     "$HTTPD" -t -f "$WORK/install-httpd.conf"
+}
+
+# The SQL store's package: its module and conf files, mod_dbd enabled with
+# it, the pgsql driver recommended, nothing enabled on install.
+check_deb_sql() {
+    _deb=$(ls "$1"/libapache2-mod-mcp-session-sql_*.deb 2>/dev/null | head -1)
+    [ -n "$_deb" ] || { echo "no libapache2-mod-mcp-session-sql package in $1"; return 1; }
+    dpkg-deb -c "$_deb" >"$WORK/deb-sql-files" || return 1
+    for f in ./usr/lib/apache2/modules/mod_mcp_session_sql.so \
+             ./etc/apache2/mods-available/mcp_session_sql.load \
+             ./etc/apache2/mods-available/mcp_session_sql.conf; do
+        grep -q " $f\$" "$WORK/deb-sql-files" || { echo "$_deb lacks $f"; return 1; }
+    done
+    _x="$WORK/deb-sql-x"
+    rm -rf "$_x"
+    dpkg-deb -x "$_deb" "$_x" && dpkg-deb -e "$_deb" "$_x/DEBIAN" || return 1
+    grep -qx "# Depends: mcp_session dbd" "$_x/etc/apache2/mods-available/mcp_session_sql.load" ||
+        { echo "the packaged mcp_session_sql.load does not depend on dbd"; return 1; }
+    dpkg-deb -f "$_deb" Recommends | grep -q "libaprutil1-dbd-pgsql" ||
+        { echo "$_deb does not recommend libaprutil1-dbd-pgsql"; return 1; }
+    dpkg-deb -f "$_deb" Depends | grep -q "libapache2-mod-mcp-session (= " ||
+        { echo "$_deb does not depend on its libapache2-mod-mcp-session"; return 1; }
+    if grep -q "enmod\|apache2_invoke enmod" "$_x/DEBIAN/postinst" 2>/dev/null; then
+        echo "$_deb enables the module on install"; return 1
+    fi
 }
 
 say "checks: exported symbols, tree rules, make install, Debian packages"
@@ -218,6 +256,7 @@ run_check install check_install
 if [ "$MCP_TEST_DEB" != 0 ]; then
     # from the source tree (tracked files), outside it
     run_check deb make -C "$TOP" -f Makefile.apxs deb DEB_DIR="$WORK/deb"
+    run_check deb-sql check_deb_sql "$WORK/deb"
 fi
 cd "$TOP"
 

@@ -15,6 +15,7 @@ const NAMES = {
   mem: '2. mod_mcp_session, memory mode',
   ext: '3. mod_mcp_session, external mode (Redis, built-in apr_redis)',
   extmod: '3a. mod_mcp_session, external mode (Redis, mod_mcp_session_redis)',
+  sql: '3c. mod_mcp_session, external mode (PostgreSQL, mod_mcp_session_sql)',
   modern: '3b. mod_mcp_session, 2026-07-28 (no session; the external-mode instance)',
   sdkmem: '4. TS SDK, sessions in memory (1 Node process)',
   sdkredis: '5. TS SDK + Redis SessionStore (2 Node workers)',
@@ -78,7 +79,11 @@ function status(phase, target, s) {
   return s.ok === s.n ? 'ok' : `${s.ok}/${s.n} runs valid`;
 }
 
+// with --only, the rows of the targets this run measured or checked
+const shown = (phase, t) => !info.only || checks[t] || runs.some((r) => r.phase === phase && r.target === t);
+
 function table(phase, targets, names) {
+  targets = targets.filter((t) => shown(phase, t));
   const out = ['| target | status | req/s (median) | p50 ms | p99 ms | req/s per round |',
                '|---|---|---:|---:|---:|---|'];
   const res = {};
@@ -106,16 +111,18 @@ L.push(`- Machine: ${info.cpu ?? '?'}, ${info.cores ?? '?'} cores, ${info.mem ??
 L.push(`- Load: wrk ${info.wrk_args ?? ''}, ${info.rounds ?? '?'} interleaved round(s), medians; everything (wrk, httpd, Node, Redis) on the same ${info.cores ?? '?'} cores, 127.0.0.1`);
 L.push(`- httpd (all Apache targets): event MPM, ${info.mpm ?? ''}`);
 L.push(`- Host activity: CPU idle in the 2 s before the run ${info.cpu_idle_before ?? '?'}; load average (1/5/15 min) before ${info.load_before ?? '?'}, after ${info.load_after ?? '?'}, highest 1-min value between slots ${info.load_max ?? '?'} (a saturated target alone pushes the load average to 10-20 on 2 cores)`);
+if (info.sql) L.push(`- Target 3c: PostgreSQL ${info.postgresql ?? '?'} on the same cores, mod_dbd ${info.sql}`);
+if (info.only) L.push(`- Targets measured (--only): ${info.only}`);
 if (info.mode) L.push(`- Mode: ${info.mode}`);
 L.push('');
 
 L.push('### tools/call echo on an existing session');
 L.push('');
-const call = table('call', ['floor', 'mem', 'ext', 'extmod', 'modern', 'sdkmem', 'sdkredis', 'proxy', 'gw'], NAMES);
+const call = table('call', ['floor', 'mem', 'ext', 'extmod', 'sql', 'modern', 'sdkmem', 'sdkredis', 'proxy', 'gw'], NAMES);
 L.push(call.md);
 L.push('');
 
-const init = table('init', ['mem', 'ext', 'extmod', 'sdkmem', 'sdkredis'], NAMES);
+const init = table('init', ['mem', 'ext', 'extmod', 'sql', 'sdkmem', 'sdkredis'], NAMES);
 const SC = {
   s10one: `memory, 10 live sessions, one id`,
   s10rand: `memory, 10 live sessions, random id`,
@@ -128,12 +135,15 @@ L.push('### Ratios (req/s; ratio of medians, per-round range in brackets)');
 L.push('');
 L.push('| ratio | value | per round |');
 L.push('|---|---:|---|');
-const addRatio = (name, a, b) => { const r = ratio(a, b); L.push(`| ${name} | ${fmtR(r.v)} | ${r.spread} |`); };
+const addRatio = (name, a, b) => { const r = ratio(a, b); if (info.only && !Number.isFinite(r.v)) return; L.push(`| ${name} | ${fmtR(r.v)} | ${r.spread} |`); };
 const c = call.res, i = init.res, s = scale.res;
 addRatio('memory / floor', c.mem, c.floor);
 addRatio('external / memory', c.ext, c.mem);
 addRatio('external, redis module / memory (target >= 0.70x)', c.extmod, c.mem);
 addRatio('external, redis module / built-in apr_redis', c.extmod, c.ext);
+addRatio('external, PostgreSQL (sql) / Redis built-in apr_redis (target >= 0.70x)', c.sql, c.ext);
+addRatio('external, PostgreSQL (sql) / Redis module', c.sql, c.extmod);
+addRatio('external, PostgreSQL (sql) / memory', c.sql, c.mem);
 addRatio('2026-07-28 / floor (target >= 0.9x)', c.modern, c.floor);
 addRatio('2026-07-28 / memory (session)', c.modern, c.mem);
 addRatio('2026-07-28 / external (session)', c.modern, c.ext);
@@ -145,6 +155,7 @@ addRatio(`${info.sessions ?? 'N'} / 10 live sessions (one id)`, s.sNone, s.s10on
 addRatio('initialize: memory / SDK-memory', i.mem, i.sdkmem);
 addRatio('initialize: external / SDK-redis', i.ext, i.sdkredis);
 addRatio('initialize: redis module / built-in apr_redis', i.extmod, i.ext);
+addRatio('initialize: PostgreSQL (sql) / Redis built-in apr_redis', i.sql, i.ext);
 L.push('');
 const lat = table('lat', ['proxy', 'gw'], NAMES);
 L.push('### What the gateway adds to one request (one connection, one request at a time)');

@@ -61,6 +61,15 @@
  *   remove   DELETE ... RETURNING (expires > now): a live row = SUCCESS
  *   gc       pgsql: the gate row UPDATE and a DELETE ... LIMIT n FOR
  *            UPDATE SKIP LOCKED in one CTE; sqlite3: plain DELETE
+ *            (as built: two statements, so that a tick can tell "another
+ *            node had the interval" from "nothing expired", alike in both
+ *            dialects:)
+ *   gc_gate  UPDATE <table>_gc SET last_run = now WHERE id = 1 AND
+ *            last_run < now - %d ms (query; args: the gate in ms as text;
+ *            1 row = this node runs the interval, 0 = another node did)
+ *   gc       DELETE FROM t WHERE key IN (SELECT key FROM t WHERE expires
+ *            < now LIMIT %d [pgsql: FOR UPDATE SKIP LOCKED]) (query;
+ *            args: the batch as text; nrows = rows deleted)
  * publish/wait are NULL: apr_dbd cannot receive LISTEN/NOTIFY (README).
  *
  * Errors: only a statement that succeeded with 0 rows is a miss; every
@@ -114,6 +123,7 @@ typedef enum {
     MCPSQL_ST_EXISTS,               /* after update_if hit 0 rows */
     MCPSQL_ST_REMOVE,
     MCPSQL_ST_GC,
+    MCPSQL_ST_GC_GATE,              /* see "gc_gate" above */
     MCPSQL_ST_COUNT
 } mcpsql_st_e;
 
@@ -139,6 +149,11 @@ typedef struct mcpsql_shared_t {
     volatile apr_uint32_t gc_rows;        /* rows deleted */
     volatile apr_uint32_t gc_errors;
     apr_time_t gc_last;                   /* last tick that ran, or 0 */
+    /* the outage state of the node (mcpsql_conn.c): a failure in one
+     * child makes every child fail fast until the next probe; times are
+     * a 32-bit millisecond clock, compared by their wrapping difference */
+    volatile apr_uint32_t down;           /* 1: the latest call failed */
+    volatile apr_uint32_t probe_at;       /* no call before this (ms) */
 } mcpsql_shared_t;
 
 /* One provider instance: one MCPSessionStore value in one host. */
@@ -151,6 +166,7 @@ typedef struct mcpsql_t {
     mcpsql_create_e create;               /* MCPSessionSQLCreateTable */
     apr_interval_time_t cleanup;          /* MCPSessionSQLCleanup; 0: off */
     int batch;                            /* MCPSessionSQLCleanupBatch */
+    const char *driver;                   /* DBDriver of s, or NULL */
     /* from init() */
     mcp_store_params_t params;
     mcpsql_shared_t *shared;

@@ -510,22 +510,29 @@ const char *mcp_config_store_shown(apr_pool_t *p, const char *spec)
                        *query ? "?..." : "", NULL);
 }
 
-/* The schemes only mod_mcp_session_redis serves (README, "The Redis
- * provider module"): without it they name the module to load. */
-static int redis_module_scheme(const char *scheme)
+/* The schemes only this project's provider modules serve (README, "The
+ * Redis provider module", "The SQL store"): without the module they name
+ * it. The module's name (mod_NAME.so, a2enmod NAME), its Debian package;
+ * NULL for another scheme. */
+static const char *const *provider_module_of(const char *scheme)
 {
-    static const char *const names[] = {
-        "rediss", "redis+sentinel", "rediss+sentinel", "redis+cluster",
-        "rediss+cluster", NULL
+    static const char *const names[][3] = {
+        { "rediss", "mcp_session_redis", "libapache2-mod-mcp-session-redis" },
+        { "redis+sentinel", "mcp_session_redis", "libapache2-mod-mcp-session-redis" },
+        { "rediss+sentinel", "mcp_session_redis", "libapache2-mod-mcp-session-redis" },
+        { "redis+cluster", "mcp_session_redis", "libapache2-mod-mcp-session-redis" },
+        { "rediss+cluster", "mcp_session_redis", "libapache2-mod-mcp-session-redis" },
+        { "sql", "mcp_session_sql", "libapache2-mod-mcp-session-sql" },
+        { NULL, NULL, NULL }
     };
     int i;
 
-    for (i = 0; names[i]; i++) {
-        if (!strcmp(scheme, names[i])) {
-            return 1;
+    for (i = 0; names[i][0]; i++) {
+        if (!strcmp(scheme, names[i][0])) {
+            return names[i] + 1;
         }
     }
-    return 0;
+    return NULL;
 }
 
 /* Find the provider of s's MCPSessionStore and let it judge the address
@@ -535,6 +542,7 @@ static int resolve_store(apr_pool_t *ptemp, server_rec *s, mcp_srv_conf_t *sc,
                          apr_hash_t *logged)
 {
     const char *spec = sc->store_spec, *other = NULL, *err;
+    const char *const *mod;
     char *scheme = apr_pstrmemdup(ptemp, spec, strstr(spec, "://") - spec);
     void *probe = NULL;
 
@@ -552,15 +560,13 @@ static int resolve_store(apr_pool_t *ptemp, server_rec *s, mcp_srv_conf_t *sc,
                              mcp_provider_refusal(ptemp,
                                                   MCP_STORE_PROVIDER_GROUP,
                                                   scheme, other))
-              : redis_module_scheme(scheme)
+              : (mod = provider_module_of(scheme))
               ? apr_psprintf(ptemp, MCPLOG(00113) "MCPSessionStore %s://...: "
-                             "this scheme is served by mod_mcp_session_redis, "
-                             "which is not loaded: LoadModule "
-                             "mcp_session_redis_module .../mod_mcp_session_redis.so "
-                             "(Debian: apt install "
-                             "libapache2-mod-mcp-session-redis; a2enmod "
-                             "mcp_session_redis) (%s)", scheme,
-                             sc->store_where)
+                             "this scheme is served by mod_%s, which is not "
+                             "loaded: LoadModule %s_module .../mod_%s.so "
+                             "(Debian: apt install %s; "
+                             "a2enmod %s) (%s)", scheme, mod[0], mod[0],
+                             mod[0], mod[1], mod[0], sc->store_where)
               : apr_psprintf(ptemp, MCPLOG(00103) "MCPSessionStore: unknown "
                              "store '%s' in '%s' (known schemes: %s); is the "
                              "module providing it loaded? (%s)", scheme,
