@@ -50,7 +50,7 @@ say() { printf '==> %s\n' "$*"; }
 PKGS="apache2 apache2-dev apache2-utils libjansson-dev libaprutil1-dev libssl-dev libhiredis-dev
       libapache2-mod-perl2 libwww-perl libjson-perl redis-server redis-tools
       make gcc libc6-dev locales libfaketime libapache2-mod-auth-openidc libapache2-mod-oauth2
-      postgresql libaprutil1-dbd-pgsql"
+      postgresql libaprutil1-dbd-pgsql libaprutil1-dbd-sqlite3 sqlite3"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then

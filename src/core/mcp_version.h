@@ -9,6 +9,6 @@
 #define MCP_VERSION_H
 
 #define MCP_SERVER_NAME "mod_mcp_session"
-#define MCP_VERSION     "0.4.0"
+#define MCP_VERSION     "0.5.0"
 
 #endif
