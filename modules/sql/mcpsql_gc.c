@@ -47,6 +47,9 @@ static apr_status_t gc_query(mcpsql_t *in, const mcp_store_ctx_t *c,
     rv = mcpsql_conn_query(&call, st, nrows, 1, args);
     mcpsql_conn_close(&call);
 leave:
+    /* as a data call does: when the store was down, this tick may have
+     * been the node's probe, and only an outcome clears the outage */
+    mcpsql_conn_outcome(in, c, rv);
     return rv;
 }
 
