@@ -60,6 +60,41 @@ static int ident_ok(const char *s, apr_size_t n)
     return 1;
 }
 
+/* PostgreSQL's reserved keywords (reserved, and reserved but allowed as
+ * a function or type name): not a table or schema name unquoted, so a
+ * name among them would pass the character check and then fail every
+ * statement at run time (503 for every call) instead of at startup. */
+static const char *const reserved[] = {
+    "all", "analyse", "analyze", "and", "any", "array", "as", "asc",
+    "asymmetric", "authorization", "binary", "both", "case", "cast",
+    "check", "collate", "collation", "column", "concurrently",
+    "constraint", "create", "cross", "current_catalog", "current_date",
+    "current_role", "current_schema", "current_time", "current_timestamp",
+    "current_user", "default", "deferrable", "desc", "distinct", "do",
+    "else", "end", "except", "false", "fetch", "for", "foreign", "freeze",
+    "from", "full", "grant", "group", "having", "ilike", "in", "initially",
+    "inner", "intersect", "into", "is", "isnull", "join", "lateral",
+    "leading", "left", "like", "limit", "localtime", "localtimestamp",
+    "natural", "not", "notnull", "null", "offset", "on", "only", "or",
+    "order", "outer", "overlaps", "placing", "primary", "references",
+    "returning", "right", "select", "session_user", "similar", "some",
+    "symmetric", "system_user", "table", "tablesample", "then", "to",
+    "trailing", "true", "union", "unique", "user", "using", "variadic",
+    "verbose", "when", "where", "window", "with", NULL
+};
+
+static int ident_reserved(const char *s, apr_size_t n)
+{
+    int i;
+
+    for (i = 0; reserved[i]; i++) {
+        if (strlen(reserved[i]) == n && !strncasecmp(s, reserved[i], n)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 const char *mcpsql_sql_table_problem(const char *table)
 {
     const char *dot;
@@ -79,6 +114,11 @@ const char *mcpsql_sql_table_problem(const char *table)
             return "schema and table must each be [A-Za-z_][A-Za-z0-9_]*, "
                    "at most 63 characters";
         }
+        if (ident_reserved(table, (apr_size_t)(dot - table))
+            || ident_reserved(dot + 1, n - (apr_size_t)(dot - table) - 1)) {
+            return "schema and table must not be SQL reserved words "
+                   "(user, order, table, ...)";
+        }
         /* <table>_gc must fit too */
         if (n - (apr_size_t)(dot - table) - 1 + 3 > MCPSQL_TABLE_MAX) {
             return "the table name must leave room for its \"_gc\" table "
@@ -89,6 +129,10 @@ const char *mcpsql_sql_table_problem(const char *table)
     if (!ident_ok(table, n)) {
         return "the table name must be [A-Za-z_][A-Za-z0-9_]*, at most 63 "
                "characters";
+    }
+    if (ident_reserved(table, n)) {
+        return "the table name must not be an SQL reserved word (user, "
+               "order, table, ...)";
     }
     if (n + 3 > MCPSQL_TABLE_MAX) {
         return "the table name must leave room for its \"_gc\" table "
